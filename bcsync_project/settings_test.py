@@ -1,0 +1,14 @@
+"""Settings for the test suite: the normal settings with a debug-safe secret and the
+Graph sandbox on. DATABASE_URL and REDIS_URL still come from the environment, so CI
+runs the same suite against PostgreSQL and Redis."""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
+os.environ.setdefault("GRAPH_SANDBOX", "true")
+os.environ.setdefault("M365_CLIENT_ID", "bcsync-sandbox-client")
+os.environ.setdefault("M365_CLIENT_SECRET", "bcsync-sandbox-secret")
+
+from bcsync_project.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,0 +1,130 @@
+"""Business Central's Contact card and the number series that numbers it."""
+
+from __future__ import annotations
+
+from django.db import models, transaction
+from django.db.models import F
+from django.utils import timezone
+
+CONTACT_SERIES_CODE = "CONT"
+
+
+class NumberSeries(models.Model):
+    """A No. Series: hands out codes such as CT000001, never the same one twice."""
+
+    code = models.CharField(max_length=20, unique=True)
+    prefix = models.CharField(max_length=10)
+    width = models.PositiveSmallIntegerField(default=6)
+    last_no_used = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "No. Series"
+        verbose_name_plural = "No. Series"
+
+    def __str__(self) -> str:
+        return self.code
+
+    @classmethod
+    def next_code(cls, code: str, *, prefix: str, width: int = 6) -> str:
+        """Take the next number of series `code`, creating the series on first use.
+
+        The increment is one UPDATE, which the database serializes (a row lock on
+        PostgreSQL, the write lock on SQLite), so concurrent callers always get distinct
+        numbers. A number is only ever handed out together with the contact that used
+        it: when the caller's transaction rolls back, both vanish together.
+        """
+        with transaction.atomic():
+            series, _ = cls.objects.get_or_create(code=code, defaults={"prefix": prefix, "width": width})
+            cls.objects.filter(pk=series.pk).update(last_no_used=F("last_no_used") + 1)
+            series.refresh_from_db(fields=["last_no_used"])
+        return f"{series.prefix}{series.last_no_used:0{series.width}d}"
+
+
+class ContactQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        # Bulk updates are changes too: the sync finds changed contacts by modified_at.
+        kwargs.setdefault("modified_at", timezone.now())
+        return super().update(**kwargs)
+
+    update.alters_data = True
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        now = timezone.now()
+        for obj in objs:
+            obj.modified_at = now
+        return super().bulk_update(
+            objs, [*fields, "modified_at"] if "modified_at" not in fields else fields, batch_size
+        )
+
+    bulk_update.alters_data = True
+
+
+class Contact(models.Model):
+    class Type(models.TextChoices):
+        COMPANY = "company", "Company"
+        PERSON = "person", "Person"
+
+    no = models.CharField("No.", max_length=20, unique=True, blank=True, editable=False)
+    type = models.CharField(max_length=10, choices=Type.choices, default=Type.PERSON, db_index=True)
+    name = models.CharField(max_length=100, blank=True, db_index=True)
+    first_name = models.CharField(max_length=30, blank=True)
+    middle_name = models.CharField(max_length=30, blank=True)
+    surname = models.CharField(max_length=30, blank=True)
+    initials = models.CharField(max_length=30, blank=True)
+    job_title = models.CharField("Job Title", max_length=30, blank=True)
+    company = models.ForeignKey(
+        "self",
+        verbose_name="Company No.",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="people",
+        limit_choices_to={"type": "company"},
+    )
+    company_name = models.CharField("Company Name", max_length=100, blank=True, db_index=True)
+    email = models.EmailField("E-Mail", max_length=80, blank=True, db_index=True)
+    email_2 = models.EmailField("E-Mail 2", max_length=80, blank=True)
+    phone = models.CharField("Phone No.", max_length=30, blank=True)
+    mobile_phone = models.CharField("Mobile Phone No.", max_length=30, blank=True)
+    home_page = models.CharField("Home Page", max_length=255, blank=True)
+    address = models.CharField(max_length=100, blank=True)
+    address_2 = models.CharField("Address 2", max_length=50, blank=True)
+    city = models.CharField(max_length=30, blank=True, db_index=True)
+    post_code = models.CharField("Post Code", max_length=20, blank=True)
+    county = models.CharField(max_length=30, blank=True)
+    country_region_code = models.CharField("Country/Region Code", max_length=10, blank=True)
+    salesperson_code = models.CharField("Salesperson Code", max_length=20, blank=True, db_index=True)
+    privacy_blocked = models.BooleanField("Privacy Blocked", default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    modified_at = models.DateTimeField("Last Date Modified", auto_now=True, db_index=True)
+
+    objects = ContactQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["no"]
+
+    def __str__(self) -> str:
+        return f"{self.no} {self.name}".strip()
+
+    def build_name(self) -> str:
+        """A Person's name from its parts, as Business Central builds it."""
+        return " ".join(part for part in (self.first_name, self.middle_name, self.surname) if part)
+
+    def save(self, *args, **kwargs) -> None:
+        # Single-row derived values (see STYLE.md: models hold single-row rules).
+        if not self.no:
+            self.no = NumberSeries.next_code(CONTACT_SERIES_CODE, prefix="CT")
+        if self.type == self.Type.PERSON and not self.name:
+            self.name = self.build_name()
+        if self.type == self.Type.COMPANY:
+            self.company = None
+            self.company_name = self.name
+        elif self.company_id:
+            self.company_name = self.company.name
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "modified_at", "name", "company_name"}
+        with transaction.atomic():
+            super().save(*args, **kwargs)
+            if self.type == self.Type.COMPANY:
+                # Keep the people of this company in step with its name.
+                self.people.exclude(company_name=self.name).update(company_name=self.name)

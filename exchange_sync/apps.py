@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ExchangeSyncConfig(AppConfig):
+    name = "exchange_sync"
+    verbose_name = "Exchange Sync."

@@ -1,0 +1,34 @@
+"""Demo users for `make run`: a superuser with a Microsoft 365 mailbox."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+
+from exchange_sync.models import M365Identity
+
+DEMO_USERNAME = "admin"
+DEMO_MAILBOX = "admin@cronus.example"
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    username: str
+    mailbox: str
+    password: str | None  # set only when the user was created by this call
+
+
+def demo_superuser_ensure(*, password: str | None = None) -> DemoUser:
+    """Create the demo superuser once; later calls leave it (and its password) alone."""
+    User = get_user_model()
+    user = User.objects.filter(username=DEMO_USERNAME).first()
+    created_password = None
+    if user is None:
+        created_password = password or secrets.token_urlsafe(9)
+        user = User.objects.create_superuser(
+            DEMO_USERNAME, email=DEMO_MAILBOX, password=created_password, first_name="Demo", last_name="Admin"
+        )
+    M365Identity.objects.get_or_create(user=user, defaults={"authentication_email": DEMO_MAILBOX})
+    return DemoUser(DEMO_USERNAME, user.m365_identity.authentication_email, created_password)

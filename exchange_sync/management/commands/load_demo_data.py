@@ -1,0 +1,34 @@
+import os
+
+from django.core.management.base import BaseCommand
+
+from contacts.demo_data import demo_contacts_load
+from exchange_sync.demo import demo_superuser_ensure
+
+
+class Command(BaseCommand):
+    help = "Create the demo superuser and demo contacts (safe to run again: nothing is duplicated)."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--password",
+            help="Password for a newly created demo superuser (default: DEMO_ADMIN_PASSWORD or a random one).",
+        )
+
+    def handle(self, *args, **options) -> None:
+        demo = demo_superuser_ensure(password=options["password"] or os.environ.get("DEMO_ADMIN_PASSWORD"))
+        if demo.password:
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Demo superuser created. Sign in at http://127.0.0.1:8000/admin/ as "
+                    f"'{demo.username}' with password '{demo.password}' (shown only this once; "
+                    f"change it with: python manage.py changepassword {demo.username})."
+                )
+            )
+        else:
+            self.stdout.write(f"Demo superuser '{demo.username}' already exists; its password is unchanged.")
+        companies, people = demo_contacts_load()
+        if companies or people:
+            self.stdout.write(self.style.SUCCESS(f"Loaded {companies} companies and {people} people."))
+        else:
+            self.stdout.write("Contacts already exist; demo contacts not loaded again.")
