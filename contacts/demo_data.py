@@ -101,6 +101,7 @@ JOB_TITLES = [
     "Production Manager",
     "Controller",
 ]
+STREETS = ["Main Street", "High Road", "Harbour Way", "Park Avenue"]
 SALESPERSONS = ["JO", "PS", "OF", "MH", "BC"]
 
 
@@ -181,7 +182,7 @@ def demo_contacts_load(*, people_per_company: int = 10, seed: int = 6700) -> tup
                 email=f"info@{domain}",
                 phone=f"+{rng.randint(1, 49)} {rng.randint(100, 999)} {rng.randint(1000, 9999)}",
                 home_page=f"https://www.{domain}",
-                address=f"{rng.randint(1, 250)} {rng.choice(['Main Street', 'High Road', 'Harbour Way', 'Park Avenue'])}",
+                address=f"{rng.randint(1, 250)} {rng.choice(STREETS)}",
                 city=place.city,
                 post_code=place.post_code,
                 county=place.county,

@@ -106,10 +106,6 @@ class Contact(models.Model):
     def __str__(self) -> str:
         return f"{self.no} {self.name}".strip()
 
-    def build_name(self) -> str:
-        """A Person's name from its parts, as Business Central builds it."""
-        return " ".join(part for part in (self.first_name, self.middle_name, self.surname) if part)
-
     def save(self, *args, **kwargs) -> None:
         # Single-row derived values (see STYLE.md: models hold single-row rules).
         if not self.no:
@@ -128,3 +124,7 @@ class Contact(models.Model):
             if self.type == self.Type.COMPANY:
                 # Keep the people of this company in step with its name.
                 self.people.exclude(company_name=self.name).update(company_name=self.name)
+
+    def build_name(self) -> str:
+        """A Person's name from its parts, as Business Central builds it."""
+        return " ".join(part for part in (self.first_name, self.middle_name, self.surname) if part)
