@@ -25,6 +25,10 @@ class M365Identity(models.Model):
         return self.authentication_email
 
     def save(self, *args, **kwargs) -> None:
-        # Mailbox addresses are case-insensitive; store one spelling so uniqueness holds.
-        self.authentication_email = self.authentication_email.strip().lower()
+        self.clean()
         super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        # Mailbox addresses are case-insensitive: store one spelling, so the uniqueness
+        # check (which runs after clean) also catches "Ann@x" against "ann@x".
+        self.authentication_email = self.authentication_email.strip().lower()

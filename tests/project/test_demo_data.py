@@ -1,0 +1,34 @@
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+from contacts.models import Contact
+
+
+@pytest.mark.django_db
+def test_demo_data_loads_realistic_contacts_once(capsys):
+    call_command("load_demo_data", "--password", "first-pass-123")
+    first_output = capsys.readouterr().out
+    people = Contact.objects.filter(type=Contact.Type.PERSON)
+    companies = Contact.objects.filter(type=Contact.Type.COMPANY)
+    assert people.count() >= 200
+    assert companies.count() >= 20
+    assert people.filter(email="").exists()
+    assert people.filter(privacy_blocked=True).exists()
+    assert not people.filter(company__isnull=True).exists()
+    assert "first-pass-123" in first_output
+
+    call_command("load_demo_data")
+    second_output = capsys.readouterr().out
+    assert Contact.objects.count() == people.count() + companies.count()
+    assert "first-pass-123" not in second_output
+    assert "already exists" in second_output
+
+
+@pytest.mark.django_db
+def test_the_demo_superuser_can_sign_in_and_has_a_mailbox(client):
+    call_command("load_demo_data", "--password", "first-pass-123")
+    admin = get_user_model().objects.get(username="admin")
+    assert admin.is_superuser
+    assert admin.m365_identity.authentication_email == "admin@cronus.example"
+    assert client.login(username="admin", password="first-pass-123")

@@ -1,0 +1,65 @@
+"""Settings come from the environment; these run the settings module in a fresh
+interpreter so the suite's own settings do not leak in."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+PRINT_SETTINGS = (
+    "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='bcsync_project.settings'; "
+    "from django.conf import settings as s; "
+    "print(s.DEBUG, s.DATABASES['default']['ENGINE'], 'orm' in s.Q_CLUSTER, s.GRAPH_SANDBOX)"
+)
+
+
+# Variables our settings read; the suite's own values must not reach the child.
+OURS = ("DEBUG", "SECRET_KEY", "DATABASE_URL", "REDIS_URL", "GRAPH_", "M365_", "Q_")
+
+
+def _run(env_overrides: dict[str, str]) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(OURS)}
+    env.update(env_overrides)
+    # An empty .env path keeps a developer's own .env out of the way.
+    return subprocess.run(
+        [sys.executable, "-c", PRINT_SETTINGS], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_debug_is_off_and_a_secret_is_required_unless_set():
+    result = _run({"DJANGO_READ_DOT_ENV": "0"})
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
+
+
+def test_it_runs_with_debug_off_and_a_secret():
+    result = _run({"DJANGO_READ_DOT_ENV": "0", "SECRET_KEY": "x" * 40})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "django.db.backends.sqlite3", "True", "False"]
+
+
+def test_debug_needs_no_configuration_and_turns_the_sandbox_on():
+    result = _run({"DJANGO_READ_DOT_ENV": "0", "DEBUG": "true"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "django.db.backends.sqlite3", "True", "True"]
+
+
+def test_redis_url_switches_the_worker_broker():
+    code = PRINT_SETTINGS.replace("'orm' in s.Q_CLUSTER", "s.Q_CLUSTER.get('redis')")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(OURS)}
+    env.update({"DJANGO_READ_DOT_ENV": "0", "DEBUG": "true", "REDIS_URL": "redis://127.0.0.1:6379/3"})
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[2] == "redis://127.0.0.1:6379/3"
+
+
+def test_env_example_documents_every_variable_the_settings_read():
+    settings_source = (ROOT / "bcsync_project" / "settings.py").read_text()
+    example = (ROOT / ".env.example").read_text()
+    read = set(re.findall(r"env(?:\.\w+)?\(\s*\"([A-Z0-9_]+)\"", settings_source))
+    assert read, "no variables found"
+    documented = set(re.findall(r"^#? ?([A-Z0-9_]+)=", example, flags=re.MULTILINE))
+    assert read - documented == set()
