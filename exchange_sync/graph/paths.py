@@ -1,0 +1,39 @@
+"""Graph v1.0 resource paths (relative to the client's base URL), ids URL-encoded.
+
+Item ids are opaque and may contain ``+``, ``/`` and ``=``
+(https://learn.microsoft.com/graph/api/resources/contact): every segment is
+percent-encoded, or Graph answers 400 ``ErrorInvalidIdMalformed``.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+
+def _segment(value: str) -> str:
+    # "@" stays readable in user principal names; everything else reserved is encoded.
+    return quote(value, safe="@")
+
+
+def user(mailbox: str) -> str:
+    return f"/users/{_segment(mailbox)}"
+
+
+def contact_folders(mailbox: str) -> str:
+    return f"{user(mailbox)}/contactFolders"
+
+
+def contact_folder(mailbox: str, folder_id: str) -> str:
+    return f"{contact_folders(mailbox)}/{_segment(folder_id)}"
+
+
+def contacts(mailbox: str, folder_id: str) -> str:
+    return f"{contact_folder(mailbox, folder_id)}/contacts"
+
+
+def contact(mailbox: str, folder_id: str, contact_id: str) -> str:
+    return f"{contacts(mailbox, folder_id)}/{_segment(contact_id)}"
+
+
+def contacts_delta(mailbox: str, folder_id: str) -> str:
+    return f"{contacts(mailbox, folder_id)}/delta"
