@@ -77,7 +77,10 @@ class JobQueueEntry(models.Model):
     run_on_sundays = models.BooleanField("Run on Sundays", default=False)
     starting_time = models.TimeField("Starting Time", null=True, blank=True)
     ending_time = models.TimeField(
-        "Ending Time", null=True, blank=True, help_text="May be before the starting time: the window then crosses midnight."
+        "Ending Time",
+        null=True,
+        blank=True,
+        help_text="May be before the starting time: the window then crosses midnight.",
     )
     minutes_between_runs = models.PositiveIntegerField(
         "No. of Minutes between Runs", default=0, help_text="0 runs once a day at the starting time."
@@ -204,4 +207,3 @@ class JobQueueLogEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.object_type_to_run} {self.object_id_to_run} {self.status} {self.started_at:%Y-%m-%d %H:%M}"
-

@@ -61,5 +61,7 @@ def object_resolve(object_type: str, object_id: int) -> Callable[..., str | None
     """Import and return the callable of an object; raises UnknownObjectError."""
     obj = object_get(object_type, object_id)
     if obj is None:
-        raise UnknownObjectError(f"{object_type} {object_id} cannot be run. Objects that can run: {object_list_text()}.")
+        raise UnknownObjectError(
+            f"{object_type} {object_id} cannot be run. Objects that can run: {object_list_text()}."
+        )
     return import_string(obj.callable_path)

@@ -308,16 +308,15 @@ def _claim(entry_id: int, now: datetime) -> uuid.UUID | None:
     token = uuid.uuid4()
     try:
         with transaction.atomic():
-            claimed = (
-                JobQueueEntry.objects.filter(_due(now), pk=entry_id, status__in=[Status.READY, Status.WAITING])
-                .update(
-                    status=Status.IN_PROCESS,
-                    claim_token=token,
-                    claimed_at=now,
-                    lease_expires_at=now + _lease(),
-                    worker_id="",
-                    attempts=F("attempts") + 1,
-                )
+            claimed = JobQueueEntry.objects.filter(
+                _due(now), pk=entry_id, status__in=[Status.READY, Status.WAITING]
+            ).update(
+                status=Status.IN_PROCESS,
+                claim_token=token,
+                claimed_at=now,
+                lease_expires_at=now + _lease(),
+                worker_id="",
+                attempts=F("attempts") + 1,
             )
     except IntegrityError:
         # Another entry of its category is In Process (jobqueue_one_in_process_per_category).
@@ -376,7 +375,7 @@ def job_queue_dispatch(*, now: datetime | None = None) -> DispatchReport:
 
 
 def job_queue_entry_contact_sync_ensure(user) -> tuple[JobQueueEntry, bool]:
-    """"Set up job queue entry" on the Contact Sync Setup page: find the user's recurring
+    """ "Set up job queue entry" on the Contact Sync Setup page: find the user's recurring
     Codeunit 6700 entry, or create one (every 30 minutes, every weekday, parameter string
     ``USER=<their Microsoft 365 email>``) and set it to Ready. Returns (entry, created).
 
