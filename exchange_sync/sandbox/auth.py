@@ -1,0 +1,68 @@
+"""Bearer tokens the sandbox's identity endpoint issues and its Graph endpoints accept.
+
+Tokens are JWTs signed with HS256 under a key derived from SECRET_KEY, so only tokens
+this site issued verify. Lifetime: GRAPH_SANDBOX_TOKEN_LIFETIME_SECONDS (3600, like
+Entra's default). Graph answers a missing, foreign or expired token with 401
+`InvalidAuthenticationToken` (https://learn.microsoft.com/graph/errors).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+
+import jwt
+from django.conf import settings
+
+from .errors import GraphError
+
+GRAPH_AUDIENCE = "https://graph.microsoft.com"
+_ALGORITHM = "HS256"
+# Graph tells clients where to authenticate when it refuses a token.
+_WWW_AUTHENTICATE = (
+    'Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", '
+    'client_id="00000003-0000-0000-c000-000000000000"'
+)
+
+
+def _key() -> bytes:
+    return hashlib.sha256(b"graph-sandbox-token:" + settings.SECRET_KEY.encode()).digest()
+
+
+def token_lifetime() -> int:
+    return int(getattr(settings, "GRAPH_SANDBOX_TOKEN_LIFETIME_SECONDS", 3600))
+
+
+def token_issue(*, tenant: str, client_id: str) -> tuple[str, int]:
+    """Sign an app-only access token for Graph; return it and its lifetime in seconds."""
+    now = int(time.time())
+    lifetime = token_lifetime()
+    claims = {
+        "aud": GRAPH_AUDIENCE,
+        "iss": f"https://sts.windows.net/{tenant}/",
+        "iat": now,
+        "nbf": now,
+        "exp": now + lifetime,
+        "appid": client_id,
+        "tid": tenant,
+        "roles": ["Contacts.ReadWrite"],
+        "uti": uuid.uuid4().hex,
+    }
+    return jwt.encode(claims, _key(), algorithm=_ALGORITHM), lifetime
+
+
+def token_verify(authorization: str | None) -> dict:
+    """Return the claims of a valid `Authorization: Bearer` token; raise 401 otherwise."""
+    if not authorization or not authorization.startswith("Bearer ") or not authorization[7:].strip():
+        raise _unauthorized("Access token is empty.")
+    try:
+        return jwt.decode(authorization[7:].strip(), _key(), algorithms=[_ALGORITHM], audience=GRAPH_AUDIENCE)
+    except jwt.ExpiredSignatureError as exc:
+        raise _unauthorized("Lifetime validation failed, the token is expired.") from exc
+    except jwt.InvalidTokenError as exc:
+        raise _unauthorized("Access token validation failure. Invalid audience or signature.") from exc
+
+
+def _unauthorized(message: str) -> GraphError:
+    return GraphError(401, "InvalidAuthenticationToken", message, headers={"WWW-Authenticate": _WWW_AUTHENTICATE})

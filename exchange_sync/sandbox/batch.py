@@ -1,0 +1,125 @@
+"""JSON batching: https://learn.microsoft.com/graph/json-batching.
+
+At most 20 members with unique ids (otherwise the whole batch is 400); a member with a
+body needs a Content-Type header; `dependsOn` orders members and a member whose
+dependency failed gets 424. The envelope is 200 and each member carries its own status,
+headers and body. Members run through the same path as single requests (throttle and
+faults included); the batch costs ceil(n/4) latencies because Outlook runs at most 4
+members at a time.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from .errors import GraphError, bad_request, error_body
+from .graph import GraphRequest, GraphResponse, dispatch
+from .knobs import knobs_for
+from .models import Mailbox
+
+MAX_REQUESTS = 20
+
+
+def _validate(body: object) -> list[dict]:
+    if not isinstance(body, dict) or not isinstance(body.get("requests"), list):
+        raise bad_request("Invalid batch payload format.")
+    members = body["requests"]
+    if not members:
+        raise bad_request("Invalid batch payload format: no requests.")
+    if len(members) > MAX_REQUESTS:
+        raise bad_request(f"Number of batch requests exceeds the maximum of {MAX_REQUESTS}.")
+    seen: set[str] = set()
+    for member in members:
+        if not isinstance(member, dict) or not all(isinstance(member.get(k), str) for k in ("id", "method", "url")):
+            raise bad_request("Invalid batch payload format: each request needs id, method and url.")
+        if member["id"] in seen:
+            raise bad_request(f"Batch request id '{member['id']}' is duplicated.")
+        seen.add(member["id"])
+        headers = {k.lower(): v for k, v in (member.get("headers") or {}).items()}
+        if member.get("body") is not None and "content-type" not in headers:
+            raise bad_request(f"Write request id : {member['id']} does not contain Content-Type header or body.")
+        if member["url"].startswith(("http:", "https:")) or "$batch" in member["url"]:
+            raise bad_request(f"Request id '{member['id']}' must have a relative url and cannot be a batch.")
+    for member in members:
+        for dependency in _depends_on(member):
+            if dependency not in seen:
+                raise bad_request(f"Request id '{member['id']}' depends on unknown request '{dependency}'.")
+    return members
+
+
+def _depends_on(member: dict) -> list[str]:
+    value = member.get("dependsOn") or []
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _order(members: list[dict]) -> list[dict]:
+    """Members in an order that runs each after its dependencies (400 on a cycle)."""
+    by_id = {m["id"]: m for m in members}
+    done: list[dict] = []
+    visiting: set[str] = set()
+
+    def visit(member: dict) -> None:
+        if member in done:
+            return
+        if member["id"] in visiting:
+            raise bad_request("The dependsOn of the batch requests form a cycle.")
+        visiting.add(member["id"])
+        for dependency in _depends_on(member):
+            visit(by_id[dependency])
+        done.append(member)
+
+    for member in members:
+        visit(member)
+    return done
+
+
+def batch_run(body: object, *, base_url: str, client_request_id: str | None) -> dict:
+    """Run a batch; return the `{"responses": [...]}` envelope."""
+    members = _validate(body)
+    statuses: dict[str, int] = {}
+    responses = []
+    for member in _order(members):
+        failed = [d for d in _depends_on(member) if statuses.get(d, 500) >= 400]
+        if failed:
+            answer = GraphResponse(424, error_body("FailedDependency", "The request depends on a failed request."))
+        else:
+            answer = _run_member(member, base_url, client_request_id)
+        statuses[member["id"]] = answer.status
+        response = {"id": member["id"], "status": answer.status, "headers": answer.headers}
+        if answer.body is not None:
+            response["body"] = answer.body
+        responses.append(response)
+    _sleep_latency(members)
+    return {"responses": responses}
+
+
+def _run_member(member: dict, base_url: str, client_request_id: str | None) -> GraphResponse:
+    parts = urlsplit(member["url"])
+    headers = {k.lower(): str(v) for k, v in (member.get("headers") or {}).items()}
+    request = GraphRequest(
+        method=member["method"].upper(),
+        path="/" + parts.path.lstrip("/"),
+        query=dict(parse_qsl(parts.query)),
+        headers=headers,
+        body=member.get("body"),
+        base_url=base_url,
+    )
+    try:
+        answer = dispatch(request, in_batch=True)
+    except GraphError as error:
+        body = error_body(error.code, error.message, client_request_id)
+        answer = GraphResponse(error.status, body, error.headers)
+    answer.headers = {**answer.headers, **({"Content-Type": "application/json"} if answer.body is not None else {})}
+    return answer
+
+
+def _sleep_latency(members: list[dict]) -> None:
+    """Sleep ceil(n/4) times the highest latency among the members' mailboxes."""
+    paths = [urlsplit(m["url"]).path.lstrip("/").split("/") for m in members]
+    emails = {unquote(p[1]).lower() for p in paths if len(p) > 1}
+    latencies = [knobs_for(mailbox).latency_ms for mailbox in Mailbox.objects.filter(email__in=emails)]
+    latency = max(latencies, default=0)
+    if latency:
+        time.sleep(math.ceil(len(members) / 4) * latency / 1000)

@@ -1,0 +1,118 @@
+"""One Graph request through the sandbox, whether it came over HTTP or inside a `$batch`.
+
+`dispatch` resolves the route and the mailbox, applies the mailbox's simulated conditions
+(access denied, throttle, transient errors, latency) and calls the operation. Operations
+raise `GraphError` for Graph's error answers. Batch members run through the same path,
+so they count against the throttle like single requests.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from urllib.parse import unquote
+
+from .errors import GraphError, bad_request, invalid_user
+from .knobs import Knobs, chance, knobs_for
+from .models import Mailbox
+from .throttle import concurrency_slot, count_request
+
+
+@dataclass
+class GraphRequest:
+    """A request relative to `/v1.0`: `path` like `/users/a@b/contactFolders`, decoded query."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]  # lower-case names
+    body: object
+    base_url: str  # absolute URL of /v1.0, for @odata.context and links
+
+
+@dataclass
+class GraphResponse:
+    status: int
+    body: dict | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Call:
+    """What an operation gets: the request, its mailbox, the route's ids and the knobs."""
+
+    request: GraphRequest
+    mailbox: Mailbox
+    args: tuple[str, ...]
+    knobs: Knobs
+
+
+Operation = Callable[[Call], GraphResponse]
+_routes: list[tuple[re.Pattern, dict[str, Operation]]] = []
+
+
+def route(pattern: str, **methods: Operation) -> None:
+    """Register the operations of a path pattern (groups after the user are passed as args)."""
+    _routes.append((re.compile(f"^/?users/([^/]+){pattern}$"), methods))
+
+
+def _resolve(request: GraphRequest) -> tuple[dict[str, Operation], tuple[str, ...]]:
+    for pattern, methods in _routes:
+        match = pattern.match(request.path)
+        if match:
+            return methods, tuple(unquote(g) for g in match.groups())
+    segment = request.path.strip("/").split("/")[0] or request.path
+    raise bad_request(f"Resource not found for the segment '{segment}'.")
+
+
+def _mailbox(user: str) -> Mailbox:
+    mailbox = Mailbox.objects.filter(email=user.strip().lower()).first()
+    if mailbox is None and re.fullmatch(r"[0-9a-fA-F-]{36}", user):
+        mailbox = Mailbox.objects.filter(user_id=user).first()
+    if mailbox is None:
+        raise invalid_user(user)
+    return mailbox
+
+
+def dispatch(request: GraphRequest, *, in_batch: bool = False) -> GraphResponse:
+    """Answer one request; raise GraphError for an error answer.
+
+    Batch members do not sleep for latency here: the batch costs ceil(n/4) latencies
+    as a whole, since Outlook runs at most 4 members at a time.
+    """
+    methods, args = _resolve(request)
+    operation = methods.get(request.method)
+    if operation is None:
+        raise GraphError(405, "Request_BadRequest", f"The HTTP method '{request.method}' is not allowed here.")
+    mailbox = _mailbox(args[0])
+    knobs = knobs_for(mailbox)
+    if knobs.is_access_denied:
+        # An app without consent, or outside the application access policy:
+        # https://learn.microsoft.com/graph/auth-limit-mailbox-access
+        raise GraphError(403, "ErrorAccessDenied", "Access is denied. Check credentials and try again.")
+    if not knobs.is_throttled:
+        return _run(operation, request, mailbox, args, knobs, in_batch)
+    count_request(mailbox.email)
+    with concurrency_slot(mailbox.email):
+        return _run(operation, request, mailbox, args, knobs, in_batch)
+
+
+def _run(
+    operation: Operation, request: GraphRequest, mailbox: Mailbox, args: tuple[str, ...], knobs: Knobs, in_batch: bool
+) -> GraphResponse:
+    if knobs.latency_ms and not in_batch:
+        time.sleep(knobs.latency_ms / 1000)
+    if chance(mailbox.email, knobs.transient_error_rate):
+        raise transient_error(mailbox.email)
+    return operation(Call(request, mailbox, args[1:], knobs))
+
+
+def transient_error(email: str) -> GraphError:
+    """A 503 (with Retry-After) or 504, as the Outlook service sends under load."""
+    if chance(email, 0.5):
+        return GraphError(
+            503, "ServiceUnavailable", "The service is temporarily unavailable.", headers={"Retry-After": "1"}
+        )
+    return GraphError(504, "GatewayTimeout", "The request timed out.")

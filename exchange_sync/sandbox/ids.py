@@ -1,0 +1,43 @@
+"""Opaque Graph ids: long, base64-like, recognisably the sandbox's own.
+
+Real Outlook ids are base64 of an entry id; clients must treat them as opaque and
+URL-encode them in paths. Sandbox ids are URL-safe base64 (so `-`, `_` and a trailing
+`=` occur) of a fixed marker, a kind byte and 32 random bytes. A string that does not
+decode to that shape is answered with 400 `ErrorInvalidIdMalformed`, as Graph does for
+ids it cannot parse (https://learn.microsoft.com/graph/errors).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import secrets
+
+from .errors import GraphError
+
+_MARKER = b"\x00\x00\x00\x01BCSBX"
+FOLDER = b"F"
+CONTACT = b"C"
+ROOT = b"R"
+_RAW_LENGTH = len(_MARKER) + 1 + 32
+
+
+def new_id(kind: bytes) -> str:
+    """A fresh id of a kind (FOLDER, CONTACT, ROOT)."""
+    return base64.urlsafe_b64encode(_MARKER + kind + secrets.token_bytes(32)).decode()
+
+
+def new_change_key() -> str:
+    """A fresh changeKey (base64 like Exchange's)."""
+    return base64.b64encode(b"\x10\x00\x00\x00" + secrets.token_bytes(11)).decode()
+
+
+def check_id(value: str) -> bytes:
+    """Return the kind of a sandbox id; raise 400 ErrorInvalidIdMalformed otherwise."""
+    try:
+        raw = base64.urlsafe_b64decode(value.encode("ascii"))
+    except (binascii.Error, ValueError, UnicodeEncodeError):
+        raw = b""
+    if len(raw) != _RAW_LENGTH or not raw.startswith(_MARKER):
+        raise GraphError(400, "ErrorInvalidIdMalformed", "Id is malformed.")
+    return raw[len(_MARKER) : len(_MARKER) + 1]

@@ -1,0 +1,131 @@
+"""The sandbox's mailboxes, contact folders and contacts, stored in its own tables.
+
+The web server and the workers share them through the database. Every change to a
+contact takes the next value of its mailbox's change counter (`Mailbox.change_seq`);
+delta rounds are ranges of that counter, read through the (folder, seq) index, so a
+round over 10,000 contacts costs one indexed range scan per page.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class DeltaExpiry(models.TextChoices):
+    """How the sandbox answers a request on a delta token while expiry is simulated."""
+
+    OFF = "off", "Off"
+    GONE = "410", "410 Gone"
+    SYNC_STATE_NOT_FOUND = "syncStateNotFound", "400 syncStateNotFound"
+
+
+class Mailbox(models.Model):
+    """A provisioned mailbox (`/users/{email}`) and its per-mailbox simulation knobs.
+
+    A knob left empty (null) takes the global default from settings
+    (see `exchange_sync.sandbox.knobs`).
+    """
+
+    email = models.EmailField(unique=True)
+    display_name = models.CharField(max_length=200, blank=True)
+    user_id = models.UUIDField(unique=True)
+    # The id of the mailbox's default Contacts folder: parent of every folder created.
+    root_folder_id = models.CharField(max_length=100)
+    change_seq = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    latency_ms = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: global default.")
+    is_throttled = models.BooleanField(
+        null=True, blank=True, verbose_name="throttle", help_text="Outlook limits on. Empty: global default."
+    )
+    transient_error_rate = models.FloatField(null=True, blank=True, help_text="0..1. Empty: global default.")
+    lost_create_rate = models.FloatField(null=True, blank=True, help_text="0..1. Empty: global default.")
+    delta_expiry = models.CharField(
+        max_length=20, choices=DeltaExpiry.choices, blank=True, help_text="Empty: global default."
+    )
+    is_access_denied = models.BooleanField(
+        default=False, verbose_name="access denied", help_text="Every Graph call on this mailbox answers 403."
+    )
+
+    class Meta:
+        ordering = ["email"]
+        verbose_name_plural = "mailboxes"
+
+    def __str__(self) -> str:
+        return self.email
+
+
+class Folder(models.Model):
+    """A contact folder (`contactFolder`) directly under the mailbox's Contacts folder."""
+
+    mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE, related_name="folders")
+    graph_id = models.CharField(max_length=100, unique=True)
+    display_name = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+
+class Contact(models.Model):
+    """A contact in a folder. Deleted contacts stay as tombstones so delta reports them.
+
+    `data` holds the writable Graph properties as Graph spells them.
+    """
+
+    mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE, related_name="+")
+    folder = models.ForeignKey(Folder, on_delete=models.CASCADE, related_name="contacts")
+    graph_id = models.CharField(max_length=100, unique=True)
+    change_key = models.CharField(max_length=40)
+    seq = models.BigIntegerField()
+    is_deleted = models.BooleanField(default=False)
+    data = models.JSONField(default=dict)
+    created_at = models.DateTimeField()
+    modified_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["folder", "seq"], name="sbx_contact_folder_seq"),
+            models.Index(fields=["folder", "is_deleted", "id"], name="sbx_contact_folder_live"),
+        ]
+
+    def __str__(self) -> str:
+        return self.data.get("displayName") or self.graph_id
+
+
+class ExtendedProperty(models.Model):
+    """A single-value extended property of a contact.
+
+    `property_id` is canonical (`String {lower-case guid} Name <Name>`); `value_folded`
+    is the case-folded value, because Exchange compares string values case-insensitively.
+    """
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="extended_properties")
+    folder = models.ForeignKey(Folder, on_delete=models.CASCADE, related_name="+")
+    property_id = models.CharField(max_length=300)
+    value = models.TextField()
+    value_folded = models.CharField(max_length=255)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["contact", "property_id"], name="sbx_ep_unique")]
+        indexes = [models.Index(fields=["folder", "property_id", "value_folded"], name="sbx_ep_lookup")]
+
+    def __str__(self) -> str:
+        return f"{self.property_id} = {self.value}"
+
+
+class ContactEmail(models.Model):
+    """An e-mail address of a contact, case-folded, for `emailAddresses/any(...)` filters."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="email_index")
+    folder = models.ForeignKey(Folder, on_delete=models.CASCADE, related_name="+")
+    address_folded = models.CharField(max_length=320)
+
+    class Meta:
+        indexes = [models.Index(fields=["folder", "address_folded"], name="sbx_email_lookup")]
+
+    def __str__(self) -> str:
+        return self.address_folded

@@ -1,0 +1,226 @@
+"""Changes to sandbox mailboxes, used by the Graph endpoints, the Outlook page, the
+`sandbox_mailbox` command and tests (the one Python entry other suites may call).
+
+Every contact change takes the next value of its mailbox's change counter inside the
+same transaction. The counter update locks the mailbox row (the whole database on
+SQLite, whose transactions begin IMMEDIATE in this project), so changes of one mailbox
+commit in counter order and a delta round never skips a committed change.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from . import ids
+from .errors import GraphError, not_found
+from .knobs import reseed
+from .models import Contact, ContactEmail, DeltaExpiry, ExtendedProperty, Folder, Mailbox
+from .odata import canonical_property_id
+from .shapes import display_name_from_parts
+from .throttle import throttle_reset
+
+KNOB_FIELDS = {
+    "latency_ms": "latency_ms",
+    "throttle": "is_throttled",
+    "transient_rate": "transient_error_rate",
+    "lost_create_rate": "lost_create_rate",
+    "expire_delta": "delta_expiry",
+    "access_denied": "is_access_denied",
+}
+
+
+def mailbox_add(email: str, *, display_name: str = "") -> tuple[Mailbox, bool]:
+    """Provision a mailbox; idempotent. Returns (mailbox, created)."""
+    email = email.strip().lower()
+    return Mailbox.objects.get_or_create(
+        email=email,
+        defaults={
+            "display_name": display_name or email.split("@")[0].replace(".", " ").title(),
+            "user_id": uuid.uuid4(),
+            "root_folder_id": ids.new_id(ids.ROOT),
+        },
+    )
+
+
+def mailbox_get(email: str) -> Mailbox:
+    """The mailbox of an address (case-insensitive); Mailbox.DoesNotExist otherwise."""
+    return Mailbox.objects.get(email=email.strip().lower())
+
+
+@transaction.atomic
+def mailbox_reset(email: str) -> Mailbox:
+    """Empty a mailbox (folders and contacts) and put its knobs back to the global defaults."""
+    mailbox = mailbox_get(email)
+    mailbox.folders.all().delete()
+    mailbox_configure(
+        email,
+        latency_ms=None,
+        throttle=None,
+        transient_rate=None,
+        lost_create_rate=None,
+        expire_delta="",
+        access_denied=False,
+    )
+    return mailbox
+
+
+def mailbox_configure(email: str, **knobs: object) -> Mailbox:
+    """Set simulation knobs of a mailbox at run time; None (or "" for expire_delta) means global default.
+
+    Knobs: latency_ms (int), throttle (bool), transient_rate (0..1), lost_create_rate (0..1),
+    expire_delta ("off" | "410" | "syncStateNotFound"), access_denied (bool). Also restarts
+    the mailbox's seeded random sequence and its throttle window.
+    """
+    mailbox = mailbox_get(email)
+    unknown = set(knobs) - set(KNOB_FIELDS)
+    if unknown:
+        raise TypeError(f"Unknown sandbox knobs: {', '.join(sorted(unknown))}")
+    for knob, value in knobs.items():
+        if knob in ("transient_rate", "lost_create_rate") and value is not None and not 0 <= float(value) <= 1:
+            raise ValueError(f"{knob} must be between 0 and 1")
+        if knob == "expire_delta" and value not in ("", None, *DeltaExpiry.values):
+            raise ValueError(f"expire_delta must be one of {', '.join(DeltaExpiry.values)}")
+        setattr(mailbox, KNOB_FIELDS[knob], value if knob != "expire_delta" else (value or ""))
+    mailbox.save(update_fields=[KNOB_FIELDS[k] for k in knobs])
+    reseed(mailbox.email)
+    throttle_reset(mailbox.email)
+    return mailbox
+
+
+def _next_seq(mailbox: Mailbox) -> int:
+    Mailbox.objects.filter(pk=mailbox.pk).update(change_seq=F("change_seq") + 1)
+    return Mailbox.objects.values_list("change_seq", flat=True).get(pk=mailbox.pk)
+
+
+def _folder_name_taken(mailbox: Mailbox, name: str, exclude_pk: int | None = None) -> bool:
+    # Exchange compares folder names case-insensitively.
+    return mailbox.folders.filter(display_name__iexact=name).exclude(pk=exclude_pk).exists()
+
+
+def _folder_exists_error() -> GraphError:
+    # [observed] https://learn.microsoft.com/graph/api/user-post-contactfolders
+    return GraphError(409, "ErrorFolderExists", "A folder with the specified name already exists.")
+
+
+@transaction.atomic
+def folder_create(mailbox: Mailbox, display_name: str) -> Folder:
+    if _folder_name_taken(mailbox, display_name):
+        raise _folder_exists_error()
+    return Folder.objects.create(mailbox=mailbox, graph_id=ids.new_id(ids.FOLDER), display_name=display_name)
+
+
+@transaction.atomic
+def folder_rename(folder: Folder, display_name: str) -> Folder:
+    if _folder_name_taken(folder.mailbox, display_name, exclude_pk=folder.pk):
+        raise _folder_exists_error()
+    folder.display_name = display_name
+    folder.save(update_fields=["display_name"])
+    return folder
+
+
+def folder_delete(folder: Folder) -> None:
+    """Delete a folder with its contacts (they leave no tombstones: the folder is gone)."""
+    folder.delete()
+
+
+def _index_contact(contact: Contact) -> None:
+    ContactEmail.objects.filter(contact=contact).delete()
+    addresses = {a["address"].lower() for a in contact.data.get("emailAddresses", []) if a.get("address")}
+    ContactEmail.objects.bulk_create(
+        ContactEmail(contact=contact, folder_id=contact.folder_id, address_folded=a) for a in addresses
+    )
+
+
+def _set_extended(contact: Contact, extended: Iterable[dict]) -> None:
+    for item in extended:
+        property_id = canonical_property_id(str(item["id"]))
+        value = item.get("value")
+        if value is None:
+            ExtendedProperty.objects.filter(contact=contact, property_id=property_id).delete()
+            continue
+        ExtendedProperty.objects.update_or_create(
+            contact=contact,
+            property_id=property_id,
+            defaults={"folder_id": contact.folder_id, "value": str(value), "value_folded": str(value).lower()[:255]},
+        )
+
+
+@transaction.atomic
+def contact_create(folder: Folder, properties: dict, extended: Iterable[dict] = ()) -> Contact:
+    """Create a contact; Outlook composes displayName from the name parts when it is not given."""
+    data = dict(properties)
+    if not data.get("displayName"):
+        data["displayName"] = display_name_from_parts(data)
+    now = timezone.now()
+    contact = Contact.objects.create(
+        mailbox_id=folder.mailbox_id,
+        folder=folder,
+        graph_id=ids.new_id(ids.CONTACT),
+        change_key=ids.new_change_key(),
+        seq=_next_seq(folder.mailbox),
+        data=data,
+        created_at=now,
+        modified_at=now,
+    )
+    _index_contact(contact)
+    _set_extended(contact, extended)
+    return contact
+
+
+_NAME_PARTS = ("givenName", "middleName", "surname")
+
+
+@transaction.atomic
+def contact_update(
+    contact_pk: int, properties: dict, extended: Iterable[dict] = (), *, if_match: str | None = None
+) -> Contact:
+    """PATCH a contact: merge properties, new changeKey. 412 when If-Match names another etag.
+
+    Outlook regenerates displayName from the name parts when they change and the PATCH
+    does not send displayName itself (graph-notes: send it on every PATCH).
+    """
+    contact = Contact.objects.select_for_update().select_related("folder__mailbox").get(pk=contact_pk)
+    _check_if_match(contact, if_match)
+    data = {**contact.data, **properties}
+    if "displayName" not in properties and any(p in properties for p in _NAME_PARTS):
+        data["displayName"] = display_name_from_parts(data)
+    contact.data = data
+    contact.change_key = ids.new_change_key()
+    contact.seq = _next_seq(contact.folder.mailbox)
+    contact.modified_at = timezone.now()
+    contact.save(update_fields=["data", "change_key", "seq", "modified_at"])
+    if "emailAddresses" in properties:
+        _index_contact(contact)
+    _set_extended(contact, extended)
+    return contact
+
+
+@transaction.atomic
+def contact_delete(contact_pk: int, *, if_match: str | None = None) -> None:
+    """Delete a contact, leaving a tombstone that the next delta round reports as removed."""
+    contact = Contact.objects.select_for_update().select_related("folder__mailbox").get(pk=contact_pk)
+    _check_if_match(contact, if_match)
+    contact.extended_properties.all().delete()
+    contact.email_index.all().delete()
+    contact.is_deleted = True
+    contact.data = {}
+    contact.seq = _next_seq(contact.folder.mailbox)
+    contact.modified_at = timezone.now()
+    contact.save(update_fields=["is_deleted", "data", "seq", "modified_at"])
+
+
+def _check_if_match(contact: Contact, if_match: str | None) -> None:
+    if contact.is_deleted:
+        raise not_found()
+    if if_match and if_match.strip() != "*" and if_match.strip() != f'W/"{contact.change_key}"':
+        raise GraphError(
+            412,
+            "ErrorIrresolvableConflict",
+            "The send or update operation could not be performed because the change key passed in the request "
+            "does not match the current change key for the item.",
+        )

@@ -1,0 +1,156 @@
+"""Graph's contact and contactFolder JSON: which properties are writable, their checks,
+and how a stored row is rendered.
+
+Property list from https://learn.microsoft.com/graph/api/resources/contact (v1.0).
+Limits Outlook enforces without documenting them [observed]: at most 3 emailAddresses
+and 2 businessPhones.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from .errors import GraphError, bad_request
+from .models import Contact, Folder
+
+STRING_PROPERTIES = (
+    "assistantName",
+    "businessHomePage",
+    "companyName",
+    "department",
+    "displayName",
+    "fileAs",
+    "generation",
+    "givenName",
+    "initials",
+    "jobTitle",
+    "manager",
+    "middleName",
+    "mobilePhone",
+    "nickName",
+    "officeLocation",
+    "personalNotes",
+    "profession",
+    "spouseName",
+    "surname",
+    "title",
+    "yomiCompanyName",
+    "yomiGivenName",
+    "yomiSurname",
+    "birthday",
+)
+STRING_LIST_PROPERTIES = ("businessPhones", "homePhones", "categories", "children", "imAddresses")
+ADDRESS_PROPERTIES = ("businessAddress", "homeAddress", "otherAddress")
+ADDRESS_KEYS = frozenset({"street", "city", "state", "postalCode", "countryOrRegion"})
+WRITABLE = frozenset((*STRING_PROPERTIES, *STRING_LIST_PROPERTIES, *ADDRESS_PROPERTIES, "emailAddresses"))
+READ_ONLY = frozenset({"id", "changeKey", "createdDateTime", "lastModifiedDateTime", "parentFolderId"})
+SELECTABLE = WRITABLE | READ_ONLY
+MAX_EMAIL_ADDRESSES = 3
+MAX_BUSINESS_PHONES = 2
+
+
+def _type_error(name: str) -> GraphError:
+    return bad_request(
+        f"Cannot convert the literal value of property '{name}' to the expected type.", "RequestBodyRead"
+    )
+
+
+def contact_body_clean(body: object) -> tuple[dict, list[dict]]:
+    """Split a POST/PATCH body into (properties, extended properties); 400 for what Graph refuses."""
+    if not isinstance(body, dict):
+        raise bad_request("Empty Payload. JSON content expected.", "RequestBodyRead")
+    properties: dict = {}
+    extended: list[dict] = []
+    for name, value in body.items():
+        if name == "singleValueExtendedProperties":
+            if not isinstance(value, list) or not all(isinstance(i, dict) and "id" in i for i in value):
+                raise _type_error(name)
+            extended = value
+        elif name.startswith("@odata.") or name in READ_ONLY:
+            continue  # Graph ignores annotations and read-only properties echoed back by clients.
+        elif name not in WRITABLE:
+            raise bad_request(
+                f"The property '{name}' does not exist on type 'microsoft.graph.contact'. Make sure to only use "
+                "property names that are defined by the type or mark the type as open type.",
+                "RequestBodyRead",
+            )
+        else:
+            properties[name] = _clean_value(name, value)
+    if len(properties.get("emailAddresses") or []) > MAX_EMAIL_ADDRESSES:
+        raise bad_request("Maximum number of email addresses exceeded: at most 3 are allowed.", "ErrorInvalidArgument")
+    if len(properties.get("businessPhones") or []) > MAX_BUSINESS_PHONES:
+        raise bad_request("Maximum number of business phones exceeded: at most 2 are allowed.", "ErrorInvalidArgument")
+    return properties, extended
+
+
+def _clean_value(name: str, value: object) -> object:
+    if value is None:
+        return (
+            []
+            if name in STRING_LIST_PROPERTIES or name == "emailAddresses"
+            else ({} if name in ADDRESS_PROPERTIES else None)
+        )
+    if name in STRING_PROPERTIES:
+        if not isinstance(value, str):
+            raise _type_error(name)
+        return value
+    if name in STRING_LIST_PROPERTIES:
+        if not isinstance(value, list) or not all(isinstance(i, str) for i in value):
+            raise _type_error(name)
+        return value
+    if name in ADDRESS_PROPERTIES:
+        if not isinstance(value, dict) or not set(value) <= ADDRESS_KEYS:
+            raise _type_error(name)
+        return {k: v for k, v in value.items() if v is not None}
+    # emailAddresses: a list of {address, name}.
+    if not isinstance(value, list) or not all(
+        isinstance(i, dict) and set(i) <= {"address", "name"} and isinstance(i.get("address", ""), str) for i in value
+    ):
+        raise _type_error(name)
+    return [{"name": i.get("name") or i.get("address", ""), "address": i.get("address", "")} for i in value]
+
+
+def display_name_from_parts(data: dict) -> str:
+    """The display name Outlook composes from the name parts."""
+    parts = (data.get("givenName"), data.get("middleName"), data.get("surname"))
+    return " ".join(p for p in parts if p)
+
+
+def _timestamp(value: datetime) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def etag(change_key: str) -> str:
+    return f'W/"{change_key}"'
+
+
+def contact_render(
+    contact: Contact, *, folder_graph_id: str, select: list[str] | None = None, extended: list[dict] | None = None
+) -> dict:
+    """A contact as Graph returns it; with `select`, only those properties plus id and etag."""
+    data = contact.data
+    full = {
+        "@odata.etag": etag(contact.change_key),
+        "id": contact.graph_id,
+        "createdDateTime": _timestamp(contact.created_at),
+        "lastModifiedDateTime": _timestamp(contact.modified_at),
+        "changeKey": contact.change_key,
+        "categories": data.get("categories", []),
+        "parentFolderId": folder_graph_id,
+    }
+    for name in STRING_PROPERTIES:
+        full[name] = data.get(name)
+    for name in ("businessPhones", "homePhones", "children", "imAddresses"):
+        full[name] = data.get(name, [])
+    full["emailAddresses"] = data.get("emailAddresses", [])
+    for name in ADDRESS_PROPERTIES:
+        full[name] = data.get(name, {})
+    if select is not None:
+        full = {"@odata.etag": full["@odata.etag"], "id": full["id"], **{name: full[name] for name in select}}
+    if extended:
+        full["singleValueExtendedProperties"] = extended
+    return full
+
+
+def folder_render(folder: Folder, *, root_folder_id: str) -> dict:
+    return {"id": folder.graph_id, "displayName": folder.display_name, "parentFolderId": root_folder_id}

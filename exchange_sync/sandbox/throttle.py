@@ -1,0 +1,86 @@
+"""The Outlook service limits, per mailbox: requests per window and concurrent requests.
+
+https://learn.microsoft.com/graph/throttling-limits#outlook-service-limits: 10,000
+requests per 10 minutes and 4 concurrent requests per app and mailbox. Over the window,
+429 `TooManyRequests` with `Retry-After`; over concurrency, 429 `ApplicationThrottled`
+"Application is over its MailboxConcurrency limit." [observed]. Requests refused while
+throttled still count, as Outlook's usage keeps counting.
+
+The accounting is per process, in memory. That is enough: the sandbox is served by one
+process (threaded runserver for demos, live_server in tests) and workers are only its
+clients. Settings: GRAPH_SANDBOX_THROTTLE_LIMIT (10000),
+GRAPH_SANDBOX_THROTTLE_WINDOW_SECONDS (600), GRAPH_SANDBOX_CONCURRENCY_LIMIT (4).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.conf import settings
+
+from .errors import GraphError
+
+_lock = threading.Lock()
+_requests: dict[str, deque[float]] = {}
+_in_flight: dict[str, int] = {}
+
+
+def _limits() -> tuple[int, float, int]:
+    return (
+        int(getattr(settings, "GRAPH_SANDBOX_THROTTLE_LIMIT", 10_000)),
+        float(getattr(settings, "GRAPH_SANDBOX_THROTTLE_WINDOW_SECONDS", 600)),
+        int(getattr(settings, "GRAPH_SANDBOX_CONCURRENCY_LIMIT", 4)),
+    )
+
+
+def count_request(email: str) -> None:
+    """Record one request on a mailbox; raise 429 TooManyRequests when over the window limit."""
+    limit, window, _ = _limits()
+    now = time.monotonic()
+    with _lock:
+        stamps = _requests.setdefault(email, deque())
+        while stamps and stamps[0] <= now - window:
+            stamps.popleft()
+        stamps.append(now)
+        over = len(stamps) - limit
+        if over <= 0:
+            return
+        # The window falls back under the limit when the `over`-th oldest request leaves it.
+        retry_after = max(1, math.ceil(stamps[over - 1] + window - now))
+    raise GraphError(
+        429,
+        "TooManyRequests",
+        "The mailbox has exceeded its request limit. Please retry after the indicated time.",
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
+@contextmanager
+def concurrency_slot(email: str) -> Iterator[None]:
+    """Hold one of the mailbox's concurrent-request slots; raise 429 ApplicationThrottled if none is free."""
+    _, _, max_concurrent = _limits()
+    with _lock:
+        if _in_flight.get(email, 0) >= max_concurrent:
+            raise GraphError(
+                429,
+                "ApplicationThrottled",
+                "Application is over its MailboxConcurrency limit.",
+                headers={"Retry-After": "1"},
+            )
+        _in_flight[email] = _in_flight.get(email, 0) + 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _in_flight[email] -= 1
+
+
+def throttle_reset(email: str) -> None:
+    """Forget a mailbox's usage (when its knobs are set or it is reset)."""
+    with _lock:
+        _requests.pop(email, None)

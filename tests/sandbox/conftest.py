@@ -1,0 +1,90 @@
+"""Fixtures for the Graph sandbox suite: a live server, a token from its identity
+endpoint over HTTP, and a provisioned mailbox."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import quote
+
+import pytest
+import requests
+from django.conf import settings
+
+from exchange_sync.sandbox.services import mailbox_add, mailbox_configure
+
+MAILBOX = "alice@cronus.example"
+GRAPH_SCOPE = "https://graph.microsoft.com/.default"
+
+
+def token_request(base: str, tenant: str = "contoso", **overrides: str) -> requests.Response:
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": settings.M365_CLIENT_ID,
+        "client_secret": settings.M365_CLIENT_SECRET,
+        "scope": GRAPH_SCOPE,
+        **overrides,
+    }
+    return requests.post(f"{base}/graph-sandbox/{tenant}/oauth2/v2.0/token", data=form, timeout=10)
+
+
+@dataclass
+class Graph:
+    """A Graph v1.0 client for one mailbox of the live sandbox."""
+
+    site: str
+    session: requests.Session
+    mailbox: str = MAILBOX
+
+    @property
+    def base(self) -> str:
+        return f"{self.site}/graph-sandbox/v1.0"
+
+    @property
+    def user(self) -> str:
+        return f"{self.base}/users/{quote(self.mailbox)}"
+
+    def url(self, path: str) -> str:
+        return path if path.startswith("http") else f"{self.base}{path}"
+
+    def get(self, path: str, **kw) -> requests.Response:
+        return self.session.get(self.url(path), timeout=30, **kw)
+
+    def post(self, path: str, json: object = None, **kw) -> requests.Response:
+        return self.session.post(self.url(path), json=json, timeout=30, **kw)
+
+    def patch(self, path: str, json: object = None, **kw) -> requests.Response:
+        return self.session.patch(self.url(path), json=json, timeout=30, **kw)
+
+    def delete(self, path: str, **kw) -> requests.Response:
+        return self.session.delete(self.url(path), timeout=30, **kw)
+
+    # Shortcuts for the common set-up steps.
+    def folder(self, name: str = "Business Central") -> str:
+        response = self.post(f"/users/{self.mailbox}/contactFolders", {"displayName": name})
+        assert response.status_code == 201, response.text
+        return response.json()["id"]
+
+    def contacts_path(self, folder_id: str) -> str:
+        return f"/users/{self.mailbox}/contactFolders/{quote(folder_id, safe='')}/contacts"
+
+    def contact(self, folder_id: str, **body) -> dict:
+        body = {"givenName": "Ann", "surname": "Lee", **body}
+        response = self.post(self.contacts_path(folder_id), body)
+        assert response.status_code == 201, response.text
+        return response.json()
+
+
+@pytest.fixture
+def access_token(live_server) -> str:
+    response = token_request(live_server.url)
+    assert response.status_code == 200, response.text
+    return response.json()["access_token"]
+
+
+@pytest.fixture
+def graph(live_server, access_token) -> Graph:
+    mailbox_add(MAILBOX, display_name="Alice Example")
+    mailbox_configure(MAILBOX)  # fresh throttle window and random sequence for this test
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {access_token}"
+    return Graph(live_server.url, session)
