@@ -35,9 +35,9 @@ class Recurrence:
 
 
 def _at(day: date, wall: time, tz: tzinfo) -> datetime:
-    """The instant of a wall-clock time on a day, normalized through UTC so that a
-    non-existent time (spring forward) lands on the real instant after the gap."""
-    return datetime.combine(day, wall, tzinfo=tz).astimezone(UTC).astimezone(tz)
+    """The instant (in UTC) of a wall-clock time on a day; a non-existent time (spring
+    forward) lands on the real instant after the gap."""
+    return datetime.combine(day, wall, tzinfo=tz).astimezone(UTC)
 
 
 def _window(rec: Recurrence, day: date, tz: tzinfo) -> tuple[datetime, datetime]:
@@ -54,25 +54,26 @@ def _window(rec: Recurrence, day: date, tz: tzinfo) -> tuple[datetime, datetime]
 
 def fit_into_schedule(rec: Recurrence, candidate: datetime, tz: tzinfo) -> datetime:
     """The earliest moment at or after ``candidate`` on an allowed weekday and inside the
-    window. ``candidate`` must be aware; the result is in ``tz``."""
+    window. ``candidate`` must be aware; the result is in UTC (Python compares and adds
+    aware datetimes of one zone by wall clock, so all arithmetic here is in UTC)."""
     if not rec.weekdays:
         raise ValueError("A recurrence needs at least one weekday.")
-    local = candidate.astimezone(tz)
+    moment = candidate.astimezone(UTC)
     # Start a day early: yesterday's window may cross midnight into today.
     for offset in range(-1, 9):
-        day = local.date() + timedelta(days=offset)
+        day = moment.astimezone(tz).date() + timedelta(days=offset)
         if day.weekday() not in rec.weekdays:
             continue
         start, end = _window(rec, day, tz)
-        if local < end:
-            return max(local, start)
+        if moment < end:
+            return max(moment, start)
     raise AssertionError("unreachable: a weekday recurs within a week")  # pragma: no cover
 
 
 def next_run_at(rec: Recurrence, completed_at: datetime, tz: tzinfo) -> datetime:
-    """When a recurring entry runs again after a run completed at ``completed_at``."""
+    """When (in UTC) a recurring entry runs again after a run completed at ``completed_at``."""
     if rec.minutes_between_runs > 0:
-        candidate = completed_at + timedelta(minutes=rec.minutes_between_runs)
+        candidate = completed_at.astimezone(UTC) + timedelta(minutes=rec.minutes_between_runs)
     else:
         # Once a day: the next day's starting time (or midnight).
         next_day = completed_at.astimezone(tz).date() + timedelta(days=1)
@@ -86,4 +87,4 @@ def first_run_at(rec: Recurrence, now: datetime, earliest: datetime | None, tz: 
     candidate = max(now, earliest) if earliest else now
     if rec.is_recurring:
         return fit_into_schedule(rec, candidate, tz)
-    return candidate
+    return candidate.astimezone(UTC)

@@ -1,0 +1,62 @@
+"""Fixtures for the job queue tests: test-only objects, entries, inline django-q2."""
+
+from __future__ import annotations
+
+import pytest
+from django_q.conf import Conf
+
+from jobqueue import objects
+from jobqueue.models import JobQueueEntry
+from jobqueue.objects import ObjectType, RunnableObject
+from tests.factories import make_user
+from tests.jobqueue import objects_for_tests
+
+SUCCEED = 50100
+FAIL = 50101
+APPEND_TO_FILE = 50102
+
+TEST_OBJECTS = {
+    (ObjectType.CODEUNIT, SUCCEED): RunnableObject("Test Succeed", "tests.jobqueue.objects_for_tests.succeed"),
+    (ObjectType.CODEUNIT, FAIL): RunnableObject("Test Fail", "tests.jobqueue.objects_for_tests.fail"),
+    (ObjectType.CODEUNIT, APPEND_TO_FILE): RunnableObject(
+        "Test Append to File", "tests.jobqueue.objects_for_tests.append_to_file"
+    ),
+}
+
+
+@pytest.fixture(autouse=True)
+def test_objects(monkeypatch):
+    """Register the test-only codeunits next to Codeunit 6700 and clear their call record."""
+    for key, obj in TEST_OBJECTS.items():
+        monkeypatch.setitem(objects.OBJECTS, key, obj)
+    objects_for_tests.CALLS.clear()
+    return objects_for_tests.CALLS
+
+
+@pytest.fixture
+def q_sync(monkeypatch):
+    """Run django-q2 tasks inline. Q_CLUSTER is read once at import, so override_settings
+    cannot do this; the class attribute that async_task reads can."""
+    monkeypatch.setattr(Conf, "SYNC", True)
+
+
+@pytest.fixture
+def copenhagen(settings):
+    settings.TIME_ZONE = "Europe/Copenhagen"
+
+
+@pytest.fixture
+def runner(db):
+    return make_user("runner", mailbox="runner@cronus.example")
+
+
+@pytest.fixture
+def make_entry(runner):
+    """Create an entry (On Hold, like every new entry) with test defaults."""
+
+    def make(object_id: int = SUCCEED, **fields) -> JobQueueEntry:
+        fields.setdefault("user", runner)
+        fields.setdefault("rerun_delay_seconds", 0)
+        return JobQueueEntry.objects.create(object_type_to_run=ObjectType.CODEUNIT, object_id_to_run=object_id, **fields)
+
+    return make
