@@ -1,0 +1,246 @@
+"""JSON batching: chunks of 20, answers matched by id, throttled members retried on their own."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+
+import pytest
+
+from exchange_sync.graph import (
+    STAMP_PROPERTY_ID,
+    BatchRequest,
+    BatchResponse,
+    GraphBadRequestError,
+    GraphNotFoundError,
+    GraphThrottledError,
+    error_from_batch_response,
+)
+from tests.graph.conftest import BASE, CONTACT_ID, FOLDER_ID, MAILBOX, load
+
+BATCH_URL = f"{BASE}/$batch"
+CONTACTS_PATH = f"/users/{MAILBOX}/contactFolders/AAMkAGI2TG93AAA%3D/contacts"
+
+
+class FakeBatchEndpoint:
+    """Answers ``$batch`` like Graph: members in reverse order, each from a per-id script.
+
+    ``script[id]`` lists the member answers in turn (the last one repeats); members
+    without a script answer 200 with an echo of their request.
+    """
+
+    def __init__(self, script: dict[str, list[dict]] | None = None, omit: set[str] | None = None) -> None:
+        self.script = script or {}
+        self.omit = omit or set()
+        self.envelopes: list[list[dict]] = []
+        self._seen: dict[str, int] = defaultdict(int)
+
+    def __call__(self, request):
+        members = json.loads(request.body)["requests"]
+        self.envelopes.append(members)
+        answers = []
+        for member in members:
+            turn = self._seen[member["id"]]
+            self._seen[member["id"]] += 1
+            if member["id"] in self.omit:
+                continue
+            steps = self.script.get(member["id"])
+            if steps:
+                answer = dict(steps[min(turn, len(steps) - 1)], id=member["id"])
+            else:
+                answer = {"id": member["id"], "status": 200, "headers": {}, "body": {"echo": member["url"]}}
+            answers.append(answer)
+        return 200, {"Content-Type": "application/json"}, json.dumps({"responses": list(reversed(answers))})
+
+
+def throttled(retry_after: str | None = "3") -> dict:
+    headers = {"Retry-After": retry_after} if retry_after else {}
+    return {"status": 429, "headers": headers, "body": load("error_too_many_requests.json")}
+
+
+def ok(body: dict | None = None) -> dict:
+    return {"status": 200, "headers": {"Content-Type": "application/json"}, "body": body or {"ok": True}}
+
+
+def gets(n: int) -> list[BatchRequest]:
+    return [BatchRequest(str(i), "GET", f"/users/{MAILBOX}/contacts/{i}") for i in range(n)]
+
+
+@pytest.fixture
+def endpoint(mocked):
+    def install(**kwargs) -> FakeBatchEndpoint:
+        fake = FakeBatchEndpoint(**kwargs)
+        mocked.add_callback("POST", BATCH_URL, callback=fake)
+        return fake
+
+    return install
+
+
+def test_it_sends_members_as_graph_expects_and_returns_answers_in_request_order(endpoint, client):
+    fake = endpoint()
+    requests_ = [
+        BatchRequest("a", "get", "/users/x/contacts/1"),
+        BatchRequest("b", "PATCH", "/users/x/contacts/2", body={"givenName": "B"}, headers={"If-Match": 'W/"k"'}),
+    ]
+
+    answers = client.batch(requests_)
+
+    assert [a.id for a in answers] == ["a", "b"]  # Graph answered b first
+    assert all(isinstance(a, BatchResponse) and a.ok for a in answers)
+    assert fake.envelopes == [
+        [
+            {"id": "a", "method": "GET", "url": "/users/x/contacts/1"},
+            {
+                "id": "b",
+                "method": "PATCH",
+                "url": "/users/x/contacts/2",
+                "headers": {"If-Match": 'W/"k"', "Content-Type": "application/json"},
+                "body": {"givenName": "B"},
+            },
+        ]
+    ]
+
+
+def test_it_splits_requests_into_batches_of_at_most_20(endpoint, client):
+    fake = endpoint()
+
+    answers = client.batch(gets(45))
+
+    assert [len(envelope) for envelope in fake.envelopes] == [20, 20, 5]
+    assert [a.id for a in answers] == [str(i) for i in range(45)]
+
+
+def test_it_sends_nothing_for_no_requests(mocked, client):
+    assert client.batch([]) == []
+
+
+def test_it_refuses_duplicate_ids_before_sending(mocked, client):
+    with pytest.raises(ValueError, match="Duplicate"):
+        client.batch([BatchRequest("1", "GET", "/a"), BatchRequest("1", "GET", "/b")])
+
+
+def test_it_retries_throttled_members_on_their_own_after_retry_after(endpoint, client, sleep):
+    fake = endpoint(script={"1": [throttled("3"), ok({"id": "c1"})], "2": [throttled("5"), ok()]})
+
+    answers = client.batch(gets(4))
+
+    assert [a.status for a in answers] == [200, 200, 200, 200]
+    assert answers[1].body == {"id": "c1"}
+    assert [[m["id"] for m in envelope] for envelope in fake.envelopes] == [["0", "1", "2", "3"], ["1", "2"]]
+    assert sleep.calls == [5.0]  # the longest Retry-After of the round
+
+
+@pytest.mark.parametrize("status", [503, 504])
+def test_it_retries_unavailable_members_with_backoff(endpoint, client, sleep, status):
+    fake = endpoint(script={"0": [{"status": status, "headers": {}, "body": None}, ok()]})
+
+    answers = client.batch(gets(2))
+
+    assert [a.status for a in answers] == [200, 200]
+    assert len(fake.envelopes) == 2
+    assert sleep.calls == [0.5]
+
+
+def test_it_returns_the_final_throttled_answer_after_the_attempts_instead_of_raising(endpoint, client, sleep):
+    fake = endpoint(script={"1": [throttled("2")]})
+
+    answers = client.batch(gets(2))
+
+    assert [a.status for a in answers] == [200, 429]
+    assert len(fake.envelopes) == 4  # max_attempts in the fixture
+    error = error_from_batch_response(answers[1])
+    assert isinstance(error, GraphThrottledError)
+    assert error.retry_after == 2.0
+    assert error.code == "TooManyRequests"
+
+
+def test_it_stops_retrying_members_whose_retry_after_is_too_long(endpoint, client, sleep):
+    fake = endpoint(script={"0": [throttled("900")]})
+
+    answers = client.batch(gets(1))
+
+    assert answers[0].status == 429
+    assert len(fake.envelopes) == 1
+    assert sleep.calls == []
+
+
+def test_it_never_retries_members_failing_with_other_4xx(endpoint, client, sleep):
+    fake = endpoint(script={"0": [{"status": 404, "headers": {}, "body": load("error_item_not_found.json")}]})
+
+    answers = client.batch(gets(2))
+
+    assert len(fake.envelopes) == 1
+    error = error_from_batch_response(answers[0])
+    assert isinstance(error, GraphNotFoundError)
+    assert error.request_id == "3a1f0c4e-0000-4000-8000-000000000404"
+    assert error_from_batch_response(answers[1]) is None
+
+
+def test_a_member_graph_left_out_is_retried_then_reported(endpoint, client, sleep):
+    fake = endpoint(omit={"1"})
+
+    answers = client.batch(gets(2))
+
+    assert len(fake.envelopes) == 4
+    assert answers[1].status == 503
+    assert error_from_batch_response(answers[1]).code == "MissingBatchResponse"
+
+
+def test_a_throttled_envelope_is_retried_like_any_request(mocked, client, sleep):
+    mocked.post(BATCH_URL, status=429, headers={"Retry-After": "4"}, json=load("error_too_many_requests.json"))
+    mocked.add_callback("POST", BATCH_URL, callback=FakeBatchEndpoint())
+
+    answers = client.batch(gets(1))
+
+    assert answers[0].ok
+    assert sleep.calls == [4.0]
+
+
+def test_a_refused_envelope_raises(mocked, client):
+    body = {"error": {"code": "BadRequest", "message": "Invalid batch payload format."}}
+    mocked.post(BATCH_URL, status=400, json=body)
+
+    with pytest.raises(GraphBadRequestError):
+        client.batch(gets(1))
+
+
+def test_it_builds_a_stamped_create_member(client):
+    request = client.batch_request_create_contact("c1", MAILBOX, FOLDER_ID, {"givenName": "A"}, "CT000001")
+
+    assert request.to_json() == {
+        "id": "c1",
+        "method": "POST",
+        "url": CONTACTS_PATH,
+        "headers": {"Prefer": 'IdType="ImmutableId"', "Content-Type": "application/json"},
+        "body": {"givenName": "A", "singleValueExtendedProperties": [{"id": STAMP_PROPERTY_ID, "value": "CT000001"}]},
+    }
+
+
+def test_it_builds_an_update_member_with_if_match(client):
+    request = client.batch_request_update_contact(
+        "u1", MAILBOX, FOLDER_ID, CONTACT_ID, {"givenName": "A"}, if_match='W/"k"'
+    )
+
+    assert request.method == "PATCH"
+    assert request.url == f"{CONTACTS_PATH}/AAMkAGI2Contact1%2B%2FA%3D"
+    assert request.headers == {"Prefer": 'IdType="ImmutableId"', "If-Match": 'W/"k"'}
+    assert request.body == {"givenName": "A"}
+
+
+def test_it_builds_a_delete_member(client):
+    request = client.batch_request_delete_contact("d1", MAILBOX, FOLDER_ID, CONTACT_ID)
+
+    assert request.to_json() == {
+        "id": "d1",
+        "method": "DELETE",
+        "url": f"{CONTACTS_PATH}/AAMkAGI2Contact1%2B%2FA%3D",
+        "headers": {"Prefer": 'IdType="ImmutableId"'},
+    }
+
+
+def test_it_builds_a_get_member_that_expands_the_stamp(client):
+    request = client.batch_request_get_contact("g1", MAILBOX, FOLDER_ID, CONTACT_ID, expand_stamp=True)
+
+    assert request.method == "GET"
+    assert request.url.startswith(f"{CONTACTS_PATH}/AAMkAGI2Contact1%2B%2FA%3D?%24expand=singleValueExtendedProperties")
+    assert client.batch_request_get_contact("g2", MAILBOX, FOLDER_ID, CONTACT_ID).url.endswith("%3D")
