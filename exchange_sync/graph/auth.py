@@ -12,6 +12,7 @@ Secrets and tokens never reach a log line, a ``repr`` or an exception message.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from typing import Any, Protocol
 
@@ -173,7 +174,8 @@ def _auth_error(result: dict[str, Any]) -> GraphAuthError:
     codes = [int(c) for c in result.get("error_codes") or [] if str(c).isdigit()]
     reason = next((_AADSTS_REASONS[c] for c in codes if c in _AADSTS_REASONS), None)
     reason = reason or _OAUTH_ERROR_REASONS.get(error, "token")
-    description = str(result.get("error_description") or "").split("\r\n")[0].split("\n")[0]
+    # Keep the AADSTS sentence; drop the trace, correlation and timestamp lines after it.
+    description = re.split(r"\r?\n| Trace ID:", str(result.get("error_description") or ""))[0]
     message = f"{_REASON_TEXT[reason]} {description}".strip()
     return GraphAuthError(
         message,

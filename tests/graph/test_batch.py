@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from collections import defaultdict
-
 import pytest
 
 from exchange_sync.graph import (
@@ -16,41 +13,10 @@ from exchange_sync.graph import (
     GraphThrottledError,
     error_from_batch_response,
 )
-from tests.graph.conftest import BASE, CONTACT_ID, FOLDER_ID, MAILBOX, load
+from tests.graph.conftest import BASE, CONTACT_ID, FOLDER_ID, MAILBOX, FakeBatchEndpoint, load
 
 BATCH_URL = f"{BASE}/$batch"
 CONTACTS_PATH = f"/users/{MAILBOX}/contactFolders/AAMkAGI2TG93AAA%3D/contacts"
-
-
-class FakeBatchEndpoint:
-    """Answers ``$batch`` like Graph: members in reverse order, each from a per-id script.
-
-    ``script[id]`` lists the member answers in turn (the last one repeats); members
-    without a script answer 200 with an echo of their request.
-    """
-
-    def __init__(self, script: dict[str, list[dict]] | None = None, omit: set[str] | None = None) -> None:
-        self.script = script or {}
-        self.omit = omit or set()
-        self.envelopes: list[list[dict]] = []
-        self._seen: dict[str, int] = defaultdict(int)
-
-    def __call__(self, request):
-        members = json.loads(request.body)["requests"]
-        self.envelopes.append(members)
-        answers = []
-        for member in members:
-            turn = self._seen[member["id"]]
-            self._seen[member["id"]] += 1
-            if member["id"] in self.omit:
-                continue
-            steps = self.script.get(member["id"])
-            if steps:
-                answer = dict(steps[min(turn, len(steps) - 1)], id=member["id"])
-            else:
-                answer = {"id": member["id"], "status": 200, "headers": {}, "body": {"echo": member["url"]}}
-            answers.append(answer)
-        return 200, {"Content-Type": "application/json"}, json.dumps({"responses": list(reversed(answers))})
 
 
 def throttled(retry_after: str | None = "3") -> dict:

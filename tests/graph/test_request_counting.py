@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import requests
 
-from tests.graph.conftest import BASE, CONTACTS_URL, FOLDER_ID, MAILBOX, load
-from tests.graph.test_batch import BATCH_URL, FakeBatchEndpoint, gets, throttled
+from exchange_sync.graph import BatchRequest
+from tests.graph.conftest import BASE, CONTACTS_URL, FOLDER_ID, MAILBOX, FakeBatchEndpoint, load
 
 USER_URL = f"{BASE}/users/{MAILBOX}"
+BATCH_URL = f"{BASE}/$batch"
 
 
 def test_a_new_client_has_sent_nothing(client):
@@ -38,9 +39,13 @@ def test_it_counts_retries_refreshes_and_attempts_that_got_no_answer(mocked, cli
 
 
 def test_a_batch_counts_one_round_trip_per_envelope_and_one_operation_per_member(mocked, client):
-    mocked.add_callback("POST", BATCH_URL, callback=FakeBatchEndpoint(script={"3": [throttled("1"), {"status": 200}]}))
+    mocked.add_callback(
+        "POST",
+        BATCH_URL,
+        callback=FakeBatchEndpoint(script={"3": [{"status": 429, "headers": {"Retry-After": "1"}}, {"status": 200}]}),
+    )
 
-    client.batch(gets(25))
+    client.batch([BatchRequest(str(i), "GET", f"/users/{MAILBOX}") for i in range(25)])
 
     # Round 1: envelopes of 20 and 5 members; round 2: member "3" alone.
     assert client.request_count == 3
