@@ -1,0 +1,83 @@
+"""Users and contact folders over HTTP."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from tests.sandbox.conftest import MAILBOX
+
+
+def test_it_answers_a_provisioned_user(graph):
+    response = graph.get(f"/users/{MAILBOX}")
+    body = response.json()
+    assert response.status_code == 200
+    assert body["@odata.context"] == f"{graph.base}/$metadata#users/$entity"
+    assert body["userPrincipalName"] == MAILBOX
+    assert body["displayName"] == "Alice Example"
+    assert graph.get(f"/users/{body['id']}").json()["mail"] == MAILBOX
+
+
+def test_it_answers_an_unknown_user_with_graphs_404(graph):
+    response = graph.get("/users/nobody@cronus.example/contactFolders")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "ErrorInvalidUser"
+    assert response.json()["error"]["message"] == "The requested user 'nobody@cronus.example' is invalid."
+
+
+def test_it_creates_gets_renames_and_deletes_a_folder(graph):
+    created = graph.post(f"/users/{MAILBOX}/contactFolders", {"displayName": "Business Central"})
+    assert created.status_code == 201
+    folder = created.json()
+    assert folder["displayName"] == "Business Central"
+    assert folder["parentFolderId"]
+    path = f"/users/{MAILBOX}/contactFolders/{quote(folder['id'], safe='')}"
+    assert graph.get(path).json()["id"] == folder["id"]
+    renamed = graph.patch(path, {"displayName": "BC"})
+    assert renamed.status_code == 200
+    assert renamed.json()["displayName"] == "BC"
+    assert graph.delete(path).status_code == 204
+    gone = graph.get(path)
+    assert gone.status_code == 404
+    assert gone.json()["error"]["code"] == "ErrorItemNotFound"
+
+
+def test_it_refuses_a_second_folder_with_the_same_name(graph):
+    graph.folder("Business Central")
+    response = graph.post(f"/users/{MAILBOX}/contactFolders", {"displayName": "business central"})
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "ErrorFolderExists"
+
+
+def test_it_refuses_to_rename_a_folder_onto_another_name(graph):
+    graph.folder("One")
+    second = graph.folder("Two")
+    response = graph.patch(f"/users/{MAILBOX}/contactFolders/{second}", {"displayName": "One"})
+    assert response.status_code == 409
+
+
+def test_it_filters_folders_by_display_name_with_doubled_quotes(graph):
+    wanted = graph.folder("O'Brien's")
+    graph.folder("Other")
+    response = graph.get(f"/users/{MAILBOX}/contactFolders", params={"$filter": "displayName eq 'O''Brien''s'"})
+    assert [f["id"] for f in response.json()["value"]] == [wanted]
+
+
+def test_it_pages_folders_with_top_and_next_links(graph):
+    made = [graph.folder(f"Folder {i}") for i in range(5)]
+    seen, url = [], f"/users/{MAILBOX}/contactFolders?$top=2"
+    pages = 0
+    while url:
+        body = graph.get(url).json()
+        seen += [f["id"] for f in body["value"]]
+        url = body.get("@odata.nextLink")
+        pages += 1
+    assert seen == made
+    assert pages == 3
+
+
+def test_it_deletes_a_folders_contacts_with_it(graph):
+    folder = graph.folder()
+    contact = graph.contact(folder)
+    assert graph.delete(f"/users/{MAILBOX}/contactFolders/{folder}").status_code == 204
+    response = graph.get(f"{graph.contacts_path(folder)}/{contact['id']}")
+    assert response.status_code == 404
