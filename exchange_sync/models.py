@@ -32,3 +32,198 @@ class M365Identity(models.Model):
         # Mailbox addresses are case-insensitive: store one spelling, so the uniqueness
         # check (which runs after clean) also catches "Ann@x" against "ann@x".
         self.authentication_email = self.authentication_email.strip().lower()
+
+
+class ExchangeSyncSetup(models.Model):
+    """A user's Exchange Sync. Setup and Contact Sync. Setup: where and what to sync."""
+
+    class OnOutlookDelete(models.TextChoices):
+        RECREATE = "recreate", "Recreate the contact in Outlook"
+        STOP_SYNCING = "stop", "Stop syncing that contact"
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="exchange_sync_setup")
+    is_enabled = models.BooleanField(
+        "Background sync enabled",
+        default=True,
+        help_text="Scheduled Job Queue Entries (Codeunit 6700) synchronize this setup.",
+    )
+    folder_name = models.CharField(
+        "Outlook folder",
+        max_length=100,
+        default="Business Central",
+        help_text="The Outlook contact folder that holds the synchronized contacts.",
+    )
+    folder_id = models.CharField(max_length=400, blank=True, editable=False)
+    folder_name_in_outlook = models.CharField(max_length=100, blank=True, editable=False)
+    contact_filter = models.JSONField(
+        "Contact filter",
+        default=dict,
+        blank=True,
+        help_text="Only contacts matching every condition are synchronized.",
+    )
+    keep_outlook_edits = models.BooleanField(
+        "Keep Outlook edits",
+        default=False,
+        help_text=(
+            "Fields changed only in Outlook are copied into Business Central. When both sides "
+            "changed the same field, Business Central's value wins and the other is recorded."
+        ),
+    )
+    on_outlook_delete = models.CharField(
+        "When deleted in Outlook",
+        max_length=10,
+        choices=OnOutlookDelete.choices,
+        default=OnOutlookDelete.RECREATE,
+    )
+    delta_link = models.TextField(blank=True, editable=False)
+    # Contacts modified at or after this moment are candidates for the next push: the
+    # start of the last run that pushed everything it planned to.
+    changes_since = models.DateTimeField(null=True, blank=True, editable=False)
+    last_sync_at = models.DateTimeField("Last sync", null=True, blank=True, editable=False)
+    last_success_at = models.DateTimeField("Last successful sync", null=True, blank=True, editable=False)
+    last_error = models.TextField(blank=True, editable=False)
+    needs_attention = models.BooleanField(default=False, editable=False)
+    # The claim that keeps two runs of one setup apart (see services.sync_run_claim).
+    running_run = models.ForeignKey(
+        "SyncRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+
+    class Meta:
+        verbose_name = "Exchange Sync. Setup"
+        verbose_name_plural = "Exchange Sync. Setups"
+        permissions = [("run_contact_sync", "Can start contact synchronization")]
+
+    def __str__(self) -> str:
+        return f"Exchange Sync. Setup of {self.user}"
+
+    @property
+    def mailbox(self) -> str:
+        identity = getattr(self.user, "m365_identity", None)
+        return identity.authentication_email if identity else ""
+
+
+class ContactLink(models.Model):
+    """The link between a contact and its copy in one setup's Outlook folder."""
+
+    class State(models.TextChoices):
+        PENDING_CREATE = "pending_create", "Pending create"
+        LINKED = "linked", "Linked"
+        STOPPED = "stopped", "Stopped (deleted in Outlook)"
+
+    setup = models.ForeignKey(ExchangeSyncSetup, on_delete=models.CASCADE, related_name="links")
+    # Kept when the contact is deleted, so the sync can remove its Outlook copy.
+    contact = models.ForeignKey("contacts.Contact", null=True, on_delete=models.SET_NULL, related_name="+")
+    contact_no = models.CharField(max_length=20)
+    graph_id = models.CharField(max_length=400, null=True, blank=True)
+    change_key = models.CharField(max_length=200, blank=True)
+    fields_hash = models.CharField(max_length=64, blank=True)
+    snapshot = models.JSONField(default=dict, blank=True)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.PENDING_CREATE)
+    failure_count = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    synced_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["setup", "contact"], name="contactlink_unique_setup_contact"),
+            models.UniqueConstraint(fields=["setup", "graph_id"], name="contactlink_unique_setup_graph_id"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact_no} -> {self.graph_id or '(not created)'}"
+
+
+class SyncRun(models.Model):
+    """One synchronization of one setup: the audit trail the admin shows."""
+
+    class Kind(models.TextChoices):
+        INCREMENTAL = "incremental", "Sync with Microsoft 365"
+        FULL = "full", "Full Sync with Microsoft 365"
+
+    class Trigger(models.TextChoices):
+        BUTTON = "button", "Button"
+        JOB = "job", "Job Queue"
+        COMMAND = "command", "Command"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        PARTIAL = "partial", "Finished with issues"
+        FAILED = "failed", "Failed"
+        NEEDS_CONFIRMATION = "needs_confirmation", "Needs confirmation"
+        REFUSED = "refused", "Refused (another run was going)"
+
+    FINISHED = (Status.SUCCEEDED, Status.PARTIAL, Status.FAILED, Status.NEEDS_CONFIRMATION, Status.REFUSED)
+
+    setup = models.ForeignKey(ExchangeSyncSetup, on_delete=models.CASCADE, related_name="runs")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    trigger = models.CharField(max_length=10, choices=Trigger.choices)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    confirms = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", help_text="The run it confirms."
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(default=0)
+    created_in_outlook = models.PositiveIntegerField(default=0)
+    updated_in_outlook = models.PositiveIntegerField(default=0)
+    deleted_in_outlook = models.PositiveIntegerField(default=0)
+    created_in_bc = models.PositiveIntegerField("Created in Business Central", default=0)
+    linked_in_bc = models.PositiveIntegerField("Linked to existing contacts", default=0)
+    updated_in_bc = models.PositiveIntegerField("Updated in Business Central", default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    excluded = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    conflicts = models.PositiveIntegerField(default=0)
+    graph_requests = models.PositiveIntegerField("Graph requests", default=0)
+    error = models.TextField(blank=True)
+    # For "needs confirmation": what the run would delete, as [{"no", "name"}].
+    planned_deletions = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "Sync run"
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+
+class SyncIssue(models.Model):
+    """Why one item of a run was excluded, skipped, failed or lost a conflict."""
+
+    class Kind(models.TextChoices):
+        EXCLUDED = "excluded", "Excluded"
+        SKIPPED = "skipped", "Skipped"
+        FAILED = "failed", "Failed"
+        CONFLICT = "conflict", "Conflict"
+
+    class Direction(models.TextChoices):
+        TO_OUTLOOK = "to_outlook", "To Outlook"
+        TO_BC = "to_bc", "To Business Central"
+
+    run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="issues")
+    kind = models.CharField(max_length=10, choices=Kind.choices, db_index=True)
+    direction = models.CharField(max_length=12, choices=Direction.choices)
+    contact = models.ForeignKey("contacts.Contact", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    contact_no = models.CharField(max_length=20, blank=True)
+    outlook_name = models.CharField(max_length=200, blank=True)
+    reason = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.contact_no or self.outlook_name}: {self.reason}"

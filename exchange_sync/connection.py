@@ -1,0 +1,26 @@
+"""Builds the Graph client from settings: the one place settings meet exchange_sync/graph."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from exchange_sync.graph.auth import msal_token_provider
+from exchange_sync.graph.client import GraphClient
+
+
+def graph_client_from_settings(*, base_url: str | None = None) -> GraphClient:
+    """A Graph client for the configured tenant and app registration.
+
+    With GRAPH_SANDBOX the same msal client-credentials flow runs, its identity calls
+    routed to the sandbox that serves `base_url` (by default GRAPH_BASE_URL).
+    """
+    base_url = (base_url or settings.GRAPH_BASE_URL).rstrip("/")
+    sandbox_root = base_url.removesuffix("/v1.0") if settings.GRAPH_SANDBOX else None
+    tokens = msal_token_provider(
+        settings.M365_TENANT_ID,
+        settings.M365_CLIENT_ID,
+        settings.M365_CLIENT_SECRET,
+        sandbox_root=sandbox_root,
+        timeout=settings.GRAPH_TIMEOUT_SECONDS,
+    )
+    return GraphClient(base_url, tokens, timeout=settings.GRAPH_TIMEOUT_SECONDS)

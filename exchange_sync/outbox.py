@@ -1,0 +1,146 @@
+"""Writes to Outlook collected and sent through JSON batching, results saved per chunk.
+
+The engine queues creates, updates and deletes as it walks contacts; every `FLUSH_AT`
+operations (a multiple of 20, so batches are full) the outbox sends them, then records
+the outcome of each on its link in one short transaction. No HTTP runs inside a
+database transaction.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from django.db import transaction
+from django.utils import timezone
+
+from exchange_sync.graph.batch import BatchResponse, error_from_batch_response
+from exchange_sync.graph.errors import GraphConflictError, GraphError, GraphNotFoundError
+from exchange_sync.mapping import MappedValues, graph_body, values_hash
+from exchange_sync.models import ContactLink, SyncIssue
+
+if TYPE_CHECKING:
+    from exchange_sync.graph.client import GraphClient
+
+FLUSH_AT = 200
+LINK_FIELDS = ["graph_id", "change_key", "fields_hash", "snapshot", "state", "failure_count", "last_error", "synced_at"]
+
+
+@dataclass
+class Op:
+    """One write: `kind` is create, update or delete; `values` what to send."""
+
+    kind: str
+    link: ContactLink
+    values: MappedValues | None = None
+    if_match: str | None = None
+    # The run counter a success adds to (created_in_outlook, updated_in_outlook, ...).
+    counter: str = ""
+
+
+class Outbox:
+    def __init__(self, client: GraphClient, mailbox: str, folder_id: str, on_flushed) -> None:
+        self.client = client
+        self.mailbox = mailbox
+        self.folder_id = folder_id
+        self.ops: list[Op] = []
+        self.counts: Counter[str] = Counter()
+        self.issues: list[SyncIssue] = []
+        self.failed_link_ids: set[int] = set()
+        # Called after each flush with the number of operations done (progress, heartbeat).
+        self._on_flushed = on_flushed
+
+    def add(self, op: Op) -> None:
+        self.ops.append(op)
+        if len(self.ops) >= FLUSH_AT:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.ops:
+            return
+        ops, self.ops = self.ops, []
+        responses = self.client.batch([self._request(str(index), op) for index, op in enumerate(ops)])
+        recreate: list[Op] = []
+        changed: list[ContactLink] = []
+        removed: list[int] = []
+        now = timezone.now()
+        for op, response in zip(ops, responses, strict=True):
+            error = error_from_batch_response(response)
+            link = op.link
+            if error is None:
+                self._succeeded(op, response, now, changed, removed)
+            elif op.kind == "delete" and isinstance(error, GraphNotFoundError):
+                removed.append(link.pk)  # already gone: that is what we wanted
+                self.counts[op.counter] += 1
+            elif op.kind == "update" and isinstance(error, GraphNotFoundError):
+                # Deleted in Outlook since we last looked: create it again.
+                link.graph_id, link.change_key = None, ""
+                changed.append(link)
+                recreate.append(Op("create", link, op.values, counter="created_in_outlook"))
+            else:
+                self._failed(op, error, changed)
+        with transaction.atomic():
+            if changed:
+                ContactLink.objects.bulk_update(changed, LINK_FIELDS, batch_size=500)
+            if removed:
+                ContactLink.objects.filter(pk__in=removed).delete()
+        self._on_flushed(len(ops))
+        for op in recreate:
+            self.add(op)
+
+    def _request(self, request_id: str, op: Op):
+        link = op.link
+        if op.kind == "create":
+            body = graph_body(op.values)
+            return self.client.batch_request_create_contact(
+                request_id, self.mailbox, self.folder_id, body, stamp=link.contact_no
+            )
+        if op.kind == "update":
+            body = graph_body(op.values)
+            return self.client.batch_request_update_contact(
+                request_id,
+                self.mailbox,
+                self.folder_id,
+                link.graph_id,
+                body,
+                stamp=link.contact_no,
+                if_match=op.if_match,
+            )
+        return self.client.batch_request_delete_contact(request_id, self.mailbox, self.folder_id, link.graph_id)
+
+    def _succeeded(self, op: Op, response: BatchResponse, now, changed: list, removed: list) -> None:
+        link = op.link
+        self.counts[op.counter] += 1
+        if op.kind == "delete":
+            removed.append(link.pk)
+            return
+        body = response.body or {}
+        link.graph_id = body.get("id") or link.graph_id
+        link.change_key = body.get("changeKey") or ""
+        link.snapshot = dict(op.values)
+        link.fields_hash = values_hash(op.values)
+        link.state = ContactLink.State.LINKED
+        link.failure_count, link.last_error, link.synced_at = 0, "", now
+        changed.append(link)
+
+    def _failed(self, op: Op, error: GraphError, changed: list) -> None:
+        link = op.link
+        if isinstance(error, GraphConflictError):
+            reason = "Changed in Outlook while synchronizing; it will be compared again on the next sync."
+        else:
+            reason = f"Outlook refused the {op.kind}: {error}"
+        link.failure_count += 1
+        link.last_error = reason
+        changed.append(link)
+        self.failed_link_ids.add(link.pk)
+        self.counts["failed"] += 1
+        self.issues.append(
+            SyncIssue(
+                kind=SyncIssue.Kind.FAILED,
+                direction=SyncIssue.Direction.TO_OUTLOOK,
+                contact_id=link.contact_id,
+                contact_no=link.contact_no,
+                reason=reason,
+            )
+        )

@@ -1,0 +1,151 @@
+"""Changes around sync runs: setups, queuing, claiming, finishing, recording issues."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from exchange_sync.models import ExchangeSyncSetup, SyncIssue, SyncRun
+
+logger = logging.getLogger(__name__)
+
+# A run that has not reported progress for this long is taken to be dead (its worker
+# was killed): its claim on the setup no longer blocks a new run.
+STALE_RUN_AFTER = timedelta(minutes=15)
+ACTIVE_STATUSES = (SyncRun.Status.QUEUED, SyncRun.Status.RUNNING)
+
+
+def exchange_sync_setup_get_or_create(user: AbstractBaseUser) -> ExchangeSyncSetup:
+    setup, _ = ExchangeSyncSetup.objects.get_or_create(user=user)
+    return setup
+
+
+def sync_run_active(setup: ExchangeSyncSetup) -> SyncRun | None:
+    """The run of this setup that is queued or running (and not stale), if any."""
+    cutoff = timezone.now() - STALE_RUN_AFTER
+    return (
+        setup.runs.filter(status__in=ACTIVE_STATUSES)
+        .filter(Q(heartbeat_at__gte=cutoff) | Q(heartbeat_at__isnull=True, created_at__gte=cutoff))
+        .order_by("-created_at")
+        .first()
+    )
+
+
+def sync_run_create(
+    setup: ExchangeSyncSetup,
+    *,
+    kind: str,
+    trigger: str,
+    requested_by: AbstractBaseUser | None = None,
+    confirms: SyncRun | None = None,
+) -> SyncRun:
+    return SyncRun.objects.create(setup=setup, kind=kind, trigger=trigger, requested_by=requested_by, confirms=confirms)
+
+
+def sync_run_claim(run: SyncRun) -> bool:
+    """Make `run` the setup's running run, unless another live run holds it.
+
+    One conditional UPDATE, atomic on every database: of two runs claiming at the same
+    moment exactly one wins. A claim held by a finished or stale run is taken over.
+    """
+    now = timezone.now()
+    free = (
+        Q(running_run__isnull=True)
+        | Q(running_run=run)
+        | Q(running_run__status__in=SyncRun.FINISHED)
+        | Q(running_run__heartbeat_at__lt=now - STALE_RUN_AFTER)
+    )
+    claimed = ExchangeSyncSetup.objects.filter(pk=run.setup_id).filter(free).update(running_run=run)
+    if claimed:
+        SyncRun.objects.filter(pk=run.pk).update(status=SyncRun.Status.RUNNING, started_at=now, heartbeat_at=now)
+        run.status, run.started_at, run.heartbeat_at = SyncRun.Status.RUNNING, now, now
+    return bool(claimed)
+
+
+def sync_run_refuse(run: SyncRun) -> SyncRun:
+    """Finish `run` as refused because another run of its setup is going."""
+    other = ExchangeSyncSetup.objects.filter(pk=run.setup_id).values_list("running_run", flat=True).first()
+    run.status = SyncRun.Status.REFUSED
+    run.error = f"Another synchronization of this setup is running (run #{other}). Wait for it to finish."
+    run.finished_at = timezone.now()
+    run.save(update_fields=["status", "error", "finished_at"])
+    return run
+
+
+def sync_run_release(run: SyncRun) -> None:
+    ExchangeSyncSetup.objects.filter(pk=run.setup_id, running_run=run).update(running_run=None)
+
+
+def sync_run_heartbeat(run: SyncRun, **counters: int) -> None:
+    """Save progress and counters, and show the run is alive."""
+    run.heartbeat_at = timezone.now()
+    fields = ["heartbeat_at", "progress_done", "progress_total", *counters]
+    for name, value in counters.items():
+        setattr(run, name, value)
+    run.save(update_fields=fields)
+
+
+def sync_issues_record(issues: list[SyncIssue]) -> None:
+    if issues:
+        SyncIssue.objects.bulk_create(issues, batch_size=500)
+
+
+def setup_mark_attention(setup: ExchangeSyncSetup, message: str) -> None:
+    """A permanent problem a person must fix: shown on the setup until a run succeeds."""
+    ExchangeSyncSetup.objects.filter(pk=setup.pk).update(
+        needs_attention=True, last_error=message, last_sync_at=timezone.now()
+    )
+    setup.needs_attention, setup.last_error = True, message
+
+
+def setup_mark_result(setup: ExchangeSyncSetup, run: SyncRun) -> None:
+    """Record a finished run on its setup (health at a glance)."""
+    now = timezone.now()
+    with transaction.atomic():
+        if run.status in (SyncRun.Status.SUCCEEDED, SyncRun.Status.PARTIAL):
+            ExchangeSyncSetup.objects.filter(pk=setup.pk).update(
+                last_sync_at=now, last_success_at=now, last_error="", needs_attention=False
+            )
+        else:
+            ExchangeSyncSetup.objects.filter(pk=setup.pk).update(last_sync_at=now, last_error=run.error)
+
+
+def link_failures_bump(link_ids: list[int], message: str) -> None:
+    from exchange_sync.models import ContactLink
+
+    ContactLink.objects.filter(pk__in=link_ids).update(failure_count=F("failure_count") + 1, last_error=message)
+
+
+def sync_run_queue(
+    setup: ExchangeSyncSetup,
+    *,
+    kind: str,
+    trigger: str,
+    requested_by: AbstractBaseUser | None = None,
+    confirms: SyncRun | None = None,
+) -> tuple[SyncRun, bool]:
+    """Queue a run of `setup` on the workers; (run, True), or (the active run, False)
+    when one is already queued or running, so a second click shows that run."""
+    from django_q.tasks import async_task
+
+    active = sync_run_active(setup)
+    if active is not None:
+        return active, False
+    run = sync_run_create(setup, kind=kind, trigger=trigger, requested_by=requested_by, confirms=confirms)
+    # Enqueue after commit: a worker must find the run row when it picks the task up.
+    transaction.on_commit(
+        lambda: async_task("exchange_sync.tasks.sync_run_task", run.pk, task_name=f"sync-run-{run.pk}")
+    )
+    return run, True
+
+
+def sync_run_confirm(run: SyncRun, *, requested_by: AbstractBaseUser | None = None) -> tuple[SyncRun, bool]:
+    """Queue the confirmed repeat of a run that stopped as "needs confirmation"."""
+    if run.status != SyncRun.Status.NEEDS_CONFIRMATION:
+        raise ValueError("Only a run that needs confirmation can be confirmed.")
+    return sync_run_queue(run.setup, kind=run.kind, trigger=run.trigger, requested_by=requested_by, confirms=run)

@@ -1,0 +1,681 @@
+"""The sync engine: one run of one setup, incremental or full.
+
+A run goes: claim the setup, find (or create, rename, recreate) the Outlook folder, pull
+what changed in Outlook (delta query; a full run reads the whole folder), check that
+nothing drastic is about to happen (mass deletion, emptied folder), push what changed
+in Business Central, remove from Outlook what left the scope. Business Central is the
+source: on a conflict its values win. See DESIGN.md, "Sync semantics".
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from contacts.models import Contact
+from exchange_sync import services
+from exchange_sync.contact_filter import contact_filter_validate
+from exchange_sync.graph.batch import error_from_batch_response
+from exchange_sync.graph.client import GraphClient
+from exchange_sync.graph.errors import (
+    GraphAuthError,
+    GraphDeltaExpiredError,
+    GraphError,
+    GraphNotFoundError,
+    GraphThrottledError,
+    GraphTransientError,
+)
+from exchange_sync.graph.stamp import stamp_value
+from exchange_sync.mapping import (
+    GRAPH_SELECT,
+    MAPPED_FIELDS,
+    MappedValues,
+    contact_values,
+    outlook_values,
+    value_problems,
+    values_hash,
+)
+from exchange_sync.models import ContactLink, ExchangeSyncSetup, SyncIssue, SyncRun
+from exchange_sync.outbox import Op, Outbox
+from exchange_sync.selectors import contacts_in_scope, contacts_matching_filter, exclusion_reason
+
+logger = logging.getLogger(__name__)
+
+DELTA_PAGE_SIZE = 500
+CHUNK = 500
+# A run that would delete (or find deleted in Outlook) more than half of the linked
+# contacts, and more than this many, stops for a person to confirm.
+GUARD_MIN = 10
+MAILBOX_NOT_FOUND = ("ErrorInvalidUser", "Request_ResourceNotFound", "MailboxNotEnabledForRESTAPI")
+
+COUNTERS = (
+    "created_in_outlook",
+    "updated_in_outlook",
+    "deleted_in_outlook",
+    "created_in_bc",
+    "linked_in_bc",
+    "updated_in_bc",
+    "unchanged",
+    "excluded",
+    "skipped",
+    "failed",
+    "conflicts",
+)
+
+
+class NeedsConfirmation(Exception):
+    def __init__(self, message: str, planned: list[dict[str, str]]) -> None:
+        super().__init__(message)
+        self.planned = planned
+
+
+class SetupProblem(Exception):
+    """A problem only a person can fix (no mailbox, consent, unknown user)."""
+
+
+def sync_setup(
+    setup: ExchangeSyncSetup,
+    *,
+    client: GraphClient,
+    kind: str = SyncRun.Kind.INCREMENTAL,
+    trigger: str = SyncRun.Trigger.COMMAND,
+    requested_by=None,
+    progress=None,
+) -> SyncRun:
+    """Create a run of `setup` and carry it out now; see `sync_run_execute`."""
+    run = services.sync_run_create(setup, kind=kind, trigger=trigger, requested_by=requested_by)
+    return sync_run_execute(run, client=client, progress=progress)
+
+
+def sync_run_execute(run: SyncRun, *, client: GraphClient, progress=None) -> SyncRun:
+    """Carry out a queued run and return it finished.
+
+    Never raises for sync problems: the outcome is the run's status (refused when
+    another run of the setup is going, failed, needs confirmation, partial, succeeded),
+    its counters and issues. `progress(done, total)` is called as the run advances.
+    """
+    if not services.sync_run_claim(run):
+        return services.sync_run_refuse(run)
+    setup = ExchangeSyncSetup.objects.select_related("user__m365_identity").get(pk=run.setup_id)
+    requests_before = client.request_count
+    engine = _Engine(run, setup, client, progress)
+    try:
+        engine.execute()
+        run.status = SyncRun.Status.PARTIAL if engine.counts["failed"] else SyncRun.Status.SUCCEEDED
+    except NeedsConfirmation as exc:
+        run.status, run.error, run.planned_deletions = SyncRun.Status.NEEDS_CONFIRMATION, str(exc), exc.planned
+    except SetupProblem as exc:
+        run.status, run.error = SyncRun.Status.FAILED, str(exc)
+        services.setup_mark_attention(setup, str(exc))
+    except GraphNotFoundError as exc:
+        if exc.code not in MAILBOX_NOT_FOUND:
+            raise
+        run.status, run.error = SyncRun.Status.FAILED, _mailbox_message(setup)
+        services.setup_mark_attention(setup, run.error)
+    except GraphAuthError as exc:
+        run.status, run.error = SyncRun.Status.FAILED, _auth_message(exc)
+        services.setup_mark_attention(setup, run.error)
+    except (GraphThrottledError, GraphTransientError) as exc:
+        run.status = SyncRun.Status.FAILED
+        run.error = f"Microsoft 365 did not answer in time ({exc}). The next sync will try again."
+    except GraphError as exc:
+        run.status, run.error = SyncRun.Status.FAILED, f"Microsoft 365 refused the synchronization: {exc}"
+    except Exception as exc:
+        logger.exception("Sync run %s failed", run.pk)
+        run.status, run.error = SyncRun.Status.FAILED, f"The synchronization stopped on an unexpected error: {exc!r}"
+    finally:
+        engine.save_issues()
+        for name in COUNTERS:
+            setattr(run, name, engine.counts[name])
+        run.graph_requests = client.request_count - requests_before
+        run.progress_done, run.progress_total = engine.done, max(engine.total, engine.done)
+        run.finished_at = timezone.now()
+        run.save()
+        services.sync_run_release(run)
+    if run.status in (SyncRun.Status.SUCCEEDED, SyncRun.Status.PARTIAL):
+        ExchangeSyncSetup.objects.filter(pk=setup.pk).update(changes_since=run.started_at)
+    services.setup_mark_result(setup, run)
+    return run
+
+
+def _mailbox_message(setup: ExchangeSyncSetup) -> str:
+    return (
+        f"The mailbox {setup.mailbox} was not found in Microsoft 365. Check the Microsoft 365 email on the "
+        "user card, or ask an administrator whether the mailbox exists."
+    )
+
+
+def _auth_message(exc: GraphAuthError) -> str:
+    what = {
+        "invalid_client": "The client secret (M365_CLIENT_SECRET) was refused.",
+        "unknown_client": "The application id (M365_CLIENT_ID) is not registered in the tenant.",
+        "unknown_tenant": "The tenant (M365_TENANT_ID) is unknown to Microsoft.",
+        "consent": (
+            "The application has no access to this mailbox: an administrator must grant admin consent "
+            "for Contacts.ReadWrite (or widen the application access policy)."
+        ),
+    }.get(getattr(exc, "reason", ""), "Microsoft 365 refused the sign-in.")
+    return f"{what} ({exc})"
+
+
+@dataclass
+class _Seen:
+    """What a pull learned, used by the push that follows."""
+
+    handled_contacts: set[int] = field(default_factory=set)
+    seen_graph_ids: set[str] = field(default_factory=set)
+    missing_link_ids: list[int] = field(default_factory=list)
+
+
+class _Engine:
+    def __init__(self, run: SyncRun, setup: ExchangeSyncSetup, client: GraphClient, progress) -> None:
+        self.run, self.setup, self.client, self._progress = run, setup, client, progress
+        self.mailbox = setup.mailbox
+        self.counts: dict[str, int] = dict.fromkeys(COUNTERS, 0)
+        self.issues: list[SyncIssue] = []
+        self.done = self.total = 0
+        self.outbox: Outbox | None = None
+        self.confirmed = run.confirms_id is not None
+
+    # --- the run ------------------------------------------------------------------
+
+    def execute(self) -> None:
+        if not self.mailbox:
+            raise SetupProblem(
+                f"{self.setup.user} has no Microsoft 365 email. Add it in the Microsoft 365 Authentication "
+                "section of the user card."
+            )
+        contact_filter_validate(self.setup.contact_filter)
+        folder_id, recreated = self._ensure_folder()
+        self.outbox = Outbox(self.client, self.mailbox, folder_id, self._flushed)
+        self.folder_id = folder_id
+        full = self.run.kind == SyncRun.Kind.FULL or recreated or not self.setup.delta_link
+        if full:
+            self.total = contacts_in_scope(self.setup).count()
+        seen = _Seen()
+        delta_link = None
+        if not full:
+            try:
+                delta_link = self._pull_changes(seen)
+            except GraphDeltaExpiredError:
+                logger.info("Delta link of setup %s expired; reconciling in full", self.setup.pk)
+                self._note("The Outlook change log had expired; a full reconciliation was run instead.")
+                full, seen = True, _Seen()
+        if full:
+            delta_link = self._pull_everything(seen)
+        self._guard(seen)
+        self._apply_missing(seen.missing_link_ids)
+        self._push(full, seen)
+        self._delete_out_of_scope()
+        self._record_exclusions(full)
+        self.outbox.flush()
+        for name, value in self.outbox.counts.items():
+            if name in self.counts:
+                self.counts[name] += value
+        self.issues.extend(self.outbox.issues)
+        # The delta link is saved only now, with every change it reported applied.
+        ExchangeSyncSetup.objects.filter(pk=self.setup.pk).update(delta_link=delta_link or "")
+
+    # --- folder -------------------------------------------------------------------
+
+    def _ensure_folder(self) -> tuple[str, bool]:
+        """The folder's id, and whether it had to be (re)created. Renames it when the
+        setup's folder name changed."""
+        setup, name = self.setup, self.setup.folder_name
+        if setup.folder_id:
+            try:
+                folder = self.client.get_contact_folder(self.mailbox, setup.folder_id)
+            except GraphNotFoundError as exc:
+                if exc.code in MAILBOX_NOT_FOUND:
+                    raise
+                self._note(f"The Outlook folder '{name}' was deleted in Outlook; it was created again and refilled.")
+                return self._create_folder(name, recreated=True), True
+            if folder.get("displayName") != name:
+                self.client.rename_contact_folder(self.mailbox, setup.folder_id, name)
+                self._save_folder(setup.folder_id, name)
+            return setup.folder_id, False
+        existing = self.client.list_contact_folders(self.mailbox, display_name=name)
+        if existing:
+            # Adopt a folder of that name (a reset setup, or a previous installation):
+            # the full reconciliation finds stamped contacts in it instead of duplicating.
+            self._save_folder(existing[0]["id"], name)
+            return existing[0]["id"], True
+        return self._create_folder(name, recreated=False), True
+
+    def _create_folder(self, name: str, *, recreated: bool) -> str:
+        folder = self.client.create_contact_folder(self.mailbox, name)
+        with transaction.atomic():
+            # Links into a folder that no longer exists point nowhere.
+            self.setup.links.all().delete()
+            self._save_folder(folder["id"], name)
+        return folder["id"]
+
+    def _save_folder(self, folder_id: str, name: str) -> None:
+        ExchangeSyncSetup.objects.filter(pk=self.setup.pk).update(
+            folder_id=folder_id, folder_name_in_outlook=name, delta_link=""
+        )
+        self.setup.folder_id, self.setup.folder_name_in_outlook, self.setup.delta_link = folder_id, name, ""
+
+    # --- pull ---------------------------------------------------------------------
+
+    def _pull_changes(self, seen: _Seen) -> str | None:
+        """Apply the folder's changes since the stored delta link; return the new link."""
+        delta_link = None
+        for page in self.client.iter_contacts_delta(self.mailbox, self.folder_id, delta_link=self.setup.delta_link):
+            self._pull_page(page.items, seen, full=False)
+            if page.removed_ids:
+                removed = self.setup.links.filter(graph_id__in=page.removed_ids, state=ContactLink.State.LINKED)
+                seen.missing_link_ids.extend(removed.values_list("pk", flat=True))
+            delta_link = page.delta_link or delta_link
+        return delta_link
+
+    def _pull_everything(self, seen: _Seen) -> str | None:
+        """Read the whole folder (a fresh delta round, which also yields the next link)."""
+        delta_link = None
+        for page in self.client.iter_contacts_delta(
+            self.mailbox, self.folder_id, select=GRAPH_SELECT, page_size=DELTA_PAGE_SIZE
+        ):
+            self._pull_page(page.items, seen, full=True)
+            delta_link = page.delta_link or delta_link
+        linked = self.setup.links.filter(state=ContactLink.State.LINKED, graph_id__isnull=False)
+        for pk, graph_id in linked.values_list("pk", "graph_id").iterator(chunk_size=2000):
+            if graph_id not in seen.seen_graph_ids:
+                seen.missing_link_ids.append(pk)
+        return delta_link
+
+    def _pull_page(self, items: list[dict[str, Any]], seen: _Seen, *, full: bool) -> None:
+        by_id = {item["id"]: item for item in items}
+        seen.seen_graph_ids.update(by_id)
+        links = list(self.setup.links.filter(graph_id__in=list(by_id)).select_related("contact"))
+        in_scope = self._in_scope_ids(link.contact_id for link in links)
+        for link in links:
+            item = by_id.pop(link.graph_id)
+            if link.state == ContactLink.State.STOPPED or link.contact_id not in in_scope:
+                continue  # stopped links stay alone; out-of-scope ones are removed later
+            seen.handled_contacts.add(link.contact_id)
+            if not full and item.get("changeKey") == link.change_key:
+                continue  # the echo of our own write
+            self._compare_linked(link, item)
+        if by_id:
+            self._pull_unknown(list(by_id), seen)
+        self._tick(len(items))
+
+    def _compare_linked(self, link: ContactLink, item: dict[str, Any]) -> None:
+        """An Outlook contact we know: merge Outlook's edits (policy) and repair differences."""
+        contact = link.contact
+        outlook = outlook_values(item)
+        if self.setup.keep_outlook_edits and outlook != link.snapshot:
+            self._merge_outlook_edits(link, contact, outlook)
+        current = contact_values(contact)
+        if current != outlook:
+            if_match = f'W/"{item["changeKey"]}"' if self.setup.keep_outlook_edits and item.get("changeKey") else None
+            self.outbox.add(Op("update", link, current, if_match=if_match, counter="updated_in_outlook"))
+        else:
+            self.counts["unchanged"] += 1
+            if link.fields_hash != values_hash(current) or link.change_key != item.get("changeKey"):
+                link.snapshot, link.fields_hash = current, values_hash(current)
+                link.change_key = item.get("changeKey") or ""
+                link.state, link.failure_count = ContactLink.State.LINKED, 0
+                link.save(update_fields=["snapshot", "fields_hash", "change_key", "state", "failure_count"])
+
+    def _merge_outlook_edits(self, link: ContactLink, contact: Contact, outlook: MappedValues) -> None:
+        """Three-way merge per field against the last synchronized values."""
+        base, current = link.snapshot, contact_values(contact)
+        taken: dict[str, str] = {}
+        for name in MAPPED_FIELDS:
+            theirs, was, ours = outlook[name], base.get(name, ""), current[name]
+            if theirs in (was, ours):
+                continue
+            if ours == was:
+                taken[name] = theirs
+            else:
+                self.counts["conflicts"] += 1
+                self._issue(
+                    SyncIssue.Kind.CONFLICT,
+                    SyncIssue.Direction.TO_BC,
+                    contact,
+                    f"{Contact._meta.get_field(name).verbose_name} was changed on both sides; Business Central's "
+                    f"'{ours}' was kept, Outlook's '{theirs}' was overwritten.",
+                )
+        for name, problem in value_problems(taken).items():
+            del taken[name]
+            self._issue(
+                SyncIssue.Kind.SKIPPED, SyncIssue.Direction.TO_BC, contact, f"{problem}; kept '{current[name]}'."
+            )
+        if taken:
+            for name, value in taken.items():
+                setattr(contact, name, value)
+            contact.save()
+            self.counts["updated_in_bc"] += 1
+
+    def _pull_unknown(self, graph_ids: list[str], seen: _Seen) -> None:
+        """Outlook contacts with ids we do not know: ours whose create answer was lost,
+        ours from an earlier setup, or new ones a person made in Outlook."""
+        requests_ = [
+            self.client.batch_request_get_contact(str(i), self.mailbox, self.folder_id, graph_id, expand_stamp=True)
+            for i, graph_id in enumerate(graph_ids)
+        ]
+        items = []
+        for response in self.client.batch(requests_):
+            error = error_from_batch_response(response)
+            if isinstance(error, GraphNotFoundError):
+                continue  # deleted since the delta page was made
+            if error is not None:
+                raise error
+            items.append(response.body)
+        stamps = {item["id"]: (stamp_value(item) or "").upper() for item in items}
+        links_by_no = {
+            link.contact_no: link
+            for link in self.setup.links.filter(contact_no__in=[s for s in stamps.values() if s]).select_related(
+                "contact"
+            )
+        }
+        contacts_by_no = {
+            c.no: c for c in Contact.objects.filter(no__in=[s for s in stamps.values() if s and s not in links_by_no])
+        }
+        for item in items:
+            stamp = stamps[item["id"]]
+            link = links_by_no.get(stamp)
+            if link is not None:
+                self._adopt_stamped(link, item, seen)
+            elif stamp in contacts_by_no and exclusion_reason(contacts_by_no[stamp]) is None:
+                link = ContactLink.objects.create(
+                    setup=self.setup, contact=contacts_by_no[stamp], contact_no=stamp, state=ContactLink.State.LINKED
+                )
+                self._adopt_stamped(link, item, seen)
+            else:
+                self._pull_new(item, seen)
+
+    def _adopt_stamped(self, link: ContactLink, item: dict[str, Any], seen: _Seen) -> None:
+        """An Outlook contact stamped with a contact number we sync: the copy whose
+        create answer was lost is linked; a second copy of a linked one is removed."""
+        if link.graph_id and link.graph_id != item["id"]:
+            # A copy made in Outlook, or a create retried after its answer was lost:
+            # the linked copy stays, the other goes, so the folder holds it once.
+            duplicate = ContactLink(setup=self.setup, contact=link.contact, contact_no=link.contact_no)
+            duplicate.graph_id = item["id"]
+            self._delete_outlook_copy(duplicate)
+            return
+        if link.contact is None or link.state == ContactLink.State.STOPPED:
+            return
+        link.graph_id, link.change_key, link.state = item["id"], item.get("changeKey") or "", ContactLink.State.LINKED
+        link.snapshot = outlook_values(item)
+        link.save(update_fields=["graph_id", "change_key", "state", "snapshot"])
+        seen.handled_contacts.add(link.contact_id)
+        if link.contact_id in self._in_scope_ids([link.contact_id]):
+            self._compare_linked(link, item)
+
+    def _delete_outlook_copy(self, link: ContactLink) -> None:
+        try:
+            self.client.delete_contact(self.mailbox, self.folder_id, link.graph_id)
+        except GraphNotFoundError:
+            return
+        self.counts["deleted_in_outlook"] += 1
+        self._issue(
+            SyncIssue.Kind.SKIPPED,
+            SyncIssue.Direction.TO_OUTLOOK,
+            link.contact,
+            "A second Outlook copy of this contact was removed, so the folder holds it once.",
+        )
+
+    def _pull_new(self, item: dict[str, Any], seen: _Seen) -> None:
+        """A contact made in Outlook: link it to the Person with its email, or create one."""
+        values = outlook_values(item)
+        label = values["name"] or values["email"] or "(no name)"
+        reason = None
+        if not values["name"]:
+            reason = "it has no name"
+        elif not values["email"]:
+            reason = "it has no email address"
+        elif problems := value_problems(values):
+            reason = "; ".join(problems.values())
+        if reason:
+            self._skip_outlook(label, f"Not copied to Business Central: {reason}.")
+            return
+        matches = list(Contact.objects.filter(type=Contact.Type.PERSON, email__iexact=values["email"])[:2])
+        if len(matches) > 1:
+            self._skip_outlook(label, f"Not linked: more than one contact has the email {values['email']}.")
+            return
+        if matches:
+            contact = matches[0]
+            if contact.pk not in self._in_scope_ids([contact.pk]):
+                why = exclusion_reason(contact) or "it does not match this setup's filter"
+                self._skip_outlook(label, f"Not linked: the contact {contact.no} with this email is excluded ({why}).")
+                return
+            if self.setup.links.filter(contact=contact).exclude(graph_id=None).exists():
+                self._skip_outlook(label, f"Not linked: {contact.no} with this email is already in the folder.")
+                return
+            self.counts["linked_in_bc"] += 1
+        else:
+            contact = self._create_contact(values)
+            if contact.pk not in self._in_scope_ids([contact.pk]):
+                self._issue(
+                    SyncIssue.Kind.SKIPPED,
+                    SyncIssue.Direction.TO_BC,
+                    contact,
+                    "Created in Business Central from Outlook, but it does not match this setup's filter, "
+                    "so it is not synchronized.",
+                )
+                return
+        link, _ = ContactLink.objects.update_or_create(
+            setup=self.setup,
+            contact=contact,
+            defaults={
+                "contact_no": contact.no,
+                "graph_id": item["id"],
+                "change_key": item.get("changeKey") or "",
+                "state": ContactLink.State.LINKED,
+                "snapshot": values,
+            },
+        )
+        seen.handled_contacts.add(contact.pk)
+        # Stamp it and send Business Central's values (they win on a duplicate).
+        self.outbox.add(Op("update", link, contact_values(contact), counter=""))
+
+    def _create_contact(self, values: MappedValues) -> Contact:
+        contact = Contact(type=Contact.Type.PERSON, **values)
+        # Fixed values of the filter (e.g. Salesperson Code JO) fill blanks, so a
+        # contact made in Outlook stays in this setup's scope.
+        for name, expression in contact_filter_validate(self.setup.contact_filter).items():
+            if name != "type" and not getattr(contact, name) and not any(c in expression for c in "|*"):
+                setattr(contact, name, expression)
+        contact.save()
+        self.counts["created_in_bc"] += 1
+        return contact
+
+    # --- safety -------------------------------------------------------------------
+
+    def _guard(self, seen: _Seen) -> None:
+        """Stop before deleting or recreating most of the folder, unless confirmed."""
+        if self.confirmed:
+            return
+        linked = self.setup.links.filter(state=ContactLink.State.LINKED, graph_id__isnull=False).count()
+        missing = len(seen.missing_link_ids)
+        if missing > GUARD_MIN and missing * 2 > linked:
+            raise NeedsConfirmation(
+                f"{missing} of the {linked} synchronized contacts are missing from the Outlook folder "
+                f"'{self.setup.folder_name}' (emptied?). Confirm to handle them as deleted in Outlook.",
+                self._describe(ContactLink.objects.filter(pk__in=seen.missing_link_ids[:1000])),
+            )
+        leaving = self._leaving_scope()
+        count = leaving.count()
+        if count > GUARD_MIN and count * 2 > linked:
+            raise NeedsConfirmation(
+                f"This sync would delete {count} of the {linked} synchronized contacts from Outlook "
+                "(deleted in Business Central or no longer matching the filter). Confirm to delete them.",
+                self._describe(leaving[:1000]),
+            )
+
+    @staticmethod
+    def _describe(links: Iterable[ContactLink]) -> list[dict[str, str]]:
+        return [
+            {"no": link.contact_no, "name": link.contact.name if link.contact else "(deleted contact)"}
+            for link in links.select_related("contact")
+        ]
+
+    def _leaving_scope(self):
+        return self.setup.links.filter(state=ContactLink.State.LINKED, graph_id__isnull=False).exclude(
+            contact__in=contacts_in_scope(self.setup)
+        )
+
+    def _apply_missing(self, link_ids: list[int]) -> None:
+        """Linked contacts deleted in Outlook: recreated (Business Central's way) or no
+        longer synchronized, as the setup says."""
+        if not link_ids:
+            return
+        links = ContactLink.objects.filter(pk__in=link_ids)
+        if self.setup.on_outlook_delete == ExchangeSyncSetup.OnOutlookDelete.STOP_SYNCING:
+            for link in links.select_related("contact"):
+                self._issue(
+                    SyncIssue.Kind.SKIPPED,
+                    SyncIssue.Direction.TO_OUTLOOK,
+                    link.contact,
+                    "Deleted in Outlook; it is no longer synchronized (setup: stop syncing).",
+                )
+            links.update(state=ContactLink.State.STOPPED, graph_id=None, change_key="")
+        else:
+            # Known to be gone, so no lookup is needed before creating it again.
+            links.update(graph_id=None, change_key="", fields_hash="")
+
+    # --- push ---------------------------------------------------------------------
+
+    def _push(self, full: bool, seen: _Seen) -> None:
+        """Send new and changed in-scope contacts to Outlook."""
+        scope = contacts_in_scope(self.setup)
+        if not full:
+            healthy = self.setup.links.filter(
+                state=ContactLink.State.LINKED, graph_id__isnull=False, failure_count=0
+            ).values("contact_id")
+            changed = Q(modified_at__gte=self.setup.changes_since) if self.setup.changes_since else Q()
+            scope = scope.filter(changed | ~Q(pk__in=healthy))
+        scope = scope.exclude(pk__in=self.setup.links.filter(state=ContactLink.State.STOPPED).values("contact_id"))
+        self.total += scope.count()
+        for contacts in _chunks(scope.order_by("pk").iterator(chunk_size=CHUNK), CHUNK):
+            contacts = [c for c in contacts if c.pk not in seen.handled_contacts]
+            links = {link.contact_id: link for link in self.setup.links.filter(contact__in=contacts)}
+            new_links = [
+                ContactLink(setup=self.setup, contact=c, contact_no=c.no) for c in contacts if c.pk not in links
+            ]
+            # Recorded as pending before the POST, so a lost answer is found by its stamp.
+            for link in ContactLink.objects.bulk_create(new_links):
+                links[link.contact_id] = link
+            for contact in contacts:
+                self._push_one(contact, links[contact.pk], full)
+            self._tick(len(contacts))
+
+    def _push_one(self, contact: Contact, link: ContactLink, full: bool) -> None:
+        values = contact_values(contact)
+        # A create whose answer was lost shows up in the folder's delta (or the full
+        # listing) with its stamp and was linked by the pull before this point; what is
+        # still without an Outlook id now really is missing there.
+        if link.graph_id is None:
+            self.outbox.add(Op("create", link, values, counter="created_in_outlook"))
+        elif link.fields_hash != values_hash(values) or link.failure_count:
+            if_match = f'W/"{link.change_key}"' if self.setup.keep_outlook_edits and link.change_key else None
+            self.outbox.add(Op("update", link, values, if_match=if_match, counter="updated_in_outlook"))
+        else:
+            self.counts["unchanged"] += 1
+
+    def _delete_out_of_scope(self) -> None:
+        """Remove from Outlook what was deleted in Business Central or left the scope."""
+        leaving = self._leaving_scope().select_related("contact")
+        for link in leaving.iterator(chunk_size=CHUNK):
+            reason = "deleted in Business Central" if link.contact is None else exclusion_reason(link.contact)
+            self._issue(
+                SyncIssue.Kind.EXCLUDED,
+                SyncIssue.Direction.TO_OUTLOOK,
+                link.contact,
+                f"Removed from Outlook: {reason or 'no longer matches the filter'}.",
+                contact_no=link.contact_no,
+            )
+            self.outbox.add(Op("delete", link, counter="deleted_in_outlook"))
+        # Links that never reached Outlook and are out of scope need no Graph call.
+        self.setup.links.filter(graph_id__isnull=True).exclude(contact__in=contacts_in_scope(self.setup)).delete()
+
+    # --- bookkeeping --------------------------------------------------------------
+
+    def _record_exclusions(self, full: bool) -> None:
+        """Contacts matching the filter that cannot sync, with the reason: all of them on
+        a full run, those changed since the last run otherwise."""
+        excluded = contacts_matching_filter(self.setup).exclude(pk__in=contacts_in_scope(self.setup))
+        if not full and self.setup.changes_since:
+            excluded = excluded.filter(modified_at__gte=self.setup.changes_since)
+        for contacts in _chunks(excluded.order_by("pk").iterator(chunk_size=CHUNK), CHUNK):
+            for contact in contacts:
+                self._issue(
+                    SyncIssue.Kind.EXCLUDED,
+                    SyncIssue.Direction.TO_OUTLOOK,
+                    contact,
+                    f"Not synchronized: {exclusion_reason(contact)}.",
+                )
+            self.counts["excluded"] += len(contacts)
+
+    def _in_scope_ids(self, contact_ids: Iterable[int | None]) -> set[int]:
+        ids = [pk for pk in contact_ids if pk is not None]
+        if not ids:
+            return set()
+        return set(contacts_in_scope(self.setup).filter(pk__in=ids).values_list("pk", flat=True))
+
+    def _issue(self, kind, direction, contact: Contact | None, reason: str, *, contact_no: str = "") -> None:
+        self.issues.append(
+            SyncIssue(
+                run=self.run,
+                kind=kind,
+                direction=direction,
+                contact=contact,
+                contact_no=contact.no if contact else contact_no,
+                reason=reason,
+            )
+        )
+
+    def _skip_outlook(self, label: str, reason: str) -> None:
+        self.counts["skipped"] += 1
+        self.issues.append(
+            SyncIssue(
+                run=self.run,
+                kind=SyncIssue.Kind.SKIPPED,
+                direction=SyncIssue.Direction.TO_BC,
+                outlook_name=label[:200],
+                reason=reason,
+            )
+        )
+
+    def _note(self, message: str) -> None:
+        self.run.error = (self.run.error + "\n" + message).strip()
+
+    def _flushed(self, _operations: int) -> None:
+        self._heartbeat()
+
+    def _tick(self, count: int) -> None:
+        self.done += count
+        self.total = max(self.total, self.done)
+        self._heartbeat()
+
+    def _heartbeat(self) -> None:
+        self.run.progress_done, self.run.progress_total = self.done, self.total
+        services.sync_run_heartbeat(self.run)
+        if self._progress:
+            self._progress(self.done, self.total)
+
+    def save_issues(self) -> None:
+        for issue in self.issues:
+            issue.run = self.run
+        services.sync_issues_record(self.issues)
+        self.issues = []
+
+
+def _chunks(iterable: Iterator, size: int) -> Iterator[list]:
+    chunk: list = []
+    for item in iterable:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
