@@ -7,21 +7,10 @@ from django_q.conf import Conf
 
 from jobqueue import objects
 from jobqueue.models import JobQueueEntry
-from jobqueue.objects import ObjectType, RunnableObject
+from jobqueue.objects import ObjectType
 from tests.factories import make_user
 from tests.jobqueue import objects_for_tests
-
-SUCCEED = 50100
-FAIL = 50101
-APPEND_TO_FILE = 50102
-
-TEST_OBJECTS = {
-    (ObjectType.CODEUNIT, SUCCEED): RunnableObject("Test Succeed", "tests.jobqueue.objects_for_tests.succeed"),
-    (ObjectType.CODEUNIT, FAIL): RunnableObject("Test Fail", "tests.jobqueue.objects_for_tests.fail"),
-    (ObjectType.CODEUNIT, APPEND_TO_FILE): RunnableObject(
-        "Test Append to File", "tests.jobqueue.objects_for_tests.append_to_file"
-    ),
-}
+from tests.jobqueue.objects_for_tests import SUCCEED, TEST_OBJECTS
 
 
 @pytest.fixture(autouse=True)

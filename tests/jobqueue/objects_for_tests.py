@@ -1,8 +1,21 @@
-"""Test-only objects the job queue can run (registered by the ``test_objects`` fixture)."""
+"""Test-only objects the job queue can run (registered by the ``test_objects`` fixture and by
+qcluster_with_test_objects.py). Imports no models, so a process can load it before setup."""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+from jobqueue.objects import ObjectType, RunnableObject
+
+SUCCEED = 50100
+FAIL = 50101
+APPEND_TO_FILE = 50102
+
+TEST_OBJECTS = {
+    (ObjectType.CODEUNIT, SUCCEED): RunnableObject("Test Succeed", f"{__name__}.succeed"),
+    (ObjectType.CODEUNIT, FAIL): RunnableObject("Test Fail", f"{__name__}.fail"),
+    (ObjectType.CODEUNIT, APPEND_TO_FILE): RunnableObject("Test Append to File", f"{__name__}.append_to_file"),
+}
 
 CALLS: list[tuple[str, str]] = []
 

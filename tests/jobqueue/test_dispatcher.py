@@ -9,7 +9,7 @@ from django.utils import timezone
 from jobqueue import services
 from jobqueue.models import JobQueueEntry, JobQueueLogEntry
 from tests.factories import make_user
-from tests.jobqueue.conftest import FAIL, SUCCEED
+from tests.jobqueue.objects_for_tests import FAIL
 
 NOW = datetime(2025, 3, 4, 9, 0, tzinfo=UTC)  # a Tuesday
 Status = JobQueueEntry.Status
