@@ -4,6 +4,7 @@ Every variable is documented in `.env.example`. Nothing needs configuring for a 
 run: SQLite, the django-q2 ORM broker and the built-in Graph sandbox are the defaults.
 """
 
+import os
 from pathlib import Path
 
 import environ
@@ -73,8 +74,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The web server, the workers and the embedded sandbox write to one file: wait for
     # the lock instead of failing, and take it up front so transactions never deadlock.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 30, "transaction_mode": "IMMEDIATE"})
-    # A file (not memory) test database, so threads and live servers see the same data.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}
+    # A file (not memory) test database, so threads, live servers and worker processes
+    # see the same data; one per test process, so parallel runs never share one.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / f".test-db-{os.getpid()}.sqlite3")}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
