@@ -1,18 +1,25 @@
-"""JSON batching value types (https://learn.microsoft.com/graph/json-batching).
+"""JSON batching (https://learn.microsoft.com/graph/json-batching): shapes and the run.
 
 A ``$batch`` call carries at most :data:`MAX_BATCH_SIZE` requests with unique ids; the
 envelope answers 200 even when members fail, and members come back in any order, each
-with its own status (and its own 429 + ``Retry-After``). The client's ``batch`` method
-does the sending and member retries; this module holds the shapes.
+with its own status (and its own 429 + ``Retry-After``). :func:`run_batch` sends them
+and retries throttled members; ``GraphClient.batch`` is its public face.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .errors import GraphError, error_from_response
+from .errors import GraphError, error_from_response, parse_retry_after
+from .retry import RETRYABLE_STATUSES
+
+if TYPE_CHECKING:
+    from .transport import GraphTransport
+
+logger = logging.getLogger(__name__)
 
 MAX_BATCH_SIZE = 20
 
@@ -86,3 +93,51 @@ def parse_batch_answer(answer: Any) -> dict[str, BatchResponse]:
             body=item.get("body"),
         )
     return responses
+
+
+def run_batch(transport: GraphTransport, requests_: Sequence[BatchRequest]) -> list[BatchResponse]:
+    """Send requests through ``$batch`` in chunks of 20; answers in request order.
+
+    Members answering 429/503/504 are sent again on their own (in a later batch,
+    after their ``Retry-After`` or the backoff) until they succeed, fail otherwise,
+    or the attempts run out; their final answer is returned, never raised, so the
+    caller records per-item failures (:func:`~exchange_sync.graph.batch.error_from_batch_response`).
+    A failure of the envelope itself (after its own retries) raises.
+    """
+    check_unique_ids(requests_)
+    final: dict[str, BatchResponse] = {}
+    pending = list(requests_)
+    attempt = 0
+    while pending:
+        attempt += 1
+        retry: list[BatchRequest] = []
+        hints: list[float] = []
+        for chunk in chunks(pending):
+            envelope = {"requests": [r.to_json() for r in chunk]}
+            answers = parse_batch_answer(transport.request("POST", "/$batch", body=envelope, operations=len(chunk)))
+            for request in chunk:
+                answer = answers.get(request.id) or _missing_member(request.id)
+                final[request.id] = answer
+                if answer.status in RETRYABLE_STATUSES:
+                    retry.append(request)
+                    hint = parse_retry_after(answer.headers)
+                    if hint is not None:
+                        hints.append(hint)
+        if not retry:
+            break
+        delay = transport.retry_policy.delay(attempt, max(hints) if hints else None)
+        if delay is None:
+            break
+        logger.info("Retrying %d batch members in %.1fs (attempt %d)", len(retry), delay, attempt)
+        transport.sleep(delay)
+        pending = retry
+    return [final[r.id] for r in requests_]
+
+
+def _missing_member(request_id: str) -> BatchResponse:
+    """Stand-in for a member Graph left out of its answer: transient, so it is retried."""
+    return BatchResponse(
+        id=request_id,
+        status=503,
+        body={"error": {"code": "MissingBatchResponse", "message": "Graph returned no answer for this member"}},
+    )

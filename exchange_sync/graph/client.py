@@ -1,52 +1,28 @@
-"""The Microsoft Graph client: the one place that sends HTTP requests to Graph.
+"""The Microsoft Graph client: users, contact folders, contacts, delta and batches.
 
 It takes everything from its constructor (base URL, token provider, timeouts, sleep),
-reads no settings and knows no models. It pages through ``@odata.nextLink``, follows
-delta rounds to their ``@odata.deltaLink``, batches with ``$batch``, retries as
-:mod:`exchange_sync.graph.retry` describes and raises the typed errors of
-:mod:`exchange_sync.graph.errors`.
-
-Retried POSTs: a POST that timed out, lost its connection or got a 503/504 may still
-have been carried out by Graph. The client retries it anyway (it counts as transient),
-so a create can happen twice; callers stamp every contact they create and look the stamp
-up (:meth:`GraphClient.find_contacts_by_stamp`) before creating again.
-
-Counting: ``request_count`` is the number of HTTP round trips to Graph (each attempt,
-each ``$batch`` envelope once); ``operation_count`` is the number of Graph operations
-sent, as Graph's throttling counts them: every standalone request once, every batch
-member once (the envelope itself not). Identity (token) calls are not counted.
+reads no settings and knows no models. Requests go through
+:class:`~exchange_sync.graph.transport.GraphTransport`, which pages, retries (see
+:mod:`exchange_sync.graph.retry`; timed-out POSTs are retried too), counts and raises
+the typed errors of :mod:`exchange_sync.graph.errors`.
 """
 
 from __future__ import annotations
 
-import logging
 import random
-import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import requests
 
 from . import paths
 from .auth import TokenProvider
-from .batch import (
-    BatchRequest,
-    BatchResponse,
-    check_unique_ids,
-    chunks,
-    parse_batch_answer,
-)
-from .errors import (
-    GraphError,
-    GraphTransientError,
-    error_from_response,
-    parse_retry_after,
-)
-from .retry import RETRYABLE_STATUSES, RetryPolicy
+from .batch import BatchRequest, BatchResponse, run_batch
+from .errors import GraphError
+from .retry import RetryPolicy
 from .stamp import (
     EXTENDED_PROPERTIES,
     STAMP_FIELD,
@@ -56,13 +32,11 @@ from .stamp import (
     stamp_property,
     stamp_value,
 )
-
-logger = logging.getLogger(__name__)
+from .transport import GraphTransport
 
 # Item ids stay the same when a contact moves between folders
 # (https://learn.microsoft.com/graph/outlook-immutable-id).
 IMMUTABLE_ID = 'IdType="ImmutableId"'
-TRANSIENT_EXCEPTIONS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 
 
 @dataclass
@@ -108,24 +82,42 @@ class GraphClient:
         jitter: Callable[[], float] = random.random,
         session: requests.Session | None = None,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self._origin = _origin(self.base_url)
-        self._token_provider = token_provider
-        self._timeout = timeout
-        self._sleep = sleep
-        self.retry_policy = RetryPolicy(
-            max_attempts=max_attempts, max_backoff=max_backoff, backoff_base=backoff_base, random=jitter
+        self._transport = GraphTransport(
+            base_url,
+            token_provider,
+            timeout=timeout,
+            sleep=sleep,
+            retry_policy=RetryPolicy(
+                max_attempts=max_attempts, max_backoff=max_backoff, backoff_base=backoff_base, random=jitter
+            ),
+            session=session,
         )
-        self._session = session or requests.Session()
-        self._count_lock = threading.Lock()
-        self.request_count = 0
-        self.operation_count = 0
+
+    @property
+    def base_url(self) -> str:
+        return self._transport.base_url
+
+    @property
+    def request_count(self) -> int:
+        """HTTP round trips sent to Graph: every attempt, each ``$batch`` envelope once."""
+        return self._transport.request_count
+
+    @property
+    def operation_count(self) -> int:
+        """Graph operations sent, as throttling counts them: each request, each batch member."""
+        return self._transport.operation_count
+
+    def close(self) -> None:
+        """Close the HTTP session."""
+        self._transport.close()
 
     # --- users and folders -------------------------------------------------------
 
     def get_user(self, mailbox: str) -> dict[str, Any]:
         """The user (``id``, ``mail``, ``userPrincipalName``, ``displayName``). 404 if unknown."""
-        return self._request("GET", paths.user(mailbox), params={"$select": "id,mail,userPrincipalName,displayName"})
+        return self._transport.request(
+            "GET", paths.user(mailbox), params={"$select": "id,mail,userPrincipalName,displayName"}
+        )
 
     def list_contact_folders(self, mailbox: str, *, display_name: str | None = None) -> list[dict[str, Any]]:
         """The mailbox's contact folders (below the default Contacts folder), all pages.
@@ -135,23 +127,29 @@ class GraphClient:
         params: dict[str, Any] = {}
         if display_name is not None:
             params["$filter"] = f"displayName eq {odata_quote(display_name)}"
-        return [item for page in self._iter_pages(paths.contact_folders(mailbox), params) for item in page["value"]]
+        return [
+            item
+            for page in self._transport.iter_pages(paths.contact_folders(mailbox), params)
+            for item in page["value"]
+        ]
 
     def get_contact_folder(self, mailbox: str, folder_id: str) -> dict[str, Any]:
         """One folder by id. ``GraphNotFoundError`` when it was deleted."""
-        return self._request("GET", paths.contact_folder(mailbox, folder_id))
+        return self._transport.request("GET", paths.contact_folder(mailbox, folder_id))
 
     def create_contact_folder(self, mailbox: str, display_name: str) -> dict[str, Any]:
         """Create a folder. ``GraphConflictError`` (``ErrorFolderExists``) if the name is taken."""
-        return self._request("POST", paths.contact_folders(mailbox), body={"displayName": display_name})
+        return self._transport.request("POST", paths.contact_folders(mailbox), body={"displayName": display_name})
 
     def rename_contact_folder(self, mailbox: str, folder_id: str, display_name: str) -> dict[str, Any]:
         """Rename a folder; its id stays the same."""
-        return self._request("PATCH", paths.contact_folder(mailbox, folder_id), body={"displayName": display_name})
+        return self._transport.request(
+            "PATCH", paths.contact_folder(mailbox, folder_id), body={"displayName": display_name}
+        )
 
     def delete_contact_folder(self, mailbox: str, folder_id: str) -> None:
         """Delete a folder and the contacts in it."""
-        self._request("DELETE", paths.contact_folder(mailbox, folder_id))
+        self._transport.request("DELETE", paths.contact_folder(mailbox, folder_id))
 
     # --- contacts ----------------------------------------------------------------
 
@@ -171,7 +169,7 @@ class GraphClient:
         """
         params = self._contact_params(select, expand_stamp)
         params["$top"] = page_size
-        for page in self._iter_pages(paths.contacts(mailbox, folder_id), params, contact=True):
+        for page in self._transport.iter_pages(paths.contacts(mailbox, folder_id), params, prefer=[IMMUTABLE_ID]):
             yield [_surface_stamp(item) if expand_stamp else item for item in page["value"]]
 
     def get_contact(
@@ -184,18 +182,18 @@ class GraphClient:
         expand_stamp: bool = False,
     ) -> dict[str, Any]:
         """One contact. ``GraphNotFoundError`` (``ErrorItemNotFound``) when it is gone."""
-        item = self._request(
+        item = self._transport.request(
             "GET",
             paths.contact(mailbox, folder_id, contact_id),
             params=self._contact_params(select, expand_stamp),
-            contact=True,
+            prefer=[IMMUTABLE_ID],
         )
         return _surface_stamp(item) if expand_stamp else item
 
     def find_contacts_by_stamp(self, mailbox: str, folder_id: str, value: str) -> list[dict[str, Any]]:
         """Contacts of the folder stamped with ``value`` (normally zero or one), stamp surfaced."""
         params = {"$filter": stamp_filter(value), "$expand": stamp_expand()}
-        pages = self._iter_pages(paths.contacts(mailbox, folder_id), params, contact=True)
+        pages = self._transport.iter_pages(paths.contacts(mailbox, folder_id), params, prefer=[IMMUTABLE_ID])
         return [_surface_stamp(item) for page in pages for item in page["value"]]
 
     def create_contact(
@@ -205,7 +203,9 @@ class GraphClient:
 
         May be retried after a timeout: see the module docstring.
         """
-        return self._request("POST", paths.contacts(mailbox, folder_id), body=_with_stamp(body, stamp), contact=True)
+        return self._transport.request(
+            "POST", paths.contacts(mailbox, folder_id), body=_with_stamp(body, stamp), prefer=[IMMUTABLE_ID]
+        )
 
     def update_contact(
         self,
@@ -224,17 +224,17 @@ class GraphClient:
         callers must not rely on it alone.
         """
         headers = {"If-Match": if_match} if if_match else None
-        return self._request(
+        return self._transport.request(
             "PATCH",
             paths.contact(mailbox, folder_id, contact_id),
             body=_with_stamp(body, stamp),
             headers=headers,
-            contact=True,
+            prefer=[IMMUTABLE_ID],
         )
 
     def delete_contact(self, mailbox: str, folder_id: str, contact_id: str) -> None:
         """Delete a contact. ``GraphNotFoundError`` when it is already gone."""
-        self._request("DELETE", paths.contact(mailbox, folder_id, contact_id), contact=True)
+        self._transport.request("DELETE", paths.contact(mailbox, folder_id, contact_id), prefer=[IMMUTABLE_ID])
 
     # --- delta -------------------------------------------------------------------
 
@@ -263,7 +263,7 @@ class GraphClient:
             url, params = paths.contacts_delta(mailbox, folder_id), {}
             if select:
                 params["$select"] = ",".join(select)
-        for page in self._iter_pages(url, params, contact=True, prefer=prefer):
+        for page in self._transport.iter_pages(url, params, prefer=[IMMUTABLE_ID, *prefer]):
             next_link, new_delta_link = page.get("@odata.nextLink"), page.get("@odata.deltaLink")
             if not next_link and not new_delta_link:
                 raise GraphError("A delta page had neither a nextLink nor a deltaLink", code="MissingDeltaLink")
@@ -305,34 +305,7 @@ class GraphClient:
         caller records per-item failures (:func:`~exchange_sync.graph.batch.error_from_batch_response`).
         A failure of the envelope itself (after its own retries) raises.
         """
-        check_unique_ids(requests_)
-        final: dict[str, BatchResponse] = {}
-        pending = list(requests_)
-        attempt = 0
-        while pending:
-            attempt += 1
-            retry: list[BatchRequest] = []
-            hints: list[float] = []
-            for chunk in chunks(pending):
-                envelope = {"requests": [r.to_json() for r in chunk]}
-                answers = parse_batch_answer(self._request("POST", "/$batch", body=envelope, operations=len(chunk)))
-                for request in chunk:
-                    answer = answers.get(request.id) or _missing_member(request.id)
-                    final[request.id] = answer
-                    if answer.status in RETRYABLE_STATUSES:
-                        retry.append(request)
-                        hint = parse_retry_after(answer.headers)
-                        if hint is not None:
-                            hints.append(hint)
-            if not retry:
-                break
-            delay = self.retry_policy.delay(attempt, max(hints) if hints else None)
-            if delay is None:
-                break
-            logger.info("Retrying %d batch members in %.1fs (attempt %d)", len(retry), delay, attempt)
-            self._sleep(delay)
-            pending = retry
-        return [final[r.id] for r in requests_]
+        return run_batch(self._transport, requests_)
 
     def batch_request_create_contact(
         self, id: str, mailbox: str, folder_id: str, body: dict[str, Any], stamp: str | None = None
@@ -382,140 +355,6 @@ class GraphClient:
             params["$expand"] = stamp_expand()
         return params
 
-    def _iter_pages(
-        self,
-        url: str,
-        params: dict[str, Any] | None,
-        *,
-        contact: bool = False,
-        prefer: Sequence[str] = (),
-    ) -> Iterator[dict[str, Any]]:
-        """Each page of a collection, following ``@odata.nextLink`` as an opaque URL."""
-        next_url: str | None = url
-        while next_url:
-            page = self._request("GET", next_url, params=params, contact=contact, prefer=prefer) or {}
-            page.setdefault("value", [])
-            yield page
-            next_url, params = page.get("@odata.nextLink"), None
-
-    def _request(
-        self,
-        method: str,
-        path_or_url: str,
-        *,
-        params: dict[str, Any] | None = None,
-        body: Any = None,
-        headers: dict[str, str] | None = None,
-        contact: bool = False,
-        prefer: Sequence[str] = (),
-        operations: int = 1,
-    ) -> Any:
-        """Send one Graph request with retries; the decoded JSON answer (``None`` if empty).
-
-        A 401 makes the token provider forget its token and the request go once more
-        with a fresh one; it does not use up a retry.
-        """
-        url = self._url(path_or_url)
-        prefer_values = [IMMUTABLE_ID, *prefer] if contact else list(prefer)
-        extra = dict(headers or {})
-        if prefer_values:
-            extra["Prefer"] = ", ".join(prefer_values)
-        failures = 0
-        refreshed = False
-        while True:
-            client_request_id = str(uuid.uuid4())
-            try:
-                response = self._send(method, url, params, body, extra, client_request_id, operations)
-            except (*TRANSIENT_EXCEPTIONS, GraphTransientError) as exc:
-                failures += 1
-                delay = self.retry_policy.delay(failures, None)
-                if delay is None and isinstance(exc, GraphTransientError):
-                    raise
-                if delay is None:
-                    raise GraphTransientError(
-                        f"{type(exc).__name__} on {method} {_path(url)} after {failures} attempts",
-                        code=type(exc).__name__,
-                        request_id=client_request_id,
-                    ) from exc
-                logger.warning("%s on %s %s; retrying in %.1fs", type(exc).__name__, method, _path(url), delay)
-                self._sleep(delay)
-                continue
-            if response.ok:
-                return _decode(response)
-            status = response.status_code
-            if status == 401 and not refreshed:
-                refreshed = True
-                logger.info("Graph refused the token on %s %s; fetching a new one", method, _path(url))
-                self._token_provider.invalidate()
-                continue
-            if status in RETRYABLE_STATUSES:
-                failures += 1
-                delay = self.retry_policy.delay(failures, parse_retry_after(response.headers))
-                if delay is not None:
-                    logger.warning("%s on %s %s; retrying in %.1fs", status, method, _path(url), delay)
-                    self._sleep(delay)
-                    continue
-            headers_out = dict(response.headers)
-            headers_out.setdefault("client-request-id", client_request_id)
-            raise error_from_response(status, response.content, headers_out)
-
-    def _send(
-        self,
-        method: str,
-        url: str,
-        params: dict[str, Any] | None,
-        body: Any,
-        headers: dict[str, str],
-        client_request_id: str,
-        operations: int,
-    ) -> requests.Response:
-        """One HTTP round trip (counted). Token errors propagate; transient ones are retried by the caller."""
-        token = self._token_provider.get_token()
-        send_headers = {
-            "Authorization": f"Bearer {token}",
-            "Accept": "application/json",
-            "client-request-id": client_request_id,
-            **headers,
-        }
-        with self._count_lock:
-            self.request_count += 1
-            self.operation_count += operations
-        return self._session.request(method, url, params=params, json=body, headers=send_headers, timeout=self._timeout)
-
-    def _url(self, path_or_url: str) -> str:
-        """An absolute URL; links from Graph must stay on the base URL's origin (the token goes with them)."""
-        if "://" not in path_or_url:
-            return self.base_url + path_or_url
-        if _origin(path_or_url) != self._origin:
-            host = urlsplit(path_or_url).netloc
-            raise GraphError(f"Refusing to follow a link to another host: {host}", code="UnexpectedLink")
-        return path_or_url
-
-    def close(self) -> None:
-        """Close the HTTP session."""
-        self._session.close()
-
-
-def _origin(url: str) -> tuple[str, str]:
-    parts = urlsplit(url)
-    return parts.scheme.lower(), parts.netloc.lower()
-
-
-def _path(url: str) -> str:
-    """The path of a URL for log lines (no query: delta tokens stay out of logs)."""
-    return urlsplit(url).path
-
-
-def _decode(response: requests.Response) -> Any:
-    if response.status_code == 204 or not response.content:
-        return None
-    try:
-        return response.json()
-    except ValueError as exc:
-        raise GraphError(
-            "Graph answered with a body that is not JSON", status=response.status_code, code="InvalidJson"
-        ) from exc
-
 
 def _with_stamp(body: dict[str, Any], stamp: str | None) -> dict[str, Any]:
     """``body`` plus the stamp property, without changing the caller's dict."""
@@ -533,12 +372,3 @@ def _surface_stamp(item: dict[str, Any]) -> dict[str, Any]:
 
 def _contact_headers() -> dict[str, str]:
     return {"Prefer": IMMUTABLE_ID}
-
-
-def _missing_member(request_id: str) -> BatchResponse:
-    """Stand-in for a member Graph left out of its answer: transient, so it is retried."""
-    return BatchResponse(
-        id=request_id,
-        status=503,
-        body={"error": {"code": "MissingBatchResponse", "message": "Graph returned no answer for this member"}},
-    )

@@ -22,12 +22,14 @@ from exchange_sync.graph import (
 
 MAILBOX = "ann@cronus.example"
 
+pytestmark = pytest.mark.skipif(
+    "sandbox_mailbox" not in get_commands(), reason="the sandbox_mailbox management command is not available yet"
+)
+
 
 @pytest.fixture
 def sandbox(live_server, transactional_db) -> str:
     """The sandbox's root URL, with one mailbox provisioned."""
-    if "sandbox_mailbox" not in get_commands():
-        pytest.skip("the sandbox_mailbox management command is not available yet")
     call_command("sandbox_mailbox", "add", MAILBOX)
     return f"{live_server.url}/graph-sandbox"
 

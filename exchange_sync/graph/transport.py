@@ -1,0 +1,197 @@
+"""One HTTP round trip to Graph at a time: token, headers, retries, paging, counting.
+
+The retry policy (:mod:`exchange_sync.graph.retry`) is applied here, so every request
+of the client, ``$batch`` envelopes included, follows it.
+
+Retried POSTs: a POST that timed out, lost its connection or got a 503/504 may still
+have been carried out by Graph. It is retried anyway (it counts as transient), so a
+create can happen twice; callers stamp every contact they create and look the stamp up
+(``GraphClient.find_contacts_by_stamp``) before creating again.
+
+Counting: ``request_count`` is the number of HTTP round trips to Graph (each attempt,
+each ``$batch`` envelope once); ``operation_count`` is the number of Graph operations
+sent, as Graph's throttling counts them: every standalone request once, every batch
+member once (the envelope itself not). Identity (token) calls are not counted.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from .auth import TokenProvider
+from .errors import GraphError, GraphTransientError, error_from_response, parse_retry_after
+from .retry import RETRYABLE_STATUSES, RetryPolicy
+
+logger = logging.getLogger(__name__)
+
+TRANSIENT_EXCEPTIONS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
+
+
+class GraphTransport:
+    """Sends requests to ``base_url`` with a bearer token from ``token_provider``.
+
+    Links Graph hands back (``@odata.nextLink``, ``@odata.deltaLink``) are followed
+    only on the base URL's own origin, since the token goes with them.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        token_provider: TokenProvider,
+        *,
+        timeout: float | tuple[float, float],
+        sleep: Callable[[float], None],
+        retry_policy: RetryPolicy,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._origin = _origin(self.base_url)
+        self._token_provider = token_provider
+        self._timeout = timeout
+        self.sleep = sleep
+        self.retry_policy = retry_policy
+        self._session = session or requests.Session()
+        self._count_lock = threading.Lock()
+        self.request_count = 0
+        self.operation_count = 0
+
+    def iter_pages(
+        self,
+        url: str,
+        params: dict[str, Any] | None,
+        *,
+        prefer: Sequence[str] = (),
+    ) -> Iterator[dict[str, Any]]:
+        """Each page of a collection, following ``@odata.nextLink`` as an opaque URL."""
+        next_url: str | None = url
+        while next_url:
+            page = self.request("GET", next_url, params=params, prefer=prefer) or {}
+            page.setdefault("value", [])
+            yield page
+            next_url, params = page.get("@odata.nextLink"), None
+
+    def request(
+        self,
+        method: str,
+        path_or_url: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        prefer: Sequence[str] = (),
+        operations: int = 1,
+    ) -> Any:
+        """Send one Graph request with retries; the decoded JSON answer (``None`` if empty).
+
+        ``prefer`` values are joined into one ``Prefer`` header; ``operations`` is how
+        many Graph operations the request carries (batch members) for ``operation_count``.
+
+        A 401 makes the token provider forget its token and the request go once more
+        with a fresh one; it does not use up a retry.
+        """
+        url = self._url(path_or_url)
+        extra = dict(headers or {})
+        if prefer:
+            extra["Prefer"] = ", ".join(prefer)
+        failures = 0
+        refreshed = False
+        while True:
+            client_request_id = str(uuid.uuid4())
+            try:
+                response = self._send(method, url, params, body, extra, client_request_id, operations)
+            except (*TRANSIENT_EXCEPTIONS, GraphTransientError) as exc:
+                failures += 1
+                delay = self.retry_policy.delay(failures, None)
+                if delay is None and isinstance(exc, GraphTransientError):
+                    raise
+                if delay is None:
+                    raise GraphTransientError(
+                        f"{type(exc).__name__} on {method} {_path(url)} after {failures} attempts",
+                        code=type(exc).__name__,
+                        request_id=client_request_id,
+                    ) from exc
+                logger.warning("%s on %s %s; retrying in %.1fs", type(exc).__name__, method, _path(url), delay)
+                self.sleep(delay)
+                continue
+            if response.ok:
+                return _decode(response)
+            status = response.status_code
+            if status == 401 and not refreshed:
+                refreshed = True
+                logger.info("Graph refused the token on %s %s; fetching a new one", method, _path(url))
+                self._token_provider.invalidate()
+                continue
+            if status in RETRYABLE_STATUSES:
+                failures += 1
+                delay = self.retry_policy.delay(failures, parse_retry_after(response.headers))
+                if delay is not None:
+                    logger.warning("%s on %s %s; retrying in %.1fs", status, method, _path(url), delay)
+                    self.sleep(delay)
+                    continue
+            headers_out = dict(response.headers)
+            headers_out.setdefault("client-request-id", client_request_id)
+            raise error_from_response(status, response.content, headers_out)
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        params: dict[str, Any] | None,
+        body: Any,
+        headers: dict[str, str],
+        client_request_id: str,
+        operations: int,
+    ) -> requests.Response:
+        """One HTTP round trip (counted). Token errors propagate; transient ones are retried by the caller."""
+        token = self._token_provider.get_token()
+        send_headers = {
+            "Authorization": f"Bearer {token}",
+            "Accept": "application/json",
+            "client-request-id": client_request_id,
+            **headers,
+        }
+        with self._count_lock:
+            self.request_count += 1
+            self.operation_count += operations
+        return self._session.request(method, url, params=params, json=body, headers=send_headers, timeout=self._timeout)
+
+    def _url(self, path_or_url: str) -> str:
+        """An absolute URL; links from Graph must stay on the base URL's origin (the token goes with them)."""
+        if "://" not in path_or_url:
+            return self.base_url + path_or_url
+        if _origin(path_or_url) != self._origin:
+            host = urlsplit(path_or_url).netloc
+            raise GraphError(f"Refusing to follow a link to another host: {host}", code="UnexpectedLink")
+        return path_or_url
+
+    def close(self) -> None:
+        """Close the HTTP session."""
+        self._session.close()
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()
+
+
+def _path(url: str) -> str:
+    """The path of a URL for log lines (no query: delta tokens stay out of logs)."""
+    return urlsplit(url).path
+
+
+def _decode(response: requests.Response) -> Any:
+    if response.status_code == 204 or not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise GraphError(
+            "Graph answered with a body that is not JSON", status=response.status_code, code="InvalidJson"
+        ) from exc
