@@ -296,7 +296,7 @@ class GraphClient:
 
     # --- batching ----------------------------------------------------------------
 
-    def batch(self, requests_: Sequence[BatchRequest]) -> list[BatchResponse]:
+    def batch(self, requests: Sequence[BatchRequest]) -> list[BatchResponse]:
         """Send requests through ``$batch`` in chunks of 20; answers in request order.
 
         Members answering 429/503/504 are sent again on their own (in a later batch,
@@ -305,7 +305,7 @@ class GraphClient:
         caller records per-item failures (:func:`~exchange_sync.graph.batch.error_from_batch_response`).
         A failure of the envelope itself (after its own retries) raises.
         """
-        return run_batch(self._transport, requests_)
+        return run_batch(self._transport, requests)
 
     def batch_request_create_contact(
         self, id: str, mailbox: str, folder_id: str, body: dict[str, Any], stamp: str | None = None
