@@ -26,7 +26,8 @@ def _context(call: Call, suffix: str) -> str:
 
 
 def _link(call: Call, params: dict[str, str]) -> str:
-    return f"{call.request.base_url}{call.request.path}?{urlencode(params, quote_via=quote)}"
+    path = quote(call.request.path, safe="/@$()'=,:")
+    return f"{call.request.base_url}{path}?{urlencode(params, quote_via=quote, safe='$')}"
 
 
 def _token_dump(state: dict) -> str:
