@@ -58,11 +58,12 @@ def _start_cluster(queue: str, log_path: Path) -> subprocess.Popen:
 
 
 def _stop(process: subprocess.Popen) -> None:
+    """Stop a cluster and its workers: SIGTERM, then SIGKILL (a graceful stop takes ~20 s)."""
     if process.poll() is not None:
         return
     os.killpg(process.pid, signal.SIGTERM)
     try:
-        process.wait(timeout=10)
+        process.wait(timeout=2)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=10)
