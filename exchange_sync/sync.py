@@ -202,7 +202,7 @@ class _Engine:
         delta_link = None
         if not full:
             try:
-                delta_link = self._pull_changes(seen)
+                delta_link = self._pull_changes(seen, self.setup.delta_link)
             except GraphDeltaExpiredError:
                 logger.info("Delta link of setup %s expired; reconciling in full", self.setup.pk)
                 self._note("The Outlook change log had expired; a full reconciliation was run instead.")
@@ -215,6 +215,8 @@ class _Engine:
         self._delete_out_of_scope()
         self._record_exclusions(full)
         self.outbox.flush()
+        if sum(self.outbox.counts.values()) and delta_link:
+            delta_link = self._catch_up(delta_link)
         for name, value in self.outbox.counts.items():
             if name in self.counts:
                 self.counts[name] += value
@@ -264,10 +266,21 @@ class _Engine:
 
     # --- pull ---------------------------------------------------------------------
 
-    def _pull_changes(self, seen: _Seen) -> str | None:
-        """Apply the folder's changes since the stored delta link; return the new link."""
+    def _catch_up(self, delta_link: str) -> str | None:
+        """One more delta round after writing, so the saved link comes after our own
+        writes: Outlook's change tracking only reports the deletion of items the round
+        has shown, so contacts we created must be seen once to be tracked."""
+        seen = _Seen()
+        delta_link = self._pull_changes(seen, delta_link)
+        # Deleted in Outlook while we ran: marked now, recreated (or stopped) next run.
+        self._apply_missing(seen.missing_link_ids)
+        self.outbox.flush()
+        return delta_link
+
+    def _pull_changes(self, seen: _Seen, since_link: str) -> str | None:
+        """Apply the folder's changes since `since_link`; return the new link."""
         delta_link = None
-        for page in self.client.iter_contacts_delta(self.mailbox, self.folder_id, delta_link=self.setup.delta_link):
+        for page in self.client.iter_contacts_delta(self.mailbox, self.folder_id, delta_link=since_link):
             self._pull_page(page.items, seen, full=False)
             if page.removed_ids:
                 removed = self.setup.links.filter(graph_id__in=page.removed_ids, state=ContactLink.State.LINKED)

@@ -80,6 +80,8 @@ def sync(graph, setup):
     def run(full: bool = False) -> SyncRun:
         setup.refresh_from_db()
         kind = SyncRun.Kind.FULL if full else SyncRun.Kind.INCREMENTAL
-        return sync_setup(setup, client=graph, kind=kind, trigger=SyncRun.Trigger.COMMAND)
+        result = sync_setup(setup, client=graph, kind=kind, trigger=SyncRun.Trigger.COMMAND)
+        setup.refresh_from_db()  # the engine's folder id and delta link, for later saves
+        return result
 
     return run
