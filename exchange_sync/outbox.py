@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from exchange_sync.graph.batch import BatchResponse, error_from_batch_response
-from exchange_sync.graph.errors import GraphConflictError, GraphError, GraphNotFoundError
+from exchange_sync.graph.errors import GraphConflictError, GraphError, GraphNotFoundError, GraphTransientError
 from exchange_sync.mapping import MappedValues, graph_body, values_hash
 from exchange_sync.models import ContactLink, SyncIssue
 
@@ -128,6 +128,11 @@ class Outbox:
         link = op.link
         if isinstance(error, GraphConflictError):
             reason = "Changed in Outlook while synchronizing; it will be compared again on the next sync."
+        elif op.kind == "create" and isinstance(error, GraphTransientError):
+            reason = (
+                f"Outlook did not confirm the create ({error}); the sync finds it by its contact number "
+                "before creating it again."
+            )
         else:
             reason = f"Outlook refused the {op.kind}: {error}"
         link.failure_count += 1

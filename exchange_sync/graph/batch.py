@@ -100,7 +100,10 @@ def run_batch(transport: GraphTransport, requests_: Sequence[BatchRequest]) -> l
 
     Members answering 429/503/504 are sent again on their own (in a later batch,
     after their ``Retry-After`` or the backoff) until they succeed, fail otherwise,
-    or the attempts run out; their final answer is returned, never raised, so the
+    or the attempts run out, except a POST answering 503/504: it may have created its
+    item anyway, so it is returned for the caller to look up by its stamp instead of
+    creating a second copy (a 429 is refused before it runs, so that one is resent).
+    Final answers are returned, never raised, so the
     caller records per-item failures (:func:`~exchange_sync.graph.batch.error_from_batch_response`).
     A failure of the envelope itself (after its own retries) raises.
     """
@@ -118,7 +121,7 @@ def run_batch(transport: GraphTransport, requests_: Sequence[BatchRequest]) -> l
             for request in chunk:
                 answer = answers.get(request.id) or _missing_member(request.id)
                 final[request.id] = answer
-                if answer.status in RETRYABLE_STATUSES:
+                if _retryable(request, answer):
                     retry.append(request)
                     hint = parse_retry_after(answer.headers)
                     if hint is not None:
@@ -132,6 +135,12 @@ def run_batch(transport: GraphTransport, requests_: Sequence[BatchRequest]) -> l
         transport.sleep(delay)
         pending = retry
     return [final[r.id] for r in requests_]
+
+
+def _retryable(request: BatchRequest, answer: BatchResponse) -> bool:
+    if answer.status not in RETRYABLE_STATUSES:
+        return False
+    return answer.status == 429 or request.method.upper() != "POST"
 
 
 def _missing_member(request_id: str) -> BatchResponse:

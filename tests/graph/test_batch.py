@@ -107,6 +107,28 @@ def test_it_retries_unavailable_members_with_backoff(endpoint, client, sleep, st
     assert sleep.calls == [0.5]
 
 
+@pytest.mark.parametrize("status", [503, 504])
+def test_it_never_resends_a_create_that_may_have_run(endpoint, client, sleep, status):
+    create = BatchRequest("0", "POST", CONTACTS_PATH, body={"givenName": "A"})
+    fake = endpoint(script={"0": [{"status": status, "headers": {}, "body": None}, ok()]})
+
+    answers = client.batch([create])
+
+    assert answers[0].status == status  # the caller looks it up by its stamp instead
+    assert len(fake.envelopes) == 1
+    assert sleep.calls == []
+
+
+def test_it_resends_a_throttled_create_because_graph_refused_it_before_running(endpoint, client, sleep):
+    create = BatchRequest("0", "POST", CONTACTS_PATH, body={"givenName": "A"})
+    fake = endpoint(script={"0": [throttled("1"), {"status": 201, "headers": {}, "body": {"id": "new"}}]})
+
+    answers = client.batch([create])
+
+    assert answers[0].status == 201
+    assert len(fake.envelopes) == 2
+
+
 def test_it_returns_the_final_throttled_answer_after_the_attempts_instead_of_raising(endpoint, client, sleep):
     fake = endpoint(script={"1": [throttled("2")]})
 
