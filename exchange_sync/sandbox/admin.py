@@ -1,0 +1,45 @@
+"""The sandbox in the admin: its mailboxes with their knobs, and the way to the Outlook page.
+
+The app shows in the admin index as "Outlook (sandbox)"; the mailbox list links to
+the Outlook page for each mailbox.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.contrib import admin
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+
+from .models import Mailbox
+
+
+@admin.register(Mailbox)
+class MailboxAdmin(admin.ModelAdmin):
+    list_display = ["email", "display_name", "latency_ms", "is_throttled", "is_access_denied", "outlook_link"]
+    search_fields = ["email", "display_name"]
+    fields = [
+        "email",
+        "display_name",
+        "latency_ms",
+        "is_throttled",
+        "transient_error_rate",
+        "lost_create_rate",
+        "delta_expiry",
+        "is_access_denied",
+    ]
+    change_list_template = "graph_sandbox/mailbox_change_list.html"
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Mailbox | None = None) -> list[str]:
+        # Mailboxes are provisioned with `manage.py sandbox_mailbox add`; only knobs are edited here.
+        return ["email"] if obj else []
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.display(description="Outlook")
+    def outlook_link(self, mailbox: Mailbox) -> str:
+        url = f"{reverse('graph_sandbox:outlook')}?{urlencode({'mailbox': mailbox.email})}"
+        return format_html('<a href="{}">Open in Outlook (sandbox)</a>', url)

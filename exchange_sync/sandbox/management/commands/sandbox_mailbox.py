@@ -1,0 +1,103 @@
+"""Provision and tune Graph sandbox mailboxes.
+
+    manage.py sandbox_mailbox add EMAIL [--name "Display Name"]   (idempotent)
+    manage.py sandbox_mailbox list
+    manage.py sandbox_mailbox reset EMAIL                          (empty it, knobs to defaults)
+    manage.py sandbox_mailbox set EMAIL [--latency-ms N] [--throttle on|off|default]
+        [--transient-rate R] [--lost-create-rate R] [--expire-delta off|410|syncStateNotFound|default]
+        [--access-denied on|off]
+
+Knob changes take effect at once for the running web server (they live on the mailbox row).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from exchange_sync.sandbox import services
+from exchange_sync.sandbox.knobs import knobs_for
+from exchange_sync.sandbox.models import Contact, Mailbox
+
+_SWITCH = {"on": True, "off": False, "default": None}
+
+
+def _number(kind: type) -> Callable[[str], object]:
+    """An option type that also takes "default" (back to the global setting, stored as None)."""
+
+    def convert(text: str) -> object:
+        return None if text == "default" else kind(text)
+
+    return convert
+
+
+class Command(BaseCommand):
+    help = "Provision Graph sandbox mailboxes (add, list, reset) and set their simulation knobs (set)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        sub = parser.add_subparsers(dest="action", required=True)
+        add = sub.add_parser("add", help="Provision a mailbox (no change if it exists).")
+        add.add_argument("email")
+        add.add_argument("--name", default="", help="Display name of the user.")
+        sub.add_parser("list", help="List mailboxes with their effective knobs.")
+        reset = sub.add_parser("reset", help="Delete a mailbox's folders and contacts; knobs back to defaults.")
+        reset.add_argument("email")
+        knob = sub.add_parser("set", help="Set simulation knobs of a mailbox ('default' = global setting).")
+        knob.add_argument("email")
+        # Options not given are absent (SUPPRESS), so "default" (None) differs from "leave alone".
+        knob.add_argument("--latency-ms", type=_number(int), default=argparse.SUPPRESS)
+        knob.add_argument("--throttle", choices=list(_SWITCH), default=argparse.SUPPRESS)
+        knob.add_argument("--transient-rate", type=_number(float), default=argparse.SUPPRESS)
+        knob.add_argument("--lost-create-rate", type=_number(float), default=argparse.SUPPRESS)
+        knob.add_argument(
+            "--expire-delta", choices=["off", "410", "syncStateNotFound", "default"], default=argparse.SUPPRESS
+        )
+        knob.add_argument("--access-denied", choices=["on", "off"], default=argparse.SUPPRESS)
+
+    def handle(self, *args: object, **options: object) -> None:
+        action = options["action"]
+        try:
+            if action == "add":
+                mailbox, created = services.mailbox_add(str(options["email"]), display_name=str(options["name"]))
+                self.stdout.write(f"{'Added' if created else 'Already there'}: {mailbox.email}")
+            elif action == "list":
+                self._list()
+            elif action == "reset":
+                services.mailbox_reset(str(options["email"]))
+                self.stdout.write(f"Reset: {options['email']}")
+            else:
+                self._set(options)
+        except Mailbox.DoesNotExist as exc:
+            raise CommandError(f"No sandbox mailbox {options.get('email')}; add it first.") from exc
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
+
+    def _list(self) -> None:
+        for mailbox in Mailbox.objects.all():
+            knobs = knobs_for(mailbox)
+            folders = mailbox.folders.count()
+            contacts = Contact.objects.filter(mailbox=mailbox, is_deleted=False).count()
+            self.stdout.write(
+                f"{mailbox.email}\t{folders} folder(s), {contacts} contact(s)\tlatency={knobs.latency_ms}ms "
+                f"throttle={'on' if knobs.is_throttled else 'off'} transient={knobs.transient_error_rate} "
+                f"lost-create={knobs.lost_create_rate} expire-delta={knobs.delta_expiry} "
+                f"access-denied={'on' if knobs.is_access_denied else 'off'}"
+            )
+
+    def _set(self, options: dict) -> None:
+        knobs: dict[str, object] = {}
+        for name in ("latency_ms", "transient_rate", "lost_create_rate"):
+            if name in options:
+                knobs[name] = options[name]
+        if "throttle" in options:
+            knobs["throttle"] = _SWITCH[options["throttle"]]
+        if "expire_delta" in options:
+            knobs["expire_delta"] = "" if options["expire_delta"] == "default" else options["expire_delta"]
+        if "access_denied" in options:
+            knobs["access_denied"] = options["access_denied"] == "on"
+        if not knobs:
+            raise CommandError("Nothing to set: give at least one knob option.")
+        mailbox = services.mailbox_configure(str(options["email"]), **knobs)
+        self.stdout.write(f"Set {', '.join(sorted(knobs))} on {mailbox.email}")

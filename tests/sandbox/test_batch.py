@@ -1,0 +1,95 @@
+"""JSON batching: limits, dependsOn, per-member answers."""
+
+from __future__ import annotations
+
+from tests.sandbox.conftest import MAILBOX
+
+
+def _create(member_id: str, folder: str, surname: str, **extra) -> dict:
+    return {
+        "id": member_id,
+        "method": "POST",
+        "url": f"/users/{MAILBOX}/contactFolders/{folder}/contacts",
+        "headers": {"Content-Type": "application/json"},
+        "body": {"givenName": "Ann", "surname": surname},
+        **extra,
+    }
+
+
+def test_it_runs_members_and_answers_each_by_id(graph):
+    folder = graph.folder()
+    requests_ = [
+        _create("1", folder, "Lee"),
+        {"id": "2", "method": "GET", "url": f"/users/{MAILBOX}/contactFolders/{folder}"},
+    ]
+    response = graph.post("/$batch", {"requests": requests_})
+    assert response.status_code == 200
+    answers = {r["id"]: r for r in response.json()["responses"]}
+    assert answers["1"]["status"] == 201
+    assert answers["1"]["body"]["surname"] == "Lee"
+    assert answers["1"]["headers"]["Content-Type"].startswith("application/json")
+    assert answers["2"]["status"] == 200
+    assert answers["2"]["body"]["id"] == folder
+
+
+def test_it_answers_failed_members_with_their_own_status(graph):
+    folder = graph.folder()
+    requests_ = [
+        _create("ok", folder, "Lee"),
+        {"id": "missing", "method": "GET", "url": "/users/nobody@cronus.example/contactFolders"},
+        {"id": "malformed", "method": "GET", "url": f"/users/{MAILBOX}/contactFolders/not-an-id"},
+    ]
+    answers = {r["id"]: r for r in graph.post("/$batch", {"requests": requests_}).json()["responses"]}
+    assert answers["ok"]["status"] == 201
+    assert answers["missing"]["status"] == 404
+    assert answers["missing"]["body"]["error"]["code"] == "ErrorInvalidUser"
+    assert answers["malformed"]["status"] == 400
+    assert answers["malformed"]["body"]["error"]["code"] == "ErrorInvalidIdMalformed"
+
+
+def test_it_runs_dependencies_first_and_fails_dependants_of_a_failure_with_424(graph):
+    folder = graph.folder()
+    requests_ = [
+        _create("second", folder, "Second", dependsOn=["first"]),
+        _create("first", folder, "First"),
+        {"id": "bad", "method": "GET", "url": f"/users/{MAILBOX}/contactFolders/not-an-id"},
+        _create("after-bad", folder, "Never", dependsOn=["bad"]),
+    ]
+    answers = {r["id"]: r for r in graph.post("/$batch", {"requests": requests_}).json()["responses"]}
+    assert answers["first"]["status"] == answers["second"]["status"] == 201
+    assert answers["after-bad"]["status"] == 424
+    listed = graph.get(graph.contacts_path(folder)).json()["value"]
+    assert [c["surname"] for c in listed] == ["First", "Second"]
+
+
+def test_it_refuses_more_than_twenty_requests(graph):
+    folder = graph.folder()
+    response = graph.post("/$batch", {"requests": [_create(str(i), folder, "X") for i in range(21)]})
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "BadRequest"
+    assert graph.get(graph.contacts_path(folder)).json()["value"] == []
+
+
+def test_it_accepts_twenty_requests(graph):
+    folder = graph.folder()
+    response = graph.post("/$batch", {"requests": [_create(str(i), folder, "X") for i in range(20)]})
+    assert [r["status"] for r in response.json()["responses"]] == [201] * 20
+
+
+def test_it_refuses_duplicate_ids(graph):
+    folder = graph.folder()
+    response = graph.post("/$batch", {"requests": [_create("1", folder, "A"), _create("1", folder, "B")]})
+    assert response.status_code == 400
+
+
+def test_it_refuses_a_body_without_content_type(graph):
+    folder = graph.folder()
+    member = _create("1", folder, "A")
+    del member["headers"]
+    assert graph.post("/$batch", {"requests": [member]}).status_code == 400
+
+
+def test_it_refuses_an_unknown_dependency(graph):
+    folder = graph.folder()
+    response = graph.post("/$batch", {"requests": [_create("1", folder, "A", dependsOn=["9"])]})
+    assert response.status_code == 400

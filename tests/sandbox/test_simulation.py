@@ -1,0 +1,169 @@
+"""Simulated conditions: throttle, concurrency, latency, transient errors, lost creates,
+delta expiry, access denied; global defaults from settings, per mailbox at run time."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import requests
+from django.test import override_settings
+
+from exchange_sync.sandbox.services import mailbox_add, mailbox_configure
+from tests.sandbox.conftest import MAILBOX
+
+STAMP = "String {0ecadc8a-1c4b-4a4b-9c25-0a9f1b2c3d4e} Name BcContactNo"
+
+
+@override_settings(GRAPH_SANDBOX_THROTTLE_LIMIT=5)
+def test_it_throttles_a_mailbox_over_its_request_limit(graph):
+    mailbox_configure(MAILBOX, throttle=True)
+    statuses = [graph.get(f"/users/{MAILBOX}").status_code for _ in range(7)]
+    assert statuses == [200] * 5 + [429] * 2
+    response = graph.get(f"/users/{MAILBOX}")
+    assert response.json()["error"]["code"] == "TooManyRequests"
+    assert 1 <= int(response.headers["Retry-After"]) <= 600
+
+
+@override_settings(GRAPH_SANDBOX_THROTTLE_LIMIT=3)
+def test_it_throttles_each_mailbox_on_its_own(graph):
+    mailbox_add("bob@cronus.example")
+    mailbox_configure(MAILBOX, throttle=True)
+    for _ in range(4):
+        graph.get(f"/users/{MAILBOX}")
+    assert graph.get(f"/users/{MAILBOX}").status_code == 429
+    assert graph.get("/users/bob@cronus.example").status_code == 200
+
+
+@override_settings(GRAPH_SANDBOX_THROTTLE_LIMIT=3)
+def test_it_does_not_throttle_without_the_knob(graph):
+    assert {graph.get(f"/users/{MAILBOX}").status_code for _ in range(5)} == {200}
+
+
+@override_settings(GRAPH_SANDBOX_THROTTLE_LIMIT=3, GRAPH_SANDBOX_THROTTLE=True)
+def test_it_takes_the_throttle_from_settings_unless_the_mailbox_says_otherwise(graph):
+    assert [graph.get(f"/users/{MAILBOX}").status_code for _ in range(4)][-1] == 429
+    mailbox_configure(MAILBOX, throttle=False)
+    assert graph.get(f"/users/{MAILBOX}").status_code == 200
+
+
+@override_settings(GRAPH_SANDBOX_THROTTLE_LIMIT=4)
+def test_it_counts_batch_members_against_the_throttle(graph):
+    mailbox_configure(MAILBOX, throttle=True)
+    members = [{"id": str(i), "method": "GET", "url": f"/users/{MAILBOX}"} for i in range(6)]
+    response = graph.post("/$batch", {"requests": members})
+    assert response.status_code == 200
+    answers = sorted(response.json()["responses"], key=lambda r: int(r["id"]))
+    assert [a["status"] for a in answers] == [200] * 4 + [429] * 2
+    assert int(answers[-1]["headers"]["Retry-After"]) >= 1
+    assert answers[-1]["body"]["error"]["code"] == "TooManyRequests"
+
+
+def test_it_refuses_more_than_four_concurrent_requests_on_a_mailbox(graph):
+    mailbox_configure(MAILBOX, throttle=True, latency_ms=400)
+    barrier = threading.Barrier(6)
+    answers: list[requests.Response] = []
+
+    def call() -> None:
+        barrier.wait()
+        answers.append(requests.get(f"{graph.user}", headers=graph.session.headers, timeout=10))
+
+    threads = [threading.Thread(target=call) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    refused = [a for a in answers if a.status_code == 429]
+    assert len([a for a in answers if a.status_code == 200]) >= 4
+    assert refused
+    assert {a.json()["error"]["code"] for a in refused} == {"ApplicationThrottled"}
+    assert refused[0].json()["error"]["message"] == "Application is over its MailboxConcurrency limit."
+    assert refused[0].headers["Retry-After"] == "1"
+
+
+def test_it_adds_latency_per_request_and_per_four_batch_members(graph):
+    mailbox_configure(MAILBOX, latency_ms=100)
+    started = time.monotonic()
+    graph.get(f"/users/{MAILBOX}")
+    assert time.monotonic() - started >= 0.1
+    members = [{"id": str(i), "method": "GET", "url": f"/users/{MAILBOX}"} for i in range(5)]
+    started = time.monotonic()
+    graph.post("/$batch", {"requests": members})
+    elapsed = time.monotonic() - started
+    assert 0.2 <= elapsed < 0.5  # ceil(5/4) latencies, not 5
+
+
+def test_it_fails_transiently_at_the_configured_rate_and_commits_nothing(graph):
+    folder = graph.folder()
+    mailbox_configure(MAILBOX, transient_rate=1.0)
+    response = graph.post(graph.contacts_path(folder), {"surname": "Lee"})
+    assert response.status_code in (503, 504)
+    assert response.json()["error"]["code"] in ("ServiceUnavailable", "GatewayTimeout")
+    mailbox_configure(MAILBOX, transient_rate=None)
+    assert graph.get(graph.contacts_path(folder)).json()["value"] == []
+
+
+@override_settings(GRAPH_SANDBOX_TRANSIENT_ERROR_RATE=0.5)
+def test_it_fails_the_same_requests_after_a_reseed(graph):
+    def run() -> list[int]:
+        mailbox_configure(MAILBOX)
+        return [graph.get(f"/users/{MAILBOX}").status_code for _ in range(12)]
+
+    first = run()
+    assert set(first) > {200}
+    assert run() == first
+
+
+def test_it_can_lose_the_answer_to_a_create_that_committed(graph):
+    folder = graph.folder()
+    mailbox_configure(MAILBOX, lost_create_rate=1.0)
+    body = {"surname": "Lee", "singleValueExtendedProperties": [{"id": STAMP, "value": "CT000001"}]}
+    response = graph.post(graph.contacts_path(folder), body)
+    assert response.status_code == 504
+    flt = f"singleValueExtendedProperties/Any(ep: ep/id eq '{STAMP}' and ep/value eq 'CT000001')"
+    found = graph.get(graph.contacts_path(folder), params={"$filter": flt}).json()["value"]
+    assert [c["surname"] for c in found] == ["Lee"]
+
+
+def _delta_link(graph, folder: str) -> str:
+    body = graph.get(f"{graph.contacts_path(folder)}/delta").json()
+    return body["@odata.deltaLink"]
+
+
+def test_it_expires_delta_tokens_with_410_and_a_fresh_location(graph):
+    folder = graph.folder()
+    delta_link = _delta_link(graph, folder)
+    mailbox_configure(MAILBOX, expire_delta="410")
+    response = graph.get(delta_link)
+    assert response.status_code == 410
+    assert response.headers["Location"] == f"{graph.base}{graph.contacts_path(folder)}/delta"
+    assert response.json()["error"]["code"] == "resyncRequired"
+    assert graph.get(response.headers["Location"]).status_code == 200
+
+
+def test_it_expires_delta_tokens_with_sync_state_not_found(graph):
+    folder = graph.folder()
+    delta_link = _delta_link(graph, folder)
+    mailbox_configure(MAILBOX, expire_delta="syncStateNotFound")
+    response = graph.get(delta_link)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "syncStateNotFound"
+    mailbox_configure(MAILBOX, expire_delta="off")
+    assert graph.get(delta_link).status_code == 200
+
+
+@override_settings(GRAPH_SANDBOX_DELTA_EXPIRY="410")
+def test_it_takes_delta_expiry_from_settings(graph):
+    folder = graph.folder()
+    assert graph.get(_delta_link(graph, folder)).status_code == 410
+
+
+def test_it_denies_access_to_a_mailbox_without_consent(graph):
+    folder = graph.folder()
+    mailbox_configure(MAILBOX, access_denied=True)
+    for response in (graph.get(f"/users/{MAILBOX}"), graph.get(graph.contacts_path(folder))):
+        assert response.status_code == 403
+        assert response.json()["error"]["code"] == "ErrorAccessDenied"
+        assert response.json()["error"]["message"] == "Access is denied. Check credentials and try again."
+    member = graph.post("/$batch", {"requests": [{"id": "1", "method": "GET", "url": f"/users/{MAILBOX}"}]})
+    assert member.json()["responses"][0]["status"] == 403
