@@ -6,7 +6,6 @@ from collections.abc import Callable
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
@@ -109,14 +108,6 @@ class JobQueueEntryAdmin(admin.ModelAdmin):
         if obj is not None and obj.status == JobQueueEntry.Status.IN_PROCESS:
             return False
         return super().has_delete_permission(request, obj)
-
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[JobQueueEntry]) -> None:
-        in_process = queryset.filter(status=JobQueueEntry.Status.IN_PROCESS)
-        if in_process.exists():
-            self.message_user(
-                request, f"{in_process.count()} entries In Process were not deleted.", level=messages.WARNING
-            )
-        super().delete_queryset(request, queryset.exclude(status=JobQueueEntry.Status.IN_PROCESS))
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
         extra_context = {**(extra_context or {}), "card_actions": CARD_ACTIONS.items()}
@@ -247,6 +238,10 @@ class JobQueueLogEntryAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: JobQueueLogEntry | None = None) -> bool:
         return False
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        extra_context = {**(extra_context or {}), "can_delete_older": self.has_delete_permission(request)}
+        return super().changelist_view(request, extra_context)
 
     def get_urls(self):
         return [

@@ -46,8 +46,7 @@ def make_entry(runner):
     def make(object_id: int = SUCCEED, **fields) -> JobQueueEntry:
         fields.setdefault("user", runner)
         fields.setdefault("rerun_delay_seconds", 0)
-        return JobQueueEntry.objects.create(
-            object_type_to_run=ObjectType.CODEUNIT, object_id_to_run=object_id, **fields
-        )
+        fields.setdefault("object_type_to_run", ObjectType.CODEUNIT)
+        return JobQueueEntry.objects.create(object_id_to_run=object_id, **fields)
 
     return make
