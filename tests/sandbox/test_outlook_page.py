@@ -1,0 +1,74 @@
+"""The "Outlook (sandbox)" page: see and change a mailbox's contacts, from the admin."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.urls import reverse
+
+from exchange_sync.sandbox import services
+from exchange_sync.sandbox.models import Contact
+from tests.factories import make_user
+
+URL = "/graph-sandbox/outlook/"
+
+
+@pytest.fixture
+def folder(db):
+    mailbox, _ = services.mailbox_add("alice@cronus.example")
+    return services.folder_create(mailbox, "Business Central")
+
+
+def test_it_shows_a_mailboxs_contacts(superuser, admin_client_for, folder):
+    services.contact_create(
+        folder, {"givenName": "Ann", "surname": "Lee", "emailAddresses": [{"address": "ann@x.example"}]}
+    )
+    response = admin_client_for(superuser).get(URL, {"mailbox": "alice@cronus.example"})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Ann Lee" in html
+    assert "ann@x.example" in html
+    assert "Business Central: 1 contact" in html
+
+
+def test_it_creates_edits_and_deletes_a_contact(superuser, admin_client_for, folder):
+    client = admin_client_for(superuser)
+    target = {"mailbox": "alice@cronus.example", "folder": folder.pk}
+    response = client.post(
+        URL, {**target, "action": "create", "given_name": "Ann", "surname": "Lee", "email": "a@x.example"}
+    )
+    assert response.status_code == 302
+    contact = Contact.objects.get()
+    assert contact.data["displayName"] == "Ann Lee"
+    seq = contact.seq
+    client.post(URL, {**target, "contact": contact.pk, "action": "update", "given_name": "Ann", "surname": "Park"})
+    contact.refresh_from_db()
+    assert contact.data["surname"] == "Park"
+    assert contact.seq > seq  # a change the next delta round reports
+    client.post(URL, {**target, "contact": contact.pk, "action": "delete"})
+    contact.refresh_from_db()
+    assert contact.is_deleted
+
+
+def test_it_needs_a_staff_login(client, folder):
+    response = client.get(URL)
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("admin:login"))
+
+
+def test_it_lets_a_viewer_look_but_not_change(admin_client_for, folder):
+    viewer = make_user("viewer", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_mailbox"))
+    client = admin_client_for(viewer)
+    assert client.get(URL).status_code == 200
+    response = client.post(
+        URL, {"mailbox": "alice@cronus.example", "folder": folder.pk, "action": "create", "surname": "X"}
+    )
+    assert response.status_code == 403
+    assert Contact.objects.count() == 0
+
+
+def test_it_is_linked_from_the_mailbox_admin(superuser, admin_client_for, folder):
+    html = admin_client_for(superuser).get(reverse("admin:graph_sandbox_mailbox_changelist")).content.decode()
+    assert URL in html
+    assert "Outlook (sandbox)" in html

@@ -1,0 +1,68 @@
+"""`manage.py sandbox_mailbox`: add, list, reset, set."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from exchange_sync.sandbox import services
+from exchange_sync.sandbox.models import Contact, Mailbox
+
+
+def run(*args: str) -> str:
+    out = StringIO()
+    call_command("sandbox_mailbox", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_it_adds_a_mailbox_once(db):
+    assert run("add", "Carol@Cronus.example", "--name", "Carol") == "Added: carol@cronus.example\n"
+    assert run("add", "carol@cronus.example") == "Already there: carol@cronus.example\n"
+    mailbox = Mailbox.objects.get()
+    assert mailbox.display_name == "Carol"
+
+
+def test_it_lists_mailboxes_with_their_knobs(db):
+    run("add", "carol@cronus.example")
+    run("set", "carol@cronus.example", "--latency-ms", "150", "--throttle", "on")
+    line = run("list")
+    assert line.startswith("carol@cronus.example\t0 folder(s), 0 contact(s)\tlatency=150ms throttle=on")
+
+
+def test_it_sets_every_knob(db):
+    run("add", "carol@cronus.example")
+    run(
+        "set", "carol@cronus.example", "--latency-ms", "150", "--throttle", "on", "--transient-rate", "0.2",
+        "--lost-create-rate", "0.1", "--expire-delta", "410", "--access-denied", "on",
+    )  # fmt: skip
+    mailbox = Mailbox.objects.get()
+    assert (mailbox.latency_ms, mailbox.is_throttled, mailbox.transient_error_rate) == (150, True, 0.2)
+    assert (mailbox.lost_create_rate, mailbox.delta_expiry, mailbox.is_access_denied) == (0.1, "410", True)
+    run("set", "carol@cronus.example", "--latency-ms", "default", "--throttle", "default")
+    mailbox.refresh_from_db()
+    assert (mailbox.latency_ms, mailbox.is_throttled, mailbox.transient_error_rate) == (None, None, 0.2)
+
+
+def test_it_refuses_a_rate_outside_zero_to_one(db):
+    run("add", "carol@cronus.example")
+    with pytest.raises(CommandError, match="between 0 and 1"):
+        run("set", "carol@cronus.example", "--transient-rate", "1.5")
+
+
+def test_it_resets_a_mailbox_to_empty_with_default_knobs(db):
+    mailbox, _ = services.mailbox_add("carol@cronus.example")
+    folder = services.folder_create(mailbox, "Business Central")
+    services.contact_create(folder, {"surname": "Lee"})
+    services.mailbox_configure("carol@cronus.example", latency_ms=10)
+    run("reset", "carol@cronus.example")
+    mailbox.refresh_from_db()
+    assert mailbox.folders.count() == 0
+    assert Contact.objects.count() == 0
+    assert mailbox.latency_ms is None
+
+
+def test_it_says_when_a_mailbox_is_unknown(db):
+    with pytest.raises(CommandError, match="No sandbox mailbox nobody@cronus.example"):
+        run("reset", "nobody@cronus.example")
