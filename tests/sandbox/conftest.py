@@ -10,6 +10,7 @@ import pytest
 import requests
 from django.conf import settings
 
+from exchange_sync.sandbox.devserver import tcp_nodelay_enable
 from exchange_sync.sandbox.services import mailbox_add, mailbox_configure
 
 MAILBOX = "alice@cronus.example"
@@ -72,6 +73,11 @@ class Graph:
         response = self.post(self.contacts_path(folder_id), body)
         assert response.status_code == 201, response.text
         return response.json()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fast_live_server() -> None:
+    tcp_nodelay_enable()
 
 
 @pytest.fixture
