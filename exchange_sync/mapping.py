@@ -43,8 +43,9 @@ MAPPED_FIELDS: tuple[str, ...] = (
 )
 EMAIL_FIELDS = ("email", "email_2")
 
-# The $select of every contact read: the Graph properties the mapping uses.
+# The $select of every contact read: the Graph properties the sync uses.
 GRAPH_SELECT: tuple[str, ...] = (
+    "changeKey",  # tells our own writes (echoes) from edits made in Outlook
     "displayName",
     "givenName",
     "middleName",

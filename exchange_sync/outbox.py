@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from exchange_sync.graph.client import GraphClient
 
 FLUSH_AT = 200
+# Rounds of "look up by stamp, create again if absent" for creates Outlook did not confirm.
+MAX_CREATE_ATTEMPTS = 3
 LINK_FIELDS = ["graph_id", "change_key", "fields_hash", "snapshot", "state", "failure_count", "last_error", "synced_at"]
 
 
@@ -37,6 +39,7 @@ class Op:
     if_match: str | None = None
     # The run counter a success adds to (created_in_outlook, updated_in_outlook, ...).
     counter: str = ""
+    attempt: int = 1
 
 
 class Outbox:
@@ -62,6 +65,7 @@ class Outbox:
         ops, self.ops = self.ops, []
         responses = self.client.batch([self._request(str(index), op) for index, op in enumerate(ops)])
         recreate: list[Op] = []
+        unconfirmed: list[Op] = []
         changed: list[ContactLink] = []
         removed: list[int] = []
         now = timezone.now()
@@ -78,6 +82,8 @@ class Outbox:
                 link.graph_id, link.change_key = None, ""
                 changed.append(link)
                 recreate.append(Op("create", link, op.values, counter="created_in_outlook"))
+            elif op.kind == "create" and isinstance(error, GraphTransientError) and op.attempt < MAX_CREATE_ATTEMPTS:
+                unconfirmed.append(op)
             else:
                 self._failed(op, error, changed)
         with transaction.atomic():
@@ -86,8 +92,36 @@ class Outbox:
             if removed:
                 ContactLink.objects.filter(pk__in=removed).delete()
         self._on_flushed(len(ops))
+        recreate.extend(self._find_unconfirmed(unconfirmed))
         for op in recreate:
             self.add(op)
+
+    def _find_unconfirmed(self, ops: list[Op]) -> list[Op]:
+        """Creates that failed with 5xx or a timeout may have happened anyway: link the
+        stamped copy when Outlook has it, and return the creates still to do."""
+        if not ops:
+            return []
+        requests_ = [
+            self.client.batch_request_find_contacts_by_stamp(str(i), self.mailbox, self.folder_id, op.link.contact_no)
+            for i, op in enumerate(ops)
+        ]
+        retry: list[Op] = []
+        found: list[ContactLink] = []
+        now = timezone.now()
+        for op, response in zip(ops, self.client.batch(requests_), strict=True):
+            matches = (response.body or {}).get("value") if response.ok else None
+            if matches:
+                op.link.graph_id, op.link.change_key = matches[0]["id"], ""
+                op.link.state, op.link.snapshot = ContactLink.State.LINKED, dict(op.values)
+                op.link.fields_hash, op.link.synced_at = values_hash(op.values), now
+                found.append(op.link)
+                self.counts[op.counter] += 1
+            else:
+                # Not there (or not known yet): create it again; a copy that appears
+                # later is found by the next delta round and removed as a duplicate.
+                retry.append(Op("create", op.link, op.values, counter=op.counter, attempt=op.attempt + 1))
+        ContactLink.objects.bulk_update(found, LINK_FIELDS, batch_size=500)
+        return retry
 
     def _request(self, request_id: str, op: Op):
         link = op.link

@@ -25,6 +25,7 @@ from exchange_sync.graph.batch import error_from_batch_response
 from exchange_sync.graph.client import GraphClient
 from exchange_sync.graph.errors import (
     GraphAuthError,
+    GraphConflictError,
     GraphDeltaExpiredError,
     GraphError,
     GraphNotFoundError,
@@ -237,7 +238,7 @@ class _Engine:
                 if exc.code in MAILBOX_NOT_FOUND:
                     raise
                 self._note(f"The Outlook folder '{name}' was deleted in Outlook; it was created again and refilled.")
-                return self._create_folder(name, recreated=True), True
+                return self._create_folder(name), True
             if folder.get("displayName") != name:
                 self.client.rename_contact_folder(self.mailbox, setup.folder_id, name)
                 self._save_folder(setup.folder_id, name)
@@ -248,10 +249,18 @@ class _Engine:
             # the full reconciliation finds stamped contacts in it instead of duplicating.
             self._save_folder(existing[0]["id"], name)
             return existing[0]["id"], True
-        return self._create_folder(name, recreated=False), True
+        return self._create_folder(name), True
 
-    def _create_folder(self, name: str, *, recreated: bool) -> str:
-        folder = self.client.create_contact_folder(self.mailbox, name)
+    def _create_folder(self, name: str) -> str:
+        try:
+            folder = self.client.create_contact_folder(self.mailbox, name)
+        except GraphConflictError:
+            # It exists after all: our create went through but its answer was lost (and
+            # the retry hit ErrorFolderExists), or someone made it meanwhile. Use it.
+            existing = self.client.list_contact_folders(self.mailbox, display_name=name)
+            if not existing:
+                raise
+            folder = existing[0]
         with transaction.atomic():
             # Links into a folder that no longer exists point nowhere.
             self.setup.links.all().delete()
@@ -271,7 +280,10 @@ class _Engine:
         writes: Outlook's change tracking only reports the deletion of items the round
         has shown, so contacts we created must be seen once to be tracked."""
         seen = _Seen()
-        delta_link = self._pull_changes(seen, delta_link)
+        try:
+            delta_link = self._pull_changes(seen, delta_link)
+        except GraphDeltaExpiredError:
+            return None  # the next run reconciles in full
         # Deleted in Outlook while we ran: marked now, recreated (or stopped) next run.
         self._apply_missing(seen.missing_link_ids)
         self.outbox.flush()

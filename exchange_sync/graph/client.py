@@ -345,6 +345,12 @@ class GraphClient:
             url += "?" + urlencode({"$expand": stamp_expand()})
         return BatchRequest(id, "GET", url, None, _contact_headers())
 
+    def batch_request_find_contacts_by_stamp(self, id: str, mailbox: str, folder_id: str, value: str) -> BatchRequest:
+        """A batch member answering ``{"value": [...]}``: the folder's contacts stamped with
+        ``value`` (see :meth:`find_contacts_by_stamp`), ids only."""
+        query = urlencode({"$filter": stamp_filter(value), "$select": "id"})
+        return BatchRequest(id, "GET", f"{paths.contacts(mailbox, folder_id)}?{query}", None, _contact_headers())
+
     # --- transport ---------------------------------------------------------------
 
     def _contact_params(self, select: Sequence[str] | None, expand_stamp: bool) -> dict[str, Any]:

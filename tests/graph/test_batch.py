@@ -232,3 +232,12 @@ def test_it_builds_a_get_member_that_expands_the_stamp(client):
     assert request.method == "GET"
     assert request.url.startswith(f"{CONTACTS_PATH}/AAMkAGI2Contact1%2B%2FA%3D?%24expand=singleValueExtendedProperties")
     assert client.batch_request_get_contact("g2", MAILBOX, FOLDER_ID, CONTACT_ID).url.endswith("%3D")
+
+
+def test_it_builds_a_member_that_finds_contacts_by_stamp(client):
+    member = client.batch_request_find_contacts_by_stamp("7", MAILBOX, FOLDER_ID, "CT000123").to_json()
+    assert member["method"] == "GET"
+    assert member["url"].startswith(f"/users/{MAILBOX}/contactFolders/")
+    assert "%24filter=singleValueExtendedProperties%2FAny" in member["url"]
+    assert "CT000123" in member["url"]
+    assert "%24select=id" in member["url"]

@@ -1,0 +1,217 @@
+"""No duplicates, nothing lost, never silent: the engine's guarantees."""
+
+import threading
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from contacts.models import Contact
+from exchange_sync.connection import graph_client_from_settings
+from exchange_sync.models import ExchangeSyncSetup, SyncRun
+from exchange_sync.sandbox.services import mailbox_configure
+from exchange_sync.services import sync_run_claim, sync_run_create
+from exchange_sync.sync import sync_run_execute, sync_setup
+from tests.factories import make_person, make_user
+from tests.sync.conftest import MAILBOX
+
+
+def test_a_create_whose_answer_was_lost_never_yields_a_duplicate(sync, outlook, setup):
+    people = [make_person() for _ in range(12)]
+    mailbox_configure(MAILBOX, lost_create_rate=1.0)
+    first = sync()
+    mailbox_configure(MAILBOX, lost_create_rate=0.0)
+    second = sync()
+    third = sync(full=True)
+    assert first.status in (SyncRun.Status.SUCCEEDED, SyncRun.Status.PARTIAL), first.error
+    assert (second.status, third.status) == (SyncRun.Status.SUCCEEDED, SyncRun.Status.SUCCEEDED)
+    assert set(outlook.by_stamp()) == {p.no for p in people}  # by_stamp fails on a duplicate
+    assert len(outlook.contacts()) == 12
+
+
+def test_a_second_run_of_the_same_setup_is_refused_and_says_so(sync, setup):
+    make_person()
+    running = sync_run_create(setup, kind=SyncRun.Kind.INCREMENTAL, trigger=SyncRun.Trigger.JOB)
+    assert sync_run_claim(running)
+    refused = sync()
+    assert refused.status == SyncRun.Status.REFUSED
+    assert f"run #{running.pk}" in refused.error
+    assert refused.created_in_outlook == 0
+
+
+def test_two_runs_started_at_the_same_moment_never_overlap(live_server, setup, outlook):
+    people = [make_person() for _ in range(30)]
+    barrier = threading.Barrier(2)
+    results: list[SyncRun] = []
+
+    def start() -> None:
+        client = graph_client_from_settings(base_url=f"{live_server.url}/graph-sandbox/v1.0")
+        try:
+            barrier.wait()
+            results.append(sync_setup(ExchangeSyncSetup.objects.get(pk=setup.pk), client=client))
+        finally:
+            client.close()
+            connection.close()
+
+    threads = [threading.Thread(target=start) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    statuses = sorted(run.status for run in results)
+    assert statuses in (
+        [SyncRun.Status.REFUSED, SyncRun.Status.SUCCEEDED],
+        [SyncRun.Status.SUCCEEDED, SyncRun.Status.SUCCEEDED],  # the second started after the first ended
+    )
+    assert set(outlook.by_stamp()) == {p.no for p in people}
+
+
+@pytest.mark.parametrize("expiry", ["410", "syncStateNotFound"])
+def test_an_expired_delta_link_falls_back_to_a_full_reconciliation(sync, outlook, setup, expiry):
+    people = [make_person() for _ in range(5)]
+    sync()
+    outlook.create(displayName="New In Outlook", emailAddresses=[{"address": "new@outlook.example"}])
+    people[0].job_title = "Changed"
+    people[0].save()
+    mailbox_configure(MAILBOX, expire_delta=expiry)
+    run = sync()
+    mailbox_configure(MAILBOX, expire_delta="")
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    assert "full reconciliation" in run.error
+    assert Contact.objects.filter(email="new@outlook.example").count() == 1
+    assert outlook.by_stamp()[people[0].no]["jobTitle"] == "Changed"
+    assert sync().status == SyncRun.Status.SUCCEEDED
+    setup.refresh_from_db()
+    assert setup.delta_link
+
+
+def test_a_run_that_would_delete_most_contacts_waits_for_confirmation(sync, outlook, graph, setup):
+    keep = [make_person(city="Lyon") for _ in range(5)]
+    leave = [make_person(city="Paris") for _ in range(12)]
+    sync()
+    setup.contact_filter = {"city": "Lyon"}
+    setup.save()
+    run = sync()
+    assert run.status == SyncRun.Status.NEEDS_CONFIRMATION
+    assert "would delete 12 of the 17" in run.error
+    assert {row["no"] for row in run.planned_deletions} == {p.no for p in leave}
+    assert len(outlook.contacts()) == 17  # nothing deleted
+
+    confirmed = sync_run_create(setup, kind=run.kind, trigger=SyncRun.Trigger.BUTTON, confirms=run)
+    confirmed = sync_run_execute(confirmed, client=graph)
+    assert confirmed.status == SyncRun.Status.SUCCEEDED, confirmed.error
+    assert confirmed.deleted_in_outlook == 12
+    assert set(outlook.by_stamp()) == {p.no for p in keep}
+    assert Contact.objects.count() == 17  # nothing deleted in Business Central
+
+
+def test_a_folder_emptied_in_outlook_waits_for_confirmation(sync, outlook, graph, setup):
+    people = [make_person() for _ in range(12)]
+    sync()
+    for item in outlook.contacts():
+        outlook.delete(item["id"])
+    run = sync()
+    assert run.status == SyncRun.Status.NEEDS_CONFIRMATION
+    assert "missing from the Outlook folder" in run.error
+    assert outlook.contacts() == []
+    confirmed = sync_run_execute(
+        sync_run_create(setup, kind=run.kind, trigger=SyncRun.Trigger.BUTTON, confirms=run), client=graph
+    )
+    assert confirmed.created_in_outlook == 12
+    assert set(outlook.by_stamp()) == {p.no for p in people}
+
+
+def test_a_few_deletions_need_no_confirmation(sync, outlook, setup):
+    people = [make_person() for _ in range(4)]
+    sync()
+    people[0].delete()
+    run = sync()
+    assert run.status == SyncRun.Status.SUCCEEDED
+    assert run.deleted_in_outlook == 1
+    assert "deleted in Business Central" in run.issues.get().reason
+    assert set(outlook.by_stamp()) == {p.no for p in people[1:]}
+
+
+def test_one_bad_contact_never_aborts_the_run(sync, outlook, setup):
+    people = [make_person() for _ in range(5)]
+    sync()
+    broken = setup.links.get(contact=people[0])
+    broken.graph_id = "not-a-graph-id"
+    broken.save()
+    for person in people:
+        person.job_title = "Changed"
+        person.save()
+    run = sync()
+    assert run.status == SyncRun.Status.PARTIAL
+    assert run.updated_in_outlook == 4
+    assert run.failed == 1
+    issue = run.issues.get(kind="failed")
+    assert issue.contact_no == people[0].no
+    assert "ErrorInvalidIdMalformed" in issue.reason
+
+
+def test_missing_consent_marks_the_setup_as_needing_attention(sync, setup):
+    make_person()
+    mailbox_configure(MAILBOX, access_denied=True)
+    run = sync()
+    assert run.status == SyncRun.Status.FAILED
+    setup.refresh_from_db()
+    assert setup.needs_attention
+    assert "admin consent" in setup.last_error
+    mailbox_configure(MAILBOX, access_denied=False)
+    assert sync().status == SyncRun.Status.SUCCEEDED
+    setup.refresh_from_db()
+    assert not setup.needs_attention
+
+
+def test_an_unknown_mailbox_marks_the_setup_as_needing_attention(graph, transactional_db):
+    user = make_user("ghost", mailbox="ghost@cronus.example")
+    setup = ExchangeSyncSetup.objects.create(user=user)
+    make_person()
+    run = sync_setup(setup, client=graph)
+    assert run.status == SyncRun.Status.FAILED
+    setup.refresh_from_db()
+    assert setup.needs_attention
+    assert "ghost@cronus.example was not found" in setup.last_error
+
+
+def test_a_user_without_a_mailbox_is_told_where_to_set_it(graph, transactional_db):
+    setup = ExchangeSyncSetup.objects.create(user=make_user("nomail"))
+    run = sync_setup(setup, client=graph)
+    assert run.status == SyncRun.Status.FAILED
+    assert "Microsoft 365 Authentication" in run.error
+
+
+def test_the_delta_link_is_kept_when_the_run_fails_after_pulling(sync, outlook, setup, monkeypatch):
+    make_person()
+    sync()
+    link_before = setup.delta_link
+    outlook.create(displayName="Pulled Once", emailAddresses=[{"address": "once@outlook.example"}])
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("worker died")
+
+    monkeypatch.setattr("exchange_sync.sync._Engine._push", crash)
+    failed = sync()
+    monkeypatch.undo()
+    assert failed.status == SyncRun.Status.FAILED
+    setup.refresh_from_db()
+    assert setup.delta_link == link_before
+    assert sync().status == SyncRun.Status.SUCCEEDED
+    assert Contact.objects.filter(email="once@outlook.example").count() == 1
+
+
+def test_database_work_does_not_grow_with_the_number_of_contacts(sync, setup):
+    def queries_for_unchanged_full_sync(count: int) -> int:
+        for _ in range(count):
+            make_person()
+        sync()
+        sync()
+        with CaptureQueriesContext(connection) as captured:
+            run = sync(full=True)
+        assert run.unchanged >= count
+        return len(captured.captured_queries)
+
+    small = queries_for_unchanged_full_sync(20)
+    large = queries_for_unchanged_full_sync(60)  # 80 contacts in all
+    assert large == small
