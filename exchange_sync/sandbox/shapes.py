@@ -3,7 +3,9 @@ and how a stored row is rendered.
 
 Property list from https://learn.microsoft.com/graph/api/resources/contact (v1.0).
 Limits Outlook enforces without documenting them [observed]: at most 3 emailAddresses
-and 2 businessPhones.
+and 2 businessPhones, with the messages reported in
+https://github.com/microsoftgraph/microsoft-graph-docs/issues/15276 (the error code is
+not reported there; the sandbox answers `ErrorInvalidArgument`).
 """
 
 from __future__ import annotations
@@ -55,6 +57,13 @@ def _type_error(name: str) -> GraphError:
     )
 
 
+def _too_many(name: str, count: int, limit: int) -> GraphError:
+    return bad_request(
+        f"The multi value property {name} has {count} entries, that exceeds the max allowed value of {limit}",
+        "ErrorInvalidArgument",
+    )
+
+
 def contact_body_clean(body: object) -> tuple[dict, list[dict]]:
     """Split a POST/PATCH body into (properties, extended properties); 400 for what Graph refuses."""
     if not isinstance(body, dict):
@@ -77,9 +86,9 @@ def contact_body_clean(body: object) -> tuple[dict, list[dict]]:
         else:
             properties[name] = _clean_value(name, value)
     if len(properties.get("emailAddresses") or []) > MAX_EMAIL_ADDRESSES:
-        raise bad_request("Maximum number of email addresses exceeded: at most 3 are allowed.", "ErrorInvalidArgument")
+        raise _too_many("EmailAddresses", len(properties["emailAddresses"]), MAX_EMAIL_ADDRESSES)
     if len(properties.get("businessPhones") or []) > MAX_BUSINESS_PHONES:
-        raise bad_request("Maximum number of business phones exceeded: at most 2 are allowed.", "ErrorInvalidArgument")
+        raise _too_many("BusinessPhones", len(properties["businessPhones"]), MAX_BUSINESS_PHONES)
     return properties, extended
 
 

@@ -28,7 +28,8 @@ _JSON = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Com
 def graph_endpoint(request: HttpRequest, path: str) -> HttpResponse:
     """Every Graph v1.0 request."""
     client_request_id = request.headers.get("client-request-id")
-    base_url = request.build_absolute_uri("/graph-sandbox/v1.0").rstrip("/")
+    # The absolute URL of /v1.0 wherever the sandbox is mounted, for @odata.context and links.
+    base_url = request.build_absolute_uri(request.path[: len(request.path) - len(path)]).rstrip("/")
     try:
         token_verify(request.headers.get("Authorization"))
         body = _json_body(request)

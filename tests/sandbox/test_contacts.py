@@ -141,6 +141,14 @@ def test_it_refuses_what_outlook_refuses(graph, body, code):
     assert graph.get(graph.contacts_path(folder)).json()["value"] == []
 
 
+def test_it_words_the_limit_like_outlook(graph):
+    folder = graph.folder()
+    response = graph.post(graph.contacts_path(folder), {"businessPhones": ["1", "2", "3"]})
+    assert response.json()["error"]["message"] == (
+        "The multi value property BusinessPhones has 3 entries, that exceeds the max allowed value of 2"
+    )
+
+
 def test_it_accepts_three_emails_and_two_business_phones(graph):
     folder = graph.folder()
     body = {"emailAddresses": [{"address": f"a{i}@x.example"} for i in range(3)], "businessPhones": ["1", "2"]}
