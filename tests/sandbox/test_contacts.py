@@ -73,6 +73,15 @@ def test_it_refuses_a_patch_with_a_stale_etag(graph):
     assert graph.get(path).json()["jobTitle"] == "Owner"
 
 
+def test_it_refuses_a_delete_with_a_stale_etag(graph):
+    folder = graph.folder()
+    created = graph.contact(folder)
+    path = f"{graph.contacts_path(folder)}/{created['id']}"
+    graph.patch(path, {"jobTitle": "Owner"})
+    assert graph.delete(path, headers={"If-Match": created["@odata.etag"]}).status_code == 412
+    assert graph.get(path).status_code == 200
+
+
 def test_it_regenerates_the_display_name_unless_the_patch_sends_it(graph):
     folder = graph.folder()
     created = graph.contact(folder, displayName="Custom Name")

@@ -25,6 +25,17 @@ def test_it_throttles_a_mailbox_over_its_request_limit(graph):
     assert 1 <= int(response.headers["Retry-After"]) <= 600
 
 
+@override_settings(GRAPH_SANDBOX_THROTTLE_LIMIT=2, GRAPH_SANDBOX_THROTTLE_WINDOW_SECONDS=1)
+def test_it_keeps_counting_requests_refused_while_throttled(graph):
+    mailbox_configure(MAILBOX, throttle=True)
+    assert [graph.get(f"/users/{MAILBOX}").status_code for _ in range(2)] == [200, 200]
+    time.sleep(0.6)
+    assert [graph.get(f"/users/{MAILBOX}").status_code for _ in range(2)] == [429, 429]
+    time.sleep(0.5)
+    # The two accepted requests left the window; the two refused ones are still in it.
+    assert graph.get(f"/users/{MAILBOX}").status_code == 429
+
+
 @override_settings(GRAPH_SANDBOX_THROTTLE_LIMIT=3)
 def test_it_throttles_each_mailbox_on_its_own(graph):
     mailbox_add("bob@cronus.example")
@@ -150,6 +161,17 @@ def test_it_expires_delta_tokens_with_sync_state_not_found(graph):
     assert response.json()["error"]["code"] == "syncStateNotFound"
     mailbox_configure(MAILBOX, expire_delta="off")
     assert graph.get(delta_link).status_code == 200
+
+
+def test_it_keeps_serving_the_pages_of_a_round_while_tokens_expire(graph):
+    folder = graph.folder()
+    for _ in range(2):
+        graph.contact(folder)
+    first = graph.get(f"{graph.contacts_path(folder)}/delta", headers={"Prefer": "odata.maxpagesize=1"}).json()
+    mailbox_configure(MAILBOX, expire_delta="410")
+    last = graph.get(first["@odata.nextLink"])
+    assert last.status_code == 200
+    assert graph.get(last.json()["@odata.deltaLink"]).status_code == 410
 
 
 @override_settings(GRAPH_SANDBOX_DELTA_EXPIRY="410")
