@@ -2,7 +2,7 @@
 
 Real Outlook ids are base64 of an entry id; clients must treat them as opaque and
 URL-encode them in paths. Sandbox ids are URL-safe base64 (so `-`, `_` and a trailing
-`=` occur) of a fixed marker, a kind byte and 32 random bytes. A string that does not
+`=` occur) of a fixed marker, a kind byte and 31 random bytes. A string that does not
 decode to that shape is answered with 400 `ErrorInvalidIdMalformed`, as Graph does for
 ids it cannot parse (https://learn.microsoft.com/graph/errors).
 """
@@ -19,12 +19,12 @@ _MARKER = b"\x00\x00\x00\x01BCSBX"
 FOLDER = b"F"
 CONTACT = b"C"
 ROOT = b"R"
-_RAW_LENGTH = len(_MARKER) + 1 + 32
+_RAW_LENGTH = len(_MARKER) + 1 + 31
 
 
 def new_id(kind: bytes) -> str:
     """A fresh id of a kind (FOLDER, CONTACT, ROOT)."""
-    return base64.urlsafe_b64encode(_MARKER + kind + secrets.token_bytes(32)).decode()
+    return base64.urlsafe_b64encode(_MARKER + kind + secrets.token_bytes(31)).decode()
 
 
 def new_change_key() -> str:

@@ -25,9 +25,13 @@ def _context(call: Call, suffix: str) -> str:
     return f"{call.request.base_url}/$metadata#users('{quote(call.mailbox.email)}'){suffix}"
 
 
+def _url(call: Call) -> str:
+    """The absolute URL of the request's path (ids are URL-safe base64, so they need no escaping)."""
+    return call.request.base_url + quote(call.request.path, safe="/@$()'=,:")
+
+
 def _link(call: Call, params: dict[str, str]) -> str:
-    path = quote(call.request.path, safe="/@$()'=,:")
-    return f"{call.request.base_url}{path}?{urlencode(params, quote_via=quote, safe='$')}"
+    return f"{_url(call)}?{urlencode(params, quote_via=quote, safe='$')}"
 
 
 def _token_dump(state: dict) -> str:
@@ -248,12 +252,11 @@ def contact_delete(call: Call) -> GraphResponse:
 def _delta_expired(call: Call) -> GraphError:
     """The simulated loss of sync state: https://learn.microsoft.com/graph/delta-query-overview."""
     if call.knobs.delta_expiry == DeltaExpiry.GONE:
-        fresh = f"{call.request.base_url}{call.request.path}"
         return GraphError(
             410,
             "resyncRequired",
             "The delta token has expired or is no longer valid. Restart the sync with a fresh delta request.",
-            headers={"Location": fresh},
+            headers={"Location": _url(call)},
         )
     return GraphError(400, "syncStateNotFound", "The sync state generation is not found. Restart the sync.")
 

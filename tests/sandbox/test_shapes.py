@@ -110,3 +110,14 @@ def test_a_batch_answer_looks_like_the_documented_one(graph):
     example = documented("batch_response.json")
     assert_same_shape(body, example)
     assert_same_shape(body["responses"][0], example["responses"][0])
+
+
+def test_ids_are_long_url_safe_base64_with_padding(graph):
+    folder = graph.folder()
+    contact = graph.contact(folder)
+    for value in (folder, contact["id"]):
+        assert len(value) >= 52
+        assert value.endswith("=")
+        assert set(value) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=")
+    truncated = graph.get(f"{graph.contacts_path(folder)}/{contact['id'][:-4]}")
+    assert truncated.json()["error"]["code"] == "ErrorInvalidIdMalformed"
