@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 
 from exchange_sync.graph.auth import msal_token_provider
 from exchange_sync.graph.client import GraphClient
 
 
-def graph_client_from_settings(*, base_url: str | None = None) -> GraphClient:
+def graph_client_from_settings(*, base_url: str | None = None, **client_options: Any) -> GraphClient:
     """A Graph client for the configured tenant and app registration.
 
     With GRAPH_SANDBOX the same msal client-credentials flow runs, its identity calls
     routed to the sandbox that serves `base_url` (by default GRAPH_BASE_URL).
+    `client_options` go to GraphClient (tests pass a recording `session`).
     """
     base_url = (base_url or settings.GRAPH_BASE_URL).rstrip("/")
     sandbox_root = base_url.removesuffix("/v1.0") if settings.GRAPH_SANDBOX else None
@@ -23,4 +26,6 @@ def graph_client_from_settings(*, base_url: str | None = None) -> GraphClient:
         sandbox_root=sandbox_root,
         timeout=settings.GRAPH_TIMEOUT_SECONDS,
     )
-    return GraphClient(base_url, tokens, timeout=settings.GRAPH_TIMEOUT_SECONDS)
+    # A throttled mailbox may ask for minutes (Outlook's window is 10 minutes): a
+    # background sync waits that out rather than failing.
+    return GraphClient(base_url, tokens, timeout=settings.GRAPH_TIMEOUT_SECONDS, max_backoff=600.0, **client_options)

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 FLUSH_AT = 200
 # Rounds of "look up by stamp, create again if absent" for creates Outlook did not confirm.
-MAX_CREATE_ATTEMPTS = 3
+MAX_CREATE_ATTEMPTS = 6
 LINK_FIELDS = ["graph_id", "change_key", "fields_hash", "snapshot", "state", "failure_count", "last_error", "synced_at"]
 
 
@@ -93,8 +93,10 @@ class Outbox:
                 ContactLink.objects.filter(pk__in=removed).delete()
         self._on_flushed(len(ops))
         recreate.extend(self._find_unconfirmed(unconfirmed))
-        for op in recreate:
-            self.add(op)
+        if recreate:
+            # Sent now, not left for a flush that may never come (attempts are bounded).
+            self.ops.extend(recreate)
+            self.flush()
 
     def _find_unconfirmed(self, ops: list[Op]) -> list[Op]:
         """Creates that failed with 5xx or a timeout may have happened anyway: link the

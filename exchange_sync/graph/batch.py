@@ -109,31 +109,33 @@ def run_batch(transport: GraphTransport, requests_: Sequence[BatchRequest]) -> l
     """
     check_unique_ids(requests_)
     final: dict[str, BatchResponse] = {}
+    attempts: dict[str, int] = {}
     pending = list(requests_)
-    attempt = 0
     while pending:
-        attempt += 1
+        chunk, pending = pending[:MAX_BATCH_SIZE], pending[MAX_BATCH_SIZE:]
+        envelope = {"requests": [r.to_json() for r in chunk]}
+        answers = parse_batch_answer(transport.request("POST", "/$batch", body=envelope, operations=len(chunk)))
         retry: list[BatchRequest] = []
         hints: list[float] = []
-        for chunk in chunks(pending):
-            envelope = {"requests": [r.to_json() for r in chunk]}
-            answers = parse_batch_answer(transport.request("POST", "/$batch", body=envelope, operations=len(chunk)))
-            for request in chunk:
-                answer = answers.get(request.id) or _missing_member(request.id)
-                final[request.id] = answer
-                if _retryable(request, answer):
-                    retry.append(request)
-                    hint = parse_retry_after(answer.headers)
-                    if hint is not None:
-                        hints.append(hint)
+        for request in chunk:
+            answer = answers.get(request.id) or _missing_member(request.id)
+            final[request.id] = answer
+            attempts[request.id] = attempts.get(request.id, 0) + 1
+            if _retryable(request, answer):
+                retry.append(request)
+                hint = parse_retry_after(answer.headers)
+                if hint is not None:
+                    hints.append(hint)
         if not retry:
-            break
-        delay = transport.retry_policy.delay(attempt, max(hints) if hints else None)
+            continue
+        # Wait before the next envelope too, not only before the retried members: a
+        # throttled mailbox refuses everything until its Retry-After has passed.
+        delay = transport.retry_policy.delay(max(attempts[r.id] for r in retry), max(hints) if hints else None)
         if delay is None:
-            break
-        logger.info("Retrying %d batch members in %.1fs (attempt %d)", len(retry), delay, attempt)
+            continue  # out of attempts (or asked to wait too long): their answers stand
+        logger.info("Retrying %d batch members in %.1fs", len(retry), delay)
         transport.sleep(delay)
-        pending = retry
+        pending = retry + pending
     return [final[r.id] for r in requests_]
 
 

@@ -129,6 +129,18 @@ def test_it_resends_a_throttled_create_because_graph_refused_it_before_running(e
     assert len(fake.envelopes) == 2
 
 
+def test_after_a_throttled_member_it_waits_before_sending_the_next_envelope(endpoint, client, sleep):
+    fake = endpoint(script={"0": [throttled("4"), ok()]})
+
+    answers = client.batch(gets(45))
+
+    assert all(a.status == 200 for a in answers)
+    assert sleep.calls == [4.0]
+    # The throttled member goes first in the next envelope, which was sent after the wait.
+    assert [m["id"] for m in fake.envelopes[1]][:2] == ["0", "20"]
+    assert len(fake.envelopes) == 3
+
+
 def test_it_returns_the_final_throttled_answer_after_the_attempts_instead_of_raising(endpoint, client, sleep):
     fake = endpoint(script={"1": [throttled("2")]})
 
