@@ -34,5 +34,12 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+# Benchmarks and fault drills against the sandbox (not part of `make test`).
+bench: $(STAMP)
+	$(PY) -m bench.run
+
+chaos: $(STAMP)
+	$(PY) -m bench.chaos
+
 clean:
 	rm -rf $(VENV) db.sqlite3 .test-db*.sqlite3*
