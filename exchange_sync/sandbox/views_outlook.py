@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -37,7 +38,8 @@ def _outlook_page(request: HttpRequest) -> HttpResponse:
     source = request.POST if request.method == "POST" else request.GET
     mailboxes = list(Mailbox.objects.all())
     mailbox = next((m for m in mailboxes if m.email == source.get("mailbox")), mailboxes[0] if mailboxes else None)
-    folders = list(mailbox.folders.all()) if mailbox else []
+    live = Count("contacts", filter=Q(contacts__is_deleted=False))
+    folders = list(mailbox.folders.annotate(live_count=live)) if mailbox else []
     folder = next((f for f in folders if str(f.pk) == source.get("folder")), folders[0] if folders else None)
     contacts = (
         Contact.objects.filter(folder=folder, is_deleted=False).order_by("pk") if folder else Contact.objects.none()

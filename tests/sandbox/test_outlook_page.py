@@ -29,6 +29,8 @@ def test_it_shows_a_mailboxs_contacts(superuser, admin_client_for, folder):
     assert "Ann Lee" in html
     assert "ann@x.example" in html
     assert "Business Central: 1 contact" in html
+    assert "Business Central (1)" in html
+    assert "Gone" not in html
 
 
 def test_it_creates_edits_and_deletes_a_contact(superuser, admin_client_for, folder):
