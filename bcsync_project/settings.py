@@ -134,3 +134,12 @@ GRAPH_BASE_URL = env(
     default=f"{SITE_URL}/graph-sandbox/v1.0" if GRAPH_SANDBOX else "https://graph.microsoft.com/v1.0",
 )
 GRAPH_TIMEOUT_SECONDS = env.float("GRAPH_TIMEOUT_SECONDS", default=30.0)
+
+# Graph sandbox simulation (see exchange_sync/sandbox): global defaults, each mailbox can
+# override them at run time (`manage.py sandbox_mailbox set`). All off by default.
+GRAPH_SANDBOX_LATENCY_MS = env.int("GRAPH_SANDBOX_LATENCY_MS", default=0)
+GRAPH_SANDBOX_THROTTLE = env.bool("GRAPH_SANDBOX_THROTTLE", default=False)
+GRAPH_SANDBOX_TRANSIENT_ERROR_RATE = env.float("GRAPH_SANDBOX_TRANSIENT_ERROR_RATE", default=0.0)
+GRAPH_SANDBOX_LOST_CREATE_RATE = env.float("GRAPH_SANDBOX_LOST_CREATE_RATE", default=0.0)
+GRAPH_SANDBOX_DELTA_EXPIRY = env("GRAPH_SANDBOX_DELTA_EXPIRY", default="off")
+GRAPH_SANDBOX_TOKEN_LIFETIME_SECONDS = env.int("GRAPH_SANDBOX_TOKEN_LIFETIME_SECONDS", default=3600)

@@ -6,6 +6,7 @@ import secrets
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
 
 from exchange_sync.models import M365Identity
 
@@ -15,7 +16,7 @@ DEMO_MAILBOX = "admin@cronus.example"
 
 @dataclass(frozen=True)
 class DemoUser:
-    username: str
+    user: AbstractBaseUser
     mailbox: str
     password: str | None  # set only when the user was created by this call
 
@@ -31,4 +32,4 @@ def demo_superuser_ensure(*, password: str | None = None) -> DemoUser:
             DEMO_USERNAME, email=DEMO_MAILBOX, password=created_password, first_name="Demo", last_name="Admin"
         )
     M365Identity.objects.get_or_create(user=user, defaults={"authentication_email": DEMO_MAILBOX})
-    return DemoUser(DEMO_USERNAME, user.m365_identity.authentication_email, created_password)
+    return DemoUser(user, user.m365_identity.authentication_email, created_password)

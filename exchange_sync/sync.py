@@ -281,7 +281,7 @@ class _Engine:
         has shown, so contacts we created must be seen once to be tracked."""
         seen = _Seen()
         try:
-            delta_link = self._pull_changes(seen, delta_link)
+            delta_link = self._pull_changes(seen, delta_link, counts_progress=False)
         except GraphDeltaExpiredError:
             return None  # the next run reconciles in full
         # Deleted in Outlook while we ran: marked now, recreated (or stopped) next run.
@@ -289,11 +289,11 @@ class _Engine:
         self.outbox.flush()
         return delta_link
 
-    def _pull_changes(self, seen: _Seen, since_link: str) -> str | None:
+    def _pull_changes(self, seen: _Seen, since_link: str, *, counts_progress: bool = True) -> str | None:
         """Apply the folder's changes since `since_link`; return the new link."""
         delta_link = None
         for page in self.client.iter_contacts_delta(self.mailbox, self.folder_id, delta_link=since_link):
-            self._pull_page(page.items, seen, full=False)
+            self._pull_page(page.items, seen, full=False, counts_progress=counts_progress)
             if page.removed_ids:
                 removed = self.setup.links.filter(graph_id__in=page.removed_ids, state=ContactLink.State.LINKED)
                 seen.missing_link_ids.extend(removed.values_list("pk", flat=True))
@@ -314,7 +314,10 @@ class _Engine:
                 seen.missing_link_ids.append(pk)
         return delta_link
 
-    def _pull_page(self, items: list[dict[str, Any]], seen: _Seen, *, full: bool) -> None:
+    def _pull_page(self, items: list[dict[str, Any]], seen: _Seen, *, full: bool, counts_progress: bool = True) -> None:
+        """Apply one page of Outlook contacts. Progress counts what a person would:
+        on a full run the in-scope contacts (already in the total) and new Outlook
+        contacts; on an incremental run every change."""
         by_id = {item["id"]: item for item in items}
         seen.seen_graph_ids.update(by_id)
         links = list(self.setup.links.filter(graph_id__in=list(by_id)).select_related("contact"))
@@ -329,7 +332,10 @@ class _Engine:
             self._compare_linked(link, item)
         if by_id:
             self._pull_unknown(list(by_id), seen)
-        self._tick(len(items))
+        if counts_progress:
+            new_items = len(by_id) if full else len(items)
+            self.total += new_items
+            self._tick(new_items + (len(items) - len(by_id) if full else 0))
 
     def _compare_linked(self, link: ContactLink, item: dict[str, Any]) -> None:
         """An Outlook contact we know: merge Outlook's edits (policy) and repair differences."""
@@ -580,7 +586,8 @@ class _Engine:
             changed = Q(modified_at__gte=self.setup.changes_since) if self.setup.changes_since else Q()
             scope = scope.filter(changed | ~Q(pk__in=healthy))
         scope = scope.exclude(pk__in=self.setup.links.filter(state=ContactLink.State.STOPPED).values("contact_id"))
-        self.total += scope.count()
+        if not full:
+            self.total += scope.count()
         for contacts in _chunks(scope.order_by("pk").iterator(chunk_size=CHUNK), CHUNK):
             contacts = [c for c in contacts if c.pk not in seen.handled_contacts]
             links = {link.contact_id: link for link in self.setup.links.filter(contact__in=contacts)}
@@ -678,8 +685,7 @@ class _Engine:
         self._heartbeat()
 
     def _tick(self, count: int) -> None:
-        self.done += count
-        self.total = max(self.total, self.done)
+        self.done = min(self.done + count, self.total)
         self._heartbeat()
 
     def _heartbeat(self) -> None:

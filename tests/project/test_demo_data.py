@@ -3,6 +3,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from contacts.models import Contact
+from exchange_sync.sandbox.models import Mailbox
 
 
 @pytest.mark.django_db
@@ -31,4 +32,7 @@ def test_the_demo_superuser_can_sign_in_and_has_a_mailbox(client):
     admin = get_user_model().objects.get(username="admin")
     assert admin.is_superuser
     assert admin.m365_identity.authentication_email == "admin@cronus.example"
+    assert admin.exchange_sync_setup.folder_name == "Business Central"
+    # Its mailbox exists in the built-in Graph sandbox, ready for a first sync.
+    assert Mailbox.objects.filter(email="admin@cronus.example").exists()
     assert client.login(username="admin", password="first-pass-123")

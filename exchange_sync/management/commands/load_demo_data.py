@@ -1,9 +1,12 @@
 import os
 
+from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from contacts.demo_data import demo_contacts_load
 from exchange_sync.demo import demo_superuser_ensure
+from exchange_sync.services import exchange_sync_setup_get_or_create
 
 
 class Command(BaseCommand):
@@ -21,12 +24,17 @@ class Command(BaseCommand):
             self.stdout.write(
                 self.style.SUCCESS(
                     f"Demo superuser created. Sign in at http://127.0.0.1:8000/admin/ as "
-                    f"'{demo.username}' with password '{demo.password}' (shown only this once; "
-                    f"change it with: python manage.py changepassword {demo.username})."
+                    f"'{demo.user.username}' with password '{demo.password}' (shown only this once; "
+                    f"change it with: python manage.py changepassword {demo.user.username})."
                 )
             )
         else:
-            self.stdout.write(f"Demo superuser '{demo.username}' already exists; its password is unchanged.")
+            self.stdout.write(f"Demo superuser '{demo.user.username}' already exists; its password is unchanged.")
+        exchange_sync_setup_get_or_create(demo.user)
+        if settings.GRAPH_SANDBOX:
+            # The demo mailbox lives in the built-in sandbox; provisioned by its own command
+            # (called by name: the product never imports the sandbox).
+            call_command("sandbox_mailbox", "add", demo.mailbox, stdout=self.stdout)
         companies, people = demo_contacts_load()
         if companies or people:
             self.stdout.write(self.style.SUCCESS(f"Loaded {companies} companies and {people} people."))

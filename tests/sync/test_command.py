@@ -1,0 +1,56 @@
+import pytest
+from django.core.management import CommandError, call_command
+from django.test import override_settings
+
+from exchange_sync.models import SyncRun
+from exchange_sync.sandbox.services import mailbox_configure
+from tests.factories import make_person
+from tests.sync.conftest import MAILBOX
+
+
+@pytest.fixture
+def sandbox_settings(live_server):
+    with override_settings(GRAPH_BASE_URL=f"{live_server.url}/graph-sandbox/v1.0"):
+        yield
+
+
+def test_sync_contacts_runs_a_sync_and_prints_its_counts(sandbox_settings, setup, outlook, capsys):
+    people = [make_person() for _ in range(3)]
+    call_command("sync_contacts", "--user", MAILBOX.upper())
+    out = capsys.readouterr()
+    assert "Succeeded" in out.out
+    assert "Created in outlook: 3" in out.out
+    assert "Graph requests:" in out.out
+    assert "contact" in out.err  # the progress bar
+    assert set(outlook.by_stamp()) == {p.no for p in people}
+    run = SyncRun.objects.get()
+    assert (run.kind, run.trigger, run.progress_done, run.progress_total) == ("incremental", "command", 3, 3)
+
+
+def test_sync_contacts_full_reconciles(sandbox_settings, setup, capsys):
+    make_person()
+    call_command("sync_contacts", "--user", MAILBOX, "--full")
+    assert SyncRun.objects.get().kind == SyncRun.Kind.FULL
+
+
+def test_sync_contacts_exits_non_zero_when_the_run_fails(sandbox_settings, setup):
+    mailbox_configure(MAILBOX, access_denied=True)
+    with pytest.raises(CommandError, match="failed: The application has no access"):
+        call_command("sync_contacts", "--user", MAILBOX)
+
+
+def test_sync_contacts_names_an_unknown_user(transactional_db):
+    with pytest.raises(CommandError, match="No user has the Microsoft 365 email nobody@x.example"):
+        call_command("sync_contacts", "--user", "nobody@x.example")
+
+
+def test_sync_contacts_confirm_carries_out_a_run_waiting_for_confirmation(sandbox_settings, setup, outlook):
+    people = [make_person(city="Paris") for _ in range(12)]
+    call_command("sync_contacts", "--user", MAILBOX)
+    setup.contact_filter = {"city": "Lyon"}
+    setup.save(update_fields=["contact_filter"])
+    with pytest.raises(CommandError, match="needs confirmation"):
+        call_command("sync_contacts", "--user", MAILBOX)
+    assert len(outlook.contacts()) == len(people)
+    call_command("sync_contacts", "--user", MAILBOX, "--confirm")
+    assert outlook.contacts() == []
