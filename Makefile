@@ -28,7 +28,7 @@ run: demo
 	$(VENV)/bin/honcho start
 
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

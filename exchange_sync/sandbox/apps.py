@@ -7,4 +7,12 @@ class GraphSandboxConfig(AppConfig):
     verbose_name = "Outlook (sandbox)"
 
     def ready(self) -> None:
+        from django.conf import settings
+
         from . import checks  # noqa: F401  (registers the system checks)
+        from .devserver import tcp_nodelay_enable
+
+        if settings.GRAPH_SANDBOX:
+            # The sandbox is served by runserver / live_server: without this every Graph
+            # answer waits ~40 ms for a delayed ACK (see devserver.py).
+            tcp_nodelay_enable()
