@@ -1,7 +1,6 @@
 """Codeunit 6700: what a Job Queue Entry runs to synchronize contacts."""
 
 import pytest
-from django_q.models import OrmQ
 
 from exchange_sync.background import ParameterError, codeunit_contact_sync, parse_parameters
 from exchange_sync.models import ExchangeSyncSetup, SyncRun
@@ -34,13 +33,15 @@ def setups(db):
     return enabled
 
 
-def test_it_queues_one_task_per_enabled_mailbox(setups, django_capture_on_commit_callbacks):
+def test_it_queues_one_task_per_enabled_mailbox(setups, django_capture_on_commit_callbacks, monkeypatch):
+    queued = []
+    monkeypatch.setattr("django_q.tasks.async_task", lambda func, *args, **kwargs: queued.append((func, args)))
     with django_capture_on_commit_callbacks(execute=True):
         text = codeunit_contact_sync("FULL", setups[0].user)
     runs = SyncRun.objects.all()
     assert {run.setup for run in runs} == set(setups)
     assert {(run.kind, run.trigger, run.status) for run in runs} == {("full", "job", "queued")}
-    assert OrmQ.objects.count() == 3
+    assert sorted(queued) == sorted(("exchange_sync.tasks.sync_run_task", (run.pk,)) for run in runs)
     assert text.startswith("Queued 3 mailbox(es)")
 
 
