@@ -12,3 +12,6 @@ os.environ.setdefault("M365_CLIENT_SECRET", "bcsync-sandbox-secret")
 from bcsync_project.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Tasks queued by tests must never reach a developer's real workers on the same broker.
+Q_CLUSTER = {**Q_CLUSTER, "name": "bcsync-tests"}  # noqa: F405
