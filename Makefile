@@ -27,7 +27,13 @@ run: demo
 	@echo "Starting web server on http://127.0.0.1:8000/admin/ and a job queue worker (Ctrl-C stops both)."
 	$(VENV)/bin/honcho start
 
-test: $(STAMP)
+# Browser tests drive Debian's Chromium (Playwright's own browser download cannot work here).
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
+test: $(STAMP) $(CHROMIUM)
 	$(PY) -m pytest -q -n 2
 
 lint: $(STAMP)

@@ -13,5 +13,8 @@ from bcsync_project.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
-# Tasks queued by tests must never reach a developer's real workers on the same broker.
-Q_CLUSTER = {**Q_CLUSTER, "name": "bcsync-tests"}  # noqa: F405
+# Tasks queued by tests must never reach a developer's real workers, nor the workers of
+# another test process, on the same broker: one queue per test process. A worker that a
+# test starts gets the test's queue through BCSYNC_TEST_QUEUE.
+os.environ.setdefault("BCSYNC_TEST_QUEUE", f"bcsync-tests-{os.getpid()}")
+Q_CLUSTER = {**Q_CLUSTER, "name": os.environ["BCSYNC_TEST_QUEUE"]}  # noqa: F405
