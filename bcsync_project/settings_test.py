@@ -15,6 +15,5 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 # Tasks queued by tests must never reach a developer's real workers, nor the workers of
 # another test process, on the same broker: one queue per test process. A worker that a
-# test starts gets the test's queue through BCSYNC_TEST_QUEUE.
-os.environ.setdefault("BCSYNC_TEST_QUEUE", f"bcsync-tests-{os.getpid()}")
-Q_CLUSTER = {**Q_CLUSTER, "name": os.environ["BCSYNC_TEST_QUEUE"]}  # noqa: F405
+# test starts is given the test's queue (Q_CLUSTER["name"]) in BCSYNC_TEST_QUEUE.
+Q_CLUSTER = {**Q_CLUSTER, "name": os.environ.get("BCSYNC_TEST_QUEUE") or f"bcsync-tests-{os.getpid()}"}  # noqa: F405
