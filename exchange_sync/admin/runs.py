@@ -1,0 +1,212 @@
+"""Sync runs and sync issues, read-only: the run page with live progress, counts per
+direction, issues and, for "needs confirmation", the planned deletions and Confirm."""
+
+from __future__ import annotations
+
+import logging
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from exchange_sync.admin.common import can_run_sync
+from exchange_sync.models import SyncIssue, SyncRun
+from exchange_sync.services import sync_run_confirm
+
+logger = logging.getLogger(__name__)
+
+ISSUES_PER_PAGE = 50
+
+
+def _progress(run: SyncRun) -> dict:
+    return {
+        "status": run.status,
+        "status_display": run.get_status_display(),
+        "done": run.progress_done,
+        "total": run.progress_total,
+        "is_finished": run.is_finished,
+    }
+
+
+def _counts(run: SyncRun) -> list[tuple[str, list[tuple[str, int]]]]:
+    """The run's counters grouped as a person reads them."""
+    return [
+        (
+            "To Outlook",
+            [
+                ("Created", run.created_in_outlook),
+                ("Updated", run.updated_in_outlook),
+                ("Deleted", run.deleted_in_outlook),
+            ],
+        ),
+        (
+            "To Business Central",
+            [("Created", run.created_in_bc), ("Linked", run.linked_in_bc), ("Updated", run.updated_in_bc)],
+        ),
+        (
+            "Other",
+            [
+                ("Unchanged", run.unchanged),
+                ("Excluded", run.excluded),
+                ("Skipped", run.skipped),
+                ("Failed", run.failed),
+                ("Conflicts", run.conflicts),
+                ("Graph requests", run.graph_requests),
+            ],
+        ),
+    ]
+
+
+class _OwnRowsMixin:
+    """Read-only, and each user sees only the rows of their own setup (superusers: all)."""
+
+    owner_field = ""
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        queryset = super().get_queryset(request)
+        return queryset if request.user.is_superuser else queryset.filter(**{self.owner_field: request.user})
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_active and request.user.is_staff
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        return self.has_module_permission(request)  # rows are filtered by get_queryset
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(SyncRun)
+class SyncRunAdmin(_OwnRowsMixin, admin.ModelAdmin):
+    owner_field = "setup__user"
+    list_display = ["__str__", "user", "status", "trigger", "created_at", "finished_at", "progress", "summary"]
+    list_select_related = ["setup__user", "requested_by"]
+    list_filter = ["status", "kind", "trigger"]
+    search_fields = ["setup__user__username", "error"]
+    date_hierarchy = "created_at"
+
+    @admin.display(description="User", ordering="setup__user__username")
+    def user(self, obj: SyncRun) -> str:
+        return str(obj.setup.user)
+
+    @admin.display(description="Progress")
+    def progress(self, obj: SyncRun) -> str:
+        return f"{obj.progress_done} / {obj.progress_total}"
+
+    @admin.display(description="Result")
+    def summary(self, obj: SyncRun) -> str:
+        if obj.error and obj.status in (SyncRun.Status.FAILED, SyncRun.Status.REFUSED):
+            return obj.error
+        if not obj.is_finished:
+            return ""
+        return (
+            f"To Outlook {obj.created_in_outlook}/{obj.updated_in_outlook}/{obj.deleted_in_outlook}, "
+            f"to Business Central {obj.created_in_bc}/{obj.linked_in_bc}/{obj.updated_in_bc}, "
+            f"{obj.failed} failed"
+        )
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<int:pk>/progress/", view(self.progress_view), name="exchange_sync_syncrun_progress"),
+            path("<int:pk>/confirm/", view(self.confirm_view), name="exchange_sync_syncrun_confirm"),
+            *super().get_urls(),
+        ]
+
+    def _run(self, request: HttpRequest, pk: object) -> SyncRun:
+        run = self.get_queryset(request).filter(pk=pk).first() if str(pk).isdigit() else None
+        if run is None:
+            raise Http404("No such sync run.")
+        return run
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
+        """The run's page: progress, counts per direction, issues, planned deletions."""
+        run = self._run(request, object_id)
+        issues = Paginator(run.issues.all(), ISSUES_PER_PAGE).get_page(request.GET.get("page"))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"{run.get_kind_display()} #{run.pk}",
+            "subtitle": None,
+            "opts": self.model._meta,
+            "run": run,
+            "progress": _progress(run),
+            "counts": _counts(run),
+            "issues": issues,
+            "issues_url": f"{reverse('admin:exchange_sync_syncissue_changelist')}?run__id__exact={run.pk}",
+            "progress_url": reverse("admin:exchange_sync_syncrun_progress", args=[run.pk]),
+            "confirm_url": reverse("admin:exchange_sync_syncrun_confirm", args=[run.pk]),
+            "setup_url": reverse("admin:exchange_sync_exchangesyncsetup_change", args=[run.setup_id]),
+            "can_confirm": run.status == SyncRun.Status.NEEDS_CONFIRMATION and can_run_sync(request),
+            **(extra_context or {}),
+        }
+        return TemplateResponse(request, "admin/exchange_sync/syncrun/run.html", context)
+
+    def progress_view(self, request: HttpRequest, pk: int) -> JsonResponse:
+        """The run's progress as JSON, polled by the run page while it is going."""
+        return JsonResponse(_progress(self._run(request, pk)))
+
+    def confirm_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Confirm a run that stopped as "needs confirmation": POST queues its repeat."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not can_run_sync(request):
+            raise PermissionDenied
+        run = self._run(request, pk)
+        try:
+            new_run, created = sync_run_confirm(run, requested_by=request.user)
+        except ValueError as exc:
+            self.message_user(request, str(exc), level=messages.ERROR)
+            return redirect("admin:exchange_sync_syncrun_change", run.pk)
+        except Exception as exc:
+            logger.exception("Confirming run %s failed", run.pk)
+            self.message_user(request, f"Confirming the synchronization failed: {exc}", level=messages.ERROR)
+            return redirect("admin:exchange_sync_syncrun_change", run.pk)
+        if created:
+            self.message_user(
+                request,
+                f"Confirmed. {new_run.get_kind_display()} #{new_run.pk} has been queued and will carry out "
+                "the deletions.",
+                level=messages.SUCCESS,
+            )
+        else:
+            self.message_user(
+                request,
+                f"A synchronization is already running (#{new_run.pk}). Here it is; confirm again when it "
+                "has finished if it is still needed.",
+                level=messages.INFO,
+            )
+        return redirect("admin:exchange_sync_syncrun_change", new_run.pk)
+
+
+@admin.register(SyncIssue)
+class SyncIssueAdmin(_OwnRowsMixin, admin.ModelAdmin):
+    owner_field = "run__setup__user"
+    list_display = ["run_link", "kind", "direction", "contact_link", "outlook_name", "reason", "created_at"]
+    list_select_related = ["run"]
+    list_filter = ["kind", "direction"]
+    search_fields = ["contact_no", "outlook_name", "reason"]
+    list_per_page = 100
+
+    @admin.display(description="Run", ordering="run")
+    def run_link(self, obj: SyncIssue) -> str:
+        url = reverse("admin:exchange_sync_syncrun_change", args=[obj.run_id])
+        return format_html('<a href="{}">{}</a>', url, obj.run)
+
+    @admin.display(description="Contact", ordering="contact_no")
+    def contact_link(self, obj: SyncIssue) -> str:
+        if obj.contact_id:
+            url = reverse("admin:contacts_contact_change", args=[obj.contact_id])
+            return format_html('<a href="{}">{}</a>', url, obj.contact_no or obj.contact_id)
+        return obj.contact_no or "-"
