@@ -27,32 +27,37 @@ def setups_with_health(queryset: QuerySet[ExchangeSyncSetup]) -> QuerySet[Exchan
 
 
 def scope_previews(setups: Iterable[ExchangeSyncSetup]) -> dict[int, ScopePreview]:
-    """`scope_preview` of each setup's saved filter, for all of them in one query.
+    """`scope_preview` of each setup's saved filter, for all of them in one query."""
+    return filters_preview({setup.pk: setup.contact_filter for setup in setups})
 
-    Each setup adds a few conditional counts to a single aggregate over Contact, so a
-    list page costs one query whatever its number of rows.
+
+def filters_preview(filters: dict[int, dict[str, str]]) -> dict[int, ScopePreview]:
+    """What each filter would synchronize, for all of them in one query.
+
+    Each filter adds a few conditional counts to a single aggregate over Contact, so a
+    list page costs one query whatever its number of rows. (Aliases are prefixed so they
+    never shadow a Contact field such as `privacy_blocked`.)
     """
-    setups = list(setups)
-    if not setups:
+    if not filters:
         return {}
     aggregates: dict[str, Count] = {}
-    for setup in setups:
+    for key, contact_filter in filters.items():
         try:
-            matching = contact_filter_q(setup.contact_filter)
+            matching = contact_filter_q(contact_filter)
         except ValidationError:  # a filter saved before the allow-list changed matches nothing
             matching = Q(pk__in=[])
-        aggregates[f"s{setup.pk}_in_scope"] = Count("pk", filter=matching & IN_SCOPE_Q)
+        aggregates[f"s{key}_in_scope"] = Count("pk", filter=matching & IN_SCOPE_Q)
         seen = Q()
-        for key, (_caption, condition) in EXCLUSION_REASONS.items():
-            aggregates[f"s{setup.pk}_{key}"] = Count("pk", filter=matching & condition & ~seen)
+        for reason, (_caption, condition) in EXCLUSION_REASONS.items():
+            aggregates[f"s{key}_{reason}"] = Count("pk", filter=matching & condition & ~seen)
             seen |= condition
     counts = Contact.objects.aggregate(**aggregates)
     return {
-        setup.pk: ScopePreview(
-            in_scope=counts[f"s{setup.pk}_in_scope"],
-            excluded={caption: counts[f"s{setup.pk}_{key}"] for key, (caption, _c) in EXCLUSION_REASONS.items()},
+        key: ScopePreview(
+            in_scope=counts[f"s{key}_in_scope"],
+            excluded={caption: counts[f"s{key}_{reason}"] for reason, (caption, _c) in EXCLUSION_REASONS.items()},
         )
-        for setup in setups
+        for key in filters
     }
 
 
