@@ -199,6 +199,11 @@ class SyncIssueAdmin(_OwnRowsMixin, admin.ModelAdmin):
     search_fields = ["contact_no", "outlook_name", "reason"]
     list_per_page = 100
 
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
+        if self.get_object(request, object_id) is None:
+            raise Http404("No such sync issue.")  # or another user's
+        return super().change_view(request, object_id, form_url, extra_context)
+
     @admin.display(description="Run", ordering="run")
     def run_link(self, obj: SyncIssue) -> str:
         url = reverse("admin:exchange_sync_syncrun_change", args=[obj.run_id])

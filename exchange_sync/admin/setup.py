@@ -297,9 +297,7 @@ class ExchangeSyncSetupAdmin(admin.ModelAdmin):
             )
             return redirect_back(request, SETUP_LIST)
         try:
-            run, created = sync_run_queue(
-                setup, kind=kind, trigger=SyncRun.Trigger.BUTTON, requested_by=request.user
-            )
+            run, created = sync_run_queue(setup, kind=kind, trigger=SyncRun.Trigger.BUTTON, requested_by=request.user)
         except Exception as exc:
             logger.exception("Queuing a sync of setup %s failed", setup.pk)
             self.message_user(request, f"Starting the synchronization failed: {exc}", level=messages.ERROR)
@@ -363,4 +361,3 @@ def _job_queue_url() -> str:
         return reverse("admin:jobqueue_jobqueueentry_contact_sync")
     except NoReverseMatch:
         return ""
-

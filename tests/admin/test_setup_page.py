@@ -114,9 +114,7 @@ def test_the_page_shows_the_preview_of_the_saved_filter_without_javascript(as_us
     ann_setup.contact_filter = {"city": "London"}
     ann_setup.save()
     page = as_user(ann).get(page_of(ann_setup)).content.decode()
-    assert (
-        "1 contacts will sync; 2 match the filter but are excluded: 1 of type Company, 1 without email." in page
-    )
+    assert "1 contacts will sync; 2 match the filter but are excluded: 1 of type Company, 1 without email." in page
 
 
 def test_the_preview_endpoint_counts_what_the_typed_filter_would_sync(as_user, ann):
@@ -178,9 +176,7 @@ def test_health_counts_in_sync_excluded_by_reason_and_failing(as_user, ann, ann_
     assert "Needs attention: 1 contact failed to synchronize." in page
 
 
-def test_the_setup_list_costs_the_same_queries_for_two_or_six_setups(
-    as_user, superuser, django_assert_max_num_queries
-):
+def test_the_setup_list_costs_the_same_queries_for_two_or_six_setups(as_user, superuser, django_assert_max_num_queries):
     client = as_user(superuser)
     for n in range(2):
         ExchangeSyncSetup.objects.create(user=make_user(f"u{n}", mailbox=f"u{n}@cronus.example"))

@@ -116,4 +116,3 @@ def test_a_user_cannot_sync_another_users_setup(as_user, ann, ann_setup, bob_set
 def test_a_superuser_can_sync_another_users_setup_from_its_page(as_user, superuser, bob_setup):
     as_user(superuser).post(SYNC, {"setup": bob_setup.pk})
     assert SyncRun.objects.get().setup == bob_setup
-

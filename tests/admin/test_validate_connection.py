@@ -146,7 +146,9 @@ def test_contact_folders_not_accessible_says_the_mailbox_was_found(validate, liv
         mocked.get(
             re.compile(r".*/users/[^/]+/contactFolders.*"),
             status=403,
-            json={"error": {"code": "ErrorAccessDenied", "message": "Access is denied. Check credentials and try again."}},
+            json={
+                "error": {"code": "ErrorAccessDenied", "message": "Access is denied. Check credentials and try again."}
+            },
         )
         level, message = validate()
     assert level == "error"
