@@ -172,7 +172,7 @@ class ExchangeSyncSetupAdmin(admin.ModelAdmin):
             title="Sign in to Microsoft 365, find the mailbox and its Outlook folder.",
         )
 
-    @admin.display(description="Contact filter")
+    @admin.display(description="Saved filter")
     def filter_text(self, obj: ExchangeSyncSetup) -> str:
         try:
             return contact_filter_text(obj.contact_filter)
