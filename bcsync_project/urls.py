@@ -3,6 +3,10 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+admin.site.site_header = "bcsync: contacts in step with Microsoft 365"
+admin.site.site_title = "bcsync"
+admin.site.index_title = "Contacts, Exchange sync and job queue"
+
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),

@@ -46,6 +46,10 @@ class ContactAdmin(admin.ModelAdmin):
         ("Address", {"fields": ["address", "address_2", ("post_code", "city"), "county", "country_region_code"]}),
     ]
 
+    def changelist_view(self, request, extra_context=None):
+        # Business Central calls this page "Contacts", not "Select contact to change".
+        return super().changelist_view(request, {"title": "Contacts", **(extra_context or {})})
+
     def get_search_results(self, request, queryset, search_term):
         # The company autocomplete on the card only offers Company contacts.
         queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)

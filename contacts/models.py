@@ -65,12 +65,12 @@ class Contact(models.Model):
         PERSON = "person", "Person"
 
     no = models.CharField("No.", max_length=20, unique=True, blank=True, editable=False)
-    type = models.CharField(max_length=10, choices=Type.choices, default=Type.PERSON, db_index=True)
-    name = models.CharField(max_length=100, blank=True, db_index=True)
-    first_name = models.CharField(max_length=30, blank=True)
-    middle_name = models.CharField(max_length=30, blank=True)
-    surname = models.CharField(max_length=30, blank=True)
-    initials = models.CharField(max_length=30, blank=True)
+    type = models.CharField("Type", max_length=10, choices=Type.choices, default=Type.PERSON, db_index=True)
+    name = models.CharField("Name", max_length=100, blank=True, db_index=True)
+    first_name = models.CharField("First Name", max_length=30, blank=True)
+    middle_name = models.CharField("Middle Name", max_length=30, blank=True)
+    surname = models.CharField("Surname", max_length=30, blank=True)
+    initials = models.CharField("Initials", max_length=30, blank=True)
     job_title = models.CharField("Job Title", max_length=30, blank=True)
     company = models.ForeignKey(
         "self",
@@ -87,15 +87,15 @@ class Contact(models.Model):
     phone = models.CharField("Phone No.", max_length=30, blank=True)
     mobile_phone = models.CharField("Mobile Phone No.", max_length=30, blank=True)
     home_page = models.CharField("Home Page", max_length=255, blank=True)
-    address = models.CharField(max_length=100, blank=True)
+    address = models.CharField("Address", max_length=100, blank=True)
     address_2 = models.CharField("Address 2", max_length=50, blank=True)
-    city = models.CharField(max_length=30, blank=True, db_index=True)
+    city = models.CharField("City", max_length=30, blank=True, db_index=True)
     post_code = models.CharField("Post Code", max_length=20, blank=True)
-    county = models.CharField(max_length=30, blank=True)
+    county = models.CharField("County", max_length=30, blank=True)
     country_region_code = models.CharField("Country/Region Code", max_length=10, blank=True)
     salesperson_code = models.CharField("Salesperson Code", max_length=20, blank=True, db_index=True)
     privacy_blocked = models.BooleanField("Privacy Blocked", default=False)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField("Created", auto_now_add=True)
     modified_at = models.DateTimeField("Last Date Modified", auto_now=True, db_index=True)
 
     objects = ContactQuerySet.as_manager()

@@ -48,7 +48,7 @@ def test_it_filters_on_type_and_privacy(staff_client):
     blocked = staff_client.get(LIST_URL, {"privacy_blocked__exact": "1"}).context["cl"].result_list
     assert [c.name for c in blocked] == ["Ann Berg"]
     filters = {spec.title for spec in staff_client.get(LIST_URL).context["cl"].filter_specs}
-    assert filters == {"type", "Company Name", "city", "Salesperson Code", "Privacy Blocked"}
+    assert filters == {"Type", "Company Name", "City", "Salesperson Code", "Privacy Blocked"}
 
 
 @pytest.mark.django_db

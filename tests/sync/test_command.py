@@ -19,7 +19,7 @@ def test_sync_contacts_runs_a_sync_and_prints_its_counts(sandbox_settings, setup
     call_command("sync_contacts", "--user", MAILBOX.upper())
     out = capsys.readouterr()
     assert "Succeeded" in out.out
-    assert "Created in outlook: 3" in out.out
+    assert "Created in Outlook: 3" in out.out
     assert "Graph requests:" in out.out
     assert "contact" in out.err  # the progress bar
     assert set(outlook.by_stamp()) == {p.no for p in people}

@@ -23,7 +23,7 @@ class Command(BaseCommand):
         if demo.password:
             self.stdout.write(
                 self.style.SUCCESS(
-                    f"Demo superuser created. Sign in at http://127.0.0.1:8000/admin/ as "
+                    f"Demo superuser created. Sign in at {settings.SITE_URL}/admin/ as "
                     f"'{demo.user.username}' with password '{demo.password}' (shown only this once; "
                     f"change it with: python manage.py changepassword {demo.user.username})."
                 )

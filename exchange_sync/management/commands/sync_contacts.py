@@ -56,7 +56,8 @@ class Command(BaseCommand):
         for name in COUNTERS:
             value = getattr(run, name)
             if value:
-                self.stdout.write(f"  {SyncRun._meta.get_field(name).verbose_name.capitalize()}: {value}")
+                label = str(SyncRun._meta.get_field(name).verbose_name)
+                self.stdout.write(f"  {label[:1].upper()}{label[1:]}: {value}")
         self.stdout.write(f"  Graph requests: {run.graph_requests}")
         for issue in run.issues.all()[:20]:
             self.stdout.write(f"  - {issue}")
