@@ -6,13 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.core.exceptions import ValidationError
 from django.db.models import Count, Q, QuerySet
 
-from contacts.models import Contact
-from exchange_sync.contact_filter import contact_filter_q
 from exchange_sync.models import ContactLink, ExchangeSyncSetup
-from exchange_sync.selectors import EXCLUSION_REASONS, IN_SCOPE_Q, ScopePreview
+from exchange_sync.selectors import ScopePreview, filters_preview
 
 IN_SYNC_Q = Q(links__state=ContactLink.State.LINKED, links__graph_id__isnull=False, links__failure_count=0)
 FAILING_Q = Q(links__failure_count__gt=0)
@@ -29,36 +26,6 @@ def setups_with_health(queryset: QuerySet[ExchangeSyncSetup]) -> QuerySet[Exchan
 def scope_previews(setups: Iterable[ExchangeSyncSetup]) -> dict[int, ScopePreview]:
     """`scope_preview` of each setup's saved filter, for all of them in one query."""
     return filters_preview({setup.pk: setup.contact_filter for setup in setups})
-
-
-def filters_preview(filters: dict[int, dict[str, str]]) -> dict[int, ScopePreview]:
-    """What each filter would synchronize, for all of them in one query.
-
-    Each filter adds a few conditional counts to a single aggregate over Contact, so a
-    list page costs one query whatever its number of rows. (Aliases are prefixed so they
-    never shadow a Contact field such as `privacy_blocked`.)
-    """
-    if not filters:
-        return {}
-    aggregates: dict[str, Count] = {}
-    for key, contact_filter in filters.items():
-        try:
-            matching = contact_filter_q(contact_filter)
-        except ValidationError:  # a filter saved before the allow-list changed matches nothing
-            matching = Q(pk__in=[])
-        aggregates[f"s{key}_in_scope"] = Count("pk", filter=matching & IN_SCOPE_Q)
-        seen = Q()
-        for reason, (_caption, condition) in EXCLUSION_REASONS.items():
-            aggregates[f"s{key}_{reason}"] = Count("pk", filter=matching & condition & ~seen)
-            seen |= condition
-    counts = Contact.objects.aggregate(**aggregates)
-    return {
-        key: ScopePreview(
-            in_scope=counts[f"s{key}_in_scope"],
-            excluded={caption: counts[f"s{key}_{reason}"] for reason, (caption, _c) in EXCLUSION_REASONS.items()},
-        )
-        for key in filters
-    }
 
 
 @dataclass(frozen=True)

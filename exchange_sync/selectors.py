@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.core.exceptions import ValidationError
 from django.db.models import Count, Q, QuerySet
 
 from contacts.models import Contact
@@ -60,16 +61,36 @@ class ScopePreview:
         return text + "."
 
 
+def filters_preview(filters: dict[int, dict[str, str]]) -> dict[int, ScopePreview]:
+    """What each filter would synchronize, for all of them in one query.
+
+    Each filter adds a few conditional counts to a single aggregate over Contact, so a
+    list page costs one query whatever its number of rows. (Aliases are prefixed so they
+    never shadow a Contact field such as `privacy_blocked`.)
+    """
+    if not filters:
+        return {}
+    aggregates: dict[str, Count] = {}
+    for key, contact_filter in filters.items():
+        try:
+            matching = contact_filter_q(contact_filter)
+        except ValidationError:  # a filter saved before the allow-list changed matches nothing
+            matching = Q(pk__in=[])
+        aggregates[f"s{key}_in_scope"] = Count("pk", filter=matching & IN_SCOPE_Q)
+        seen = Q()
+        for reason, (_caption, condition) in EXCLUSION_REASONS.items():
+            aggregates[f"s{key}_{reason}"] = Count("pk", filter=matching & condition & ~seen)
+            seen |= condition
+    counts = Contact.objects.aggregate(**aggregates)
+    return {
+        key: ScopePreview(
+            in_scope=counts[f"s{key}_in_scope"],
+            excluded={caption: counts[f"s{key}_{reason}"] for reason, (caption, _c) in EXCLUSION_REASONS.items()},
+        )
+        for key in filters
+    }
+
+
 def scope_preview(contact_filter: dict[str, str]) -> ScopePreview:
     """Counts for the setup page's live preview, in one query."""
-    matching = Contact.objects.filter(contact_filter_q(contact_filter))
-    aggregates: dict[str, Count] = {"in_scope": Count("pk", filter=IN_SCOPE_Q)}
-    seen = Q()
-    for key, (_caption, condition) in EXCLUSION_REASONS.items():
-        aggregates[key] = Count("pk", filter=condition & ~seen)
-        seen |= condition
-    counts = matching.aggregate(**aggregates)
-    return ScopePreview(
-        in_scope=counts["in_scope"],
-        excluded={caption: counts[key] for key, (caption, _condition) in EXCLUSION_REASONS.items()},
-    )
+    return filters_preview({0: contact_filter})[0]

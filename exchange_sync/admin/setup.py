@@ -17,8 +17,9 @@ from exchange_sync.admin.common import can_run_sync, owns, redirect_back
 from exchange_sync.connection_check import exchange_connection_validate
 from exchange_sync.contact_filter import FILTER_FIELDS, contact_filter_text, contact_filter_validate
 from exchange_sync.forms import ExchangeSyncSetupForm, contact_filter_from_data, filter_form_field
-from exchange_sync.health import excluded_text, filters_preview, scope_previews, setup_health, setups_with_health
+from exchange_sync.health import excluded_text, scope_previews, setup_health, setups_with_health
 from exchange_sync.models import ExchangeSyncSetup, SyncRun
+from exchange_sync.selectors import scope_preview
 from exchange_sync.services import exchange_sync_setup_get_or_create, sync_run_queue
 
 logger = logging.getLogger(__name__)
@@ -323,8 +324,7 @@ class ExchangeSyncSetupAdmin(admin.ModelAdmin):
             contact_filter = contact_filter_validate(contact_filter_from_data(request.GET))
         except ValidationError as exc:
             return JsonResponse({"error": " ".join(exc.messages)})
-        # selectors.scope_preview's aggregate aliases shadow Contact fields; see health.
-        preview = filters_preview({0: contact_filter})[0]
+        preview = scope_preview(contact_filter)
         return JsonResponse(
             {
                 "text": str(preview),

@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django_q.models import Task
 from django_q.tasks import async_task
@@ -43,6 +44,8 @@ def _start_cluster(queue: str, log_path: Path) -> subprocess.Popen:
         "DATABASE_URL": _database_url(),
         "DJANGO_SETTINGS_MODULE": "bcsync_project.settings_test",
         "JOBQUEUE_TEST_QUEUE": queue,
+        # The same django-q2 cluster name as this process: it also salts task signatures.
+        "BCSYNC_TEST_QUEUE": settings.Q_CLUSTER["name"],
         "Q_SYNC": "false",
         "Q_WORKERS": "2",
     }
