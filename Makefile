@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench chaos migrate demo clean
+.PHONY: run test lint bench chaos screenshots migrate demo clean
 
 # (Re)install whenever requirements.txt changes.
 $(STAMP): requirements.txt
@@ -39,6 +39,11 @@ test: $(STAMP) $(CHROMIUM)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+# Refresh the README's screenshots: the browser walk-through, saved under docs/.
+screenshots: $(STAMP) $(CHROMIUM)
+	rm -rf docs/screenshots
+	BROWSER_SCREENSHOT_DIR=docs/screenshots $(PY) -m pytest -q tests/browser/test_main_flows.py
 
 # Benchmarks and fault drills against the sandbox (not part of `make test`).
 bench: $(STAMP)
