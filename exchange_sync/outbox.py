@@ -8,14 +8,14 @@ database transaction.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.utils import timezone
 
-from exchange_sync.graph.batch import BatchResponse, error_from_batch_response
+from exchange_sync.graph.batch import BatchRequest, BatchResponse, error_from_batch_response
 from exchange_sync.graph.errors import GraphConflictError, GraphError, GraphNotFoundError, GraphTransientError
 from exchange_sync.mapping import MappedValues, graph_body, values_hash
 from exchange_sync.models import ContactLink, SyncIssue
@@ -43,16 +43,26 @@ class Op:
 
 
 class Outbox:
-    def __init__(self, client: GraphClient, mailbox: str, folder_id: str, on_flushed) -> None:
+    def __init__(
+        self,
+        client: GraphClient,
+        mailbox: str,
+        folder_id: str,
+        *,
+        counts: dict[str, int],
+        issues: list[SyncIssue],
+        on_flushed: Callable[[], None],
+    ) -> None:
         self.client = client
         self.mailbox = mailbox
         self.folder_id = folder_id
         self.ops: list[Op] = []
-        self.counts: Counter[str] = Counter()
-        self.issues: list[SyncIssue] = []
-        self.failed_link_ids: set[int] = set()
-        # Called after each flush with the number of operations done (progress, heartbeat).
-        self._on_flushed = on_flushed
+        # The run's counters and issues, kept up to date as answers arrive, so a run that
+        # stops half way still records what it did.
+        self.counts = counts
+        self.issues = issues
+        self.sent = 0
+        self._on_flushed = on_flushed  # progress and heartbeat after each flush
 
     def add(self, op: Op) -> None:
         self.ops.append(op)
@@ -63,6 +73,7 @@ class Outbox:
         if not self.ops:
             return
         ops, self.ops = self.ops, []
+        self.sent += len(ops)
         responses = self.client.batch([self._request(str(index), op) for index, op in enumerate(ops)])
         recreate: list[Op] = []
         unconfirmed: list[Op] = []
@@ -76,7 +87,7 @@ class Outbox:
                 self._succeeded(op, response, now, changed, removed)
             elif op.kind == "delete" and isinstance(error, GraphNotFoundError):
                 removed.append(link.pk)  # already gone: that is what we wanted
-                self.counts[op.counter] += 1
+                self._count(op)
             elif op.kind == "update" and isinstance(error, GraphNotFoundError):
                 # Deleted in Outlook since we last looked: create it again.
                 link.graph_id, link.change_key = None, ""
@@ -91,7 +102,7 @@ class Outbox:
                 ContactLink.objects.bulk_update(changed, LINK_FIELDS, batch_size=500)
             if removed:
                 ContactLink.objects.filter(pk__in=removed).delete()
-        self._on_flushed(len(ops))
+        self._on_flushed()
         recreate.extend(self._find_unconfirmed(unconfirmed))
         if recreate:
             # Sent now, not left for a flush that may never come (attempts are bounded).
@@ -117,7 +128,7 @@ class Outbox:
                 op.link.state, op.link.snapshot = ContactLink.State.LINKED, dict(op.values)
                 op.link.fields_hash, op.link.synced_at = values_hash(op.values), now
                 found.append(op.link)
-                self.counts[op.counter] += 1
+                self._count(op)
             else:
                 # Not there (or not known yet): create it again; a copy that appears
                 # later is found by the next delta round and removed as a duplicate.
@@ -125,7 +136,11 @@ class Outbox:
         ContactLink.objects.bulk_update(found, LINK_FIELDS, batch_size=500)
         return retry
 
-    def _request(self, request_id: str, op: Op):
+    def _count(self, op: Op) -> None:
+        if op.counter:
+            self.counts[op.counter] += 1
+
+    def _request(self, request_id: str, op: Op) -> BatchRequest:
         link = op.link
         if op.kind == "create":
             body = graph_body(op.values)
@@ -147,7 +162,7 @@ class Outbox:
 
     def _succeeded(self, op: Op, response: BatchResponse, now, changed: list, removed: list) -> None:
         link = op.link
-        self.counts[op.counter] += 1
+        self._count(op)
         if op.kind == "delete":
             removed.append(link.pk)
             return
@@ -174,7 +189,6 @@ class Outbox:
         link.failure_count += 1
         link.last_error = reason
         changed.append(link)
-        self.failed_link_ids.add(link.pk)
         self.counts["failed"] += 1
         self.issues.append(
             SyncIssue(

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from exchange_sync.models import ExchangeSyncSetup, SyncIssue, SyncRun
@@ -113,12 +113,6 @@ def setup_mark_result(setup: ExchangeSyncSetup, run: SyncRun) -> None:
             )
         else:
             ExchangeSyncSetup.objects.filter(pk=setup.pk).update(last_sync_at=now, last_error=run.error)
-
-
-def link_failures_bump(link_ids: list[int], message: str) -> None:
-    from exchange_sync.models import ContactLink
-
-    ContactLink.objects.filter(pk__in=link_ids).update(failure_count=F("failure_count") + 1, last_error=message)
 
 
 def sync_run_queue(

@@ -14,8 +14,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from contacts.models import Contact
@@ -181,6 +182,7 @@ class _Engine:
         self.counts: dict[str, int] = dict.fromkeys(COUNTERS, 0)
         self.issues: list[SyncIssue] = []
         self.done = self.total = 0
+        self.folder_id = ""
         self.outbox: Outbox | None = None
         self.confirmed = run.confirms_id is not None
 
@@ -192,13 +194,20 @@ class _Engine:
                 f"{self.setup.user} has no Microsoft 365 email. Add it in the Microsoft 365 Authentication "
                 "section of the user card."
             )
-        contact_filter_validate(self.setup.contact_filter)
-        folder_id, recreated = self._ensure_folder()
-        self.outbox = Outbox(self.client, self.mailbox, folder_id, self._flushed)
-        self.folder_id = folder_id
+        try:
+            contact_filter_validate(self.setup.contact_filter)
+        except ValidationError as exc:
+            raise SetupProblem(f"The contact filter cannot be used: {' '.join(exc.messages)}") from exc
+        self.folder_id, recreated = self._ensure_folder()
+        self.outbox = Outbox(
+            self.client,
+            self.mailbox,
+            self.folder_id,
+            counts=self.counts,
+            issues=self.issues,
+            on_flushed=self._heartbeat,
+        )
         full = self.run.kind == SyncRun.Kind.FULL or recreated or not self.setup.delta_link
-        if full:
-            self.total = contacts_in_scope(self.setup).count()
         seen = _Seen()
         delta_link = None
         if not full:
@@ -209,6 +218,7 @@ class _Engine:
                 self._note("The Outlook change log had expired; a full reconciliation was run instead.")
                 full, seen = True, _Seen()
         if full:
+            self.total = contacts_in_scope(self.setup).count()
             delta_link = self._pull_everything(seen)
         self._guard(seen)
         self._apply_missing(seen.missing_link_ids)
@@ -216,12 +226,8 @@ class _Engine:
         self._delete_out_of_scope()
         self._record_exclusions(full)
         self.outbox.flush()
-        if sum(self.outbox.counts.values()) and delta_link:
+        if self.outbox.sent and delta_link:
             delta_link = self._catch_up(delta_link)
-        for name, value in self.outbox.counts.items():
-            if name in self.counts:
-                self.counts[name] += value
-        self.issues.extend(self.outbox.issues)
         # The delta link is saved only now, with every change it reported applied.
         ExchangeSyncSetup.objects.filter(pk=self.setup.pk).update(delta_link=delta_link or "")
 
@@ -544,7 +550,7 @@ class _Engine:
             )
 
     @staticmethod
-    def _describe(links: Iterable[ContactLink]) -> list[dict[str, str]]:
+    def _describe(links: QuerySet[ContactLink]) -> list[dict[str, str]]:
         return [
             {"no": link.contact_no, "name": link.contact.name if link.contact else "(deleted contact)"}
             for link in links.select_related("contact")
@@ -680,9 +686,6 @@ class _Engine:
 
     def _note(self, message: str) -> None:
         self.run.error = (self.run.error + "\n" + message).strip()
-
-    def _flushed(self, _operations: int) -> None:
-        self._heartbeat()
 
     def _tick(self, count: int) -> None:
         self.done = min(self.done + count, self.total)

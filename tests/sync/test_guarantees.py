@@ -215,3 +215,12 @@ def test_database_work_does_not_grow_with_the_number_of_contacts(sync, setup):
     small = queries_for_unchanged_full_sync(20)
     large = queries_for_unchanged_full_sync(60)  # 80 contacts in all
     assert large == small
+
+
+def test_a_filter_that_cannot_be_used_fails_the_run_with_what_to_fix(sync, setup):
+    ExchangeSyncSetup.objects.filter(pk=setup.pk).update(contact_filter={"email": "x@y"})
+    run = sync()
+    assert run.status == SyncRun.Status.FAILED
+    assert "The contact filter cannot be used: Contacts cannot be filtered on 'email'" in run.error
+    setup.refresh_from_db()
+    assert setup.needs_attention
