@@ -57,12 +57,17 @@ def test_full_sync_queues_a_full_run(as_user, ann, ann_setup):
 
 
 def test_the_run_is_handed_to_django_q_after_commit(as_user, ann, ann_setup, django_capture_on_commit_callbacks):
-    from django_q.models import OrmQ
+    from django_q.brokers import get_broker
+    from django_q.signing import SignedPackage
 
     with django_capture_on_commit_callbacks(execute=True):
         as_user(ann).post(SYNC)
     run = SyncRun.objects.get()
-    task = OrmQ.objects.get().task
+    # Read it back from whichever broker is configured (database or Redis).
+    broker = get_broker()
+    [(ack_id, package)] = broker.dequeue()
+    broker.acknowledge(ack_id)
+    task = SignedPackage.loads(package)
     assert (task["func"], tuple(task["args"])) == ("exchange_sync.tasks.sync_run_task", (run.pk,))
 
 
