@@ -191,7 +191,7 @@ def test_the_delta_link_is_kept_when_the_run_fails_after_pulling(sync, outlook, 
     def crash(*args, **kwargs):
         raise RuntimeError("worker died")
 
-    monkeypatch.setattr("exchange_sync.sync._Engine._push", crash)
+    monkeypatch.setattr("exchange_sync.sync.engine.Engine._push", crash)
     failed = sync()
     monkeypatch.undo()
     assert failed.status == SyncRun.Status.FAILED

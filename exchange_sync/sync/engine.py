@@ -1,6 +1,6 @@
-"""The sync engine: one run of one setup, incremental or full.
+"""The sync algorithm: one run of one setup, incremental or full.
 
-A run goes: claim the setup, find (or create, rename, recreate) the Outlook folder, pull
+A run (after `run.py` has claimed the setup) goes: make sure of the Outlook folder, pull
 what changed in Outlook (delta query; a full run reads the whole folder), check that
 nothing drastic is about to happen (mass deletion, emptied folder), push what changed
 in Business Central, remove from Outlook what left the scope. Business Central is the
@@ -15,24 +15,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.db.models import Q, QuerySet
-from django.utils import timezone
 
 from contacts.models import Contact
 from exchange_sync import services
 from exchange_sync.contact_filter import contact_filter_validate
 from exchange_sync.graph.batch import error_from_batch_response
 from exchange_sync.graph.client import GraphClient
-from exchange_sync.graph.errors import (
-    GraphAuthError,
-    GraphConflictError,
-    GraphDeltaExpiredError,
-    GraphError,
-    GraphNotFoundError,
-    GraphThrottledError,
-    GraphTransientError,
-)
+from exchange_sync.graph.errors import GraphDeltaExpiredError, GraphNotFoundError
 from exchange_sync.graph.stamp import stamp_value
 from exchange_sync.mapping import (
     GRAPH_SELECT,
@@ -46,6 +36,7 @@ from exchange_sync.mapping import (
 from exchange_sync.models import ContactLink, ExchangeSyncSetup, SyncIssue, SyncRun
 from exchange_sync.outbox import Op, Outbox
 from exchange_sync.selectors import contacts_in_scope, contacts_matching_filter, exclusion_reason
+from exchange_sync.sync.folder import folder_ensure
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +45,6 @@ CHUNK = 500
 # A run that would delete (or find deleted in Outlook) more than half of the linked
 # contacts, and more than this many, stops for a person to confirm.
 GUARD_MIN = 10
-MAILBOX_NOT_FOUND = ("ErrorInvalidUser", "Request_ResourceNotFound", "MailboxNotEnabledForRESTAPI")
 
 COUNTERS = (
     "created_in_outlook",
@@ -81,91 +71,6 @@ class SetupProblem(Exception):
     """A problem only a person can fix (no mailbox, consent, unknown user)."""
 
 
-def sync_setup(
-    setup: ExchangeSyncSetup,
-    *,
-    client: GraphClient,
-    kind: str = SyncRun.Kind.INCREMENTAL,
-    trigger: str = SyncRun.Trigger.COMMAND,
-    requested_by=None,
-    progress=None,
-) -> SyncRun:
-    """Create a run of `setup` and carry it out now; see `sync_run_execute`."""
-    run = services.sync_run_create(setup, kind=kind, trigger=trigger, requested_by=requested_by)
-    return sync_run_execute(run, client=client, progress=progress)
-
-
-def sync_run_execute(run: SyncRun, *, client: GraphClient, progress=None) -> SyncRun:
-    """Carry out a queued run and return it finished.
-
-    Never raises for sync problems: the outcome is the run's status (refused when
-    another run of the setup is going, failed, needs confirmation, partial, succeeded),
-    its counters and issues. `progress(done, total)` is called as the run advances.
-    """
-    if not services.sync_run_claim(run):
-        return services.sync_run_refuse(run)
-    setup = ExchangeSyncSetup.objects.select_related("user__m365_identity").get(pk=run.setup_id)
-    requests_before = client.request_count
-    engine = _Engine(run, setup, client, progress)
-    try:
-        engine.execute()
-        run.status = SyncRun.Status.PARTIAL if engine.counts["failed"] else SyncRun.Status.SUCCEEDED
-    except NeedsConfirmation as exc:
-        run.status, run.error, run.planned_deletions = SyncRun.Status.NEEDS_CONFIRMATION, str(exc), exc.planned
-    except SetupProblem as exc:
-        run.status, run.error = SyncRun.Status.FAILED, str(exc)
-        services.setup_mark_attention(setup, str(exc))
-    except GraphNotFoundError as exc:
-        if exc.code not in MAILBOX_NOT_FOUND:
-            raise
-        run.status, run.error = SyncRun.Status.FAILED, _mailbox_message(setup)
-        services.setup_mark_attention(setup, run.error)
-    except GraphAuthError as exc:
-        run.status, run.error = SyncRun.Status.FAILED, _auth_message(exc)
-        services.setup_mark_attention(setup, run.error)
-    except (GraphThrottledError, GraphTransientError) as exc:
-        run.status = SyncRun.Status.FAILED
-        run.error = f"Microsoft 365 did not answer in time ({exc}). The next sync will try again."
-    except GraphError as exc:
-        run.status, run.error = SyncRun.Status.FAILED, f"Microsoft 365 refused the synchronization: {exc}"
-    except Exception as exc:
-        logger.exception("Sync run %s failed", run.pk)
-        run.status, run.error = SyncRun.Status.FAILED, f"The synchronization stopped on an unexpected error: {exc!r}"
-    finally:
-        engine.save_issues()
-        for name in COUNTERS:
-            setattr(run, name, engine.counts[name])
-        run.graph_requests = client.request_count - requests_before
-        run.progress_done, run.progress_total = engine.done, max(engine.total, engine.done)
-        run.finished_at = timezone.now()
-        run.save()
-        services.sync_run_release(run)
-    if run.status in (SyncRun.Status.SUCCEEDED, SyncRun.Status.PARTIAL):
-        ExchangeSyncSetup.objects.filter(pk=setup.pk).update(changes_since=run.started_at)
-    services.setup_mark_result(setup, run)
-    return run
-
-
-def _mailbox_message(setup: ExchangeSyncSetup) -> str:
-    return (
-        f"The mailbox {setup.mailbox} was not found in Microsoft 365. Check the Microsoft 365 email on the "
-        "user card, or ask an administrator whether the mailbox exists."
-    )
-
-
-def _auth_message(exc: GraphAuthError) -> str:
-    what = {
-        "invalid_client": "The client secret (M365_CLIENT_SECRET) was refused.",
-        "unknown_client": "The application id (M365_CLIENT_ID) is not registered in the tenant.",
-        "unknown_tenant": "The tenant (M365_TENANT_ID) is unknown to Microsoft.",
-        "consent": (
-            "The application has no access to this mailbox: an administrator must grant admin consent "
-            "for Contacts.ReadWrite (or widen the application access policy)."
-        ),
-    }.get(getattr(exc, "reason", ""), "Microsoft 365 refused the sign-in.")
-    return f"{what} ({exc})"
-
-
 @dataclass
 class _Seen:
     """What a pull learned, used by the push that follows."""
@@ -175,7 +80,9 @@ class _Seen:
     missing_link_ids: list[int] = field(default_factory=list)
 
 
-class _Engine:
+class Engine:
+    """One run's work; `execute` raises NeedsConfirmation, SetupProblem or GraphError."""
+
     def __init__(self, run: SyncRun, setup: ExchangeSyncSetup, client: GraphClient, progress) -> None:
         self.run, self.setup, self.client, self._progress = run, setup, client, progress
         self.mailbox = setup.mailbox
@@ -198,7 +105,10 @@ class _Engine:
             contact_filter_validate(self.setup.contact_filter)
         except ValidationError as exc:
             raise SetupProblem(f"The contact filter cannot be used: {' '.join(exc.messages)}") from exc
-        self.folder_id, recreated = self._ensure_folder()
+        folder = folder_ensure(self.client, self.setup, self.mailbox)
+        self.folder_id = folder.id
+        if folder.note:
+            self._note(folder.note)
         self.outbox = Outbox(
             self.client,
             self.mailbox,
@@ -207,7 +117,7 @@ class _Engine:
             issues=self.issues,
             on_flushed=self._heartbeat,
         )
-        full = self.run.kind == SyncRun.Kind.FULL or recreated or not self.setup.delta_link
+        full = self.run.kind == SyncRun.Kind.FULL or folder.is_new or not self.setup.delta_link
         seen = _Seen()
         delta_link = None
         if not full:
@@ -230,54 +140,6 @@ class _Engine:
             delta_link = self._catch_up(delta_link)
         # The delta link is saved only now, with every change it reported applied.
         ExchangeSyncSetup.objects.filter(pk=self.setup.pk).update(delta_link=delta_link or "")
-
-    # --- folder -------------------------------------------------------------------
-
-    def _ensure_folder(self) -> tuple[str, bool]:
-        """The folder's id, and whether it had to be (re)created. Renames it when the
-        setup's folder name changed."""
-        setup, name = self.setup, self.setup.folder_name
-        if setup.folder_id:
-            try:
-                folder = self.client.get_contact_folder(self.mailbox, setup.folder_id)
-            except GraphNotFoundError as exc:
-                if exc.code in MAILBOX_NOT_FOUND:
-                    raise
-                self._note(f"The Outlook folder '{name}' was deleted in Outlook; it was created again and refilled.")
-                return self._create_folder(name), True
-            if folder.get("displayName") != name:
-                self.client.rename_contact_folder(self.mailbox, setup.folder_id, name)
-                self._save_folder(setup.folder_id, name)
-            return setup.folder_id, False
-        existing = self.client.list_contact_folders(self.mailbox, display_name=name)
-        if existing:
-            # Adopt a folder of that name (a reset setup, or a previous installation):
-            # the full reconciliation finds stamped contacts in it instead of duplicating.
-            self._save_folder(existing[0]["id"], name)
-            return existing[0]["id"], True
-        return self._create_folder(name), True
-
-    def _create_folder(self, name: str) -> str:
-        try:
-            folder = self.client.create_contact_folder(self.mailbox, name)
-        except GraphConflictError:
-            # It exists after all: our create went through but its answer was lost (and
-            # the retry hit ErrorFolderExists), or someone made it meanwhile. Use it.
-            existing = self.client.list_contact_folders(self.mailbox, display_name=name)
-            if not existing:
-                raise
-            folder = existing[0]
-        with transaction.atomic():
-            # Links into a folder that no longer exists point nowhere.
-            self.setup.links.all().delete()
-            self._save_folder(folder["id"], name)
-        return folder["id"]
-
-    def _save_folder(self, folder_id: str, name: str) -> None:
-        ExchangeSyncSetup.objects.filter(pk=self.setup.pk).update(
-            folder_id=folder_id, folder_name_in_outlook=name, delta_link=""
-        )
-        self.setup.folder_id, self.setup.folder_name_in_outlook, self.setup.delta_link = folder_id, name, ""
 
     # --- pull ---------------------------------------------------------------------
 

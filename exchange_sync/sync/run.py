@@ -1,0 +1,108 @@
+"""Carrying out a sync run: claim the setup, run the engine, record the outcome on the
+run and the setup (health), release the claim. Never raises for sync problems."""
+
+from __future__ import annotations
+
+import logging
+
+from django.utils import timezone
+
+from exchange_sync import services
+from exchange_sync.graph.client import GraphClient
+from exchange_sync.graph.errors import (
+    GraphAuthError,
+    GraphError,
+    GraphNotFoundError,
+    GraphThrottledError,
+    GraphTransientError,
+)
+from exchange_sync.models import ExchangeSyncSetup, SyncRun
+from exchange_sync.sync.engine import COUNTERS, Engine, NeedsConfirmation, SetupProblem
+from exchange_sync.sync.folder import MAILBOX_NOT_FOUND
+
+logger = logging.getLogger(__name__)
+
+
+def sync_setup(
+    setup: ExchangeSyncSetup,
+    *,
+    client: GraphClient,
+    kind: str = SyncRun.Kind.INCREMENTAL,
+    trigger: str = SyncRun.Trigger.COMMAND,
+    requested_by=None,
+    progress=None,
+) -> SyncRun:
+    """Create a run of `setup` and carry it out now; see `sync_run_execute`."""
+    run = services.sync_run_create(setup, kind=kind, trigger=trigger, requested_by=requested_by)
+    return sync_run_execute(run, client=client, progress=progress)
+
+
+def sync_run_execute(run: SyncRun, *, client: GraphClient, progress=None) -> SyncRun:
+    """Carry out a queued run and return it finished.
+
+    Never raises for sync problems: the outcome is the run's status (refused when
+    another run of the setup is going, failed, needs confirmation, partial, succeeded),
+    its counters and issues. `progress(done, total)` is called as the run advances.
+    """
+    if not services.sync_run_claim(run):
+        return services.sync_run_refuse(run)
+    setup = ExchangeSyncSetup.objects.select_related("user__m365_identity").get(pk=run.setup_id)
+    requests_before = client.request_count
+    engine = Engine(run, setup, client, progress)
+    try:
+        engine.execute()
+        run.status = SyncRun.Status.PARTIAL if engine.counts["failed"] else SyncRun.Status.SUCCEEDED
+    except NeedsConfirmation as exc:
+        run.status, run.error, run.planned_deletions = SyncRun.Status.NEEDS_CONFIRMATION, str(exc), exc.planned
+    except SetupProblem as exc:
+        run.status, run.error = SyncRun.Status.FAILED, str(exc)
+        services.setup_mark_attention(setup, str(exc))
+    except GraphNotFoundError as exc:
+        if exc.code not in MAILBOX_NOT_FOUND:
+            raise
+        run.status, run.error = SyncRun.Status.FAILED, _mailbox_message(setup)
+        services.setup_mark_attention(setup, run.error)
+    except GraphAuthError as exc:
+        run.status, run.error = SyncRun.Status.FAILED, _auth_message(exc)
+        services.setup_mark_attention(setup, run.error)
+    except (GraphThrottledError, GraphTransientError) as exc:
+        run.status = SyncRun.Status.FAILED
+        run.error = f"Microsoft 365 did not answer in time ({exc}). The next sync will try again."
+    except GraphError as exc:
+        run.status, run.error = SyncRun.Status.FAILED, f"Microsoft 365 refused the synchronization: {exc}"
+    except Exception as exc:
+        logger.exception("Sync run %s failed", run.pk)
+        run.status, run.error = SyncRun.Status.FAILED, f"The synchronization stopped on an unexpected error: {exc!r}"
+    finally:
+        engine.save_issues()
+        for name in COUNTERS:
+            setattr(run, name, engine.counts[name])
+        run.graph_requests = client.request_count - requests_before
+        run.progress_done, run.progress_total = engine.done, max(engine.total, engine.done)
+        run.finished_at = timezone.now()
+        run.save()
+        services.sync_run_release(run)
+    if run.status in (SyncRun.Status.SUCCEEDED, SyncRun.Status.PARTIAL):
+        ExchangeSyncSetup.objects.filter(pk=setup.pk).update(changes_since=run.started_at)
+    services.setup_mark_result(setup, run)
+    return run
+
+
+def _mailbox_message(setup: ExchangeSyncSetup) -> str:
+    return (
+        f"The mailbox {setup.mailbox} was not found in Microsoft 365. Check the Microsoft 365 email on the "
+        "user card, or ask an administrator whether the mailbox exists."
+    )
+
+
+def _auth_message(exc: GraphAuthError) -> str:
+    what = {
+        "invalid_client": "The client secret (M365_CLIENT_SECRET) was refused.",
+        "unknown_client": "The application id (M365_CLIENT_ID) is not registered in the tenant.",
+        "unknown_tenant": "The tenant (M365_TENANT_ID) is unknown to Microsoft.",
+        "consent": (
+            "The application has no access to this mailbox: an administrator must grant admin consent "
+            "for Contacts.ReadWrite (or widen the application access policy)."
+        ),
+    }.get(getattr(exc, "reason", ""), "Microsoft 365 refused the sign-in.")
+    return f"{what} ({exc})"
