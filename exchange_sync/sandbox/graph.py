@@ -104,6 +104,14 @@ def _run(
 ) -> GraphResponse:
     if knobs.latency_ms and not in_batch:
         time.sleep(knobs.latency_ms / 1000)
+    if chance(mailbox.email, knobs.throttle_error_rate):
+        # Refused before it runs, as a real 429 is (the fault drills' "429 storm").
+        raise GraphError(
+            429,
+            "TooManyRequests",
+            "The mailbox has exceeded its request limit. Please retry after the indicated time.",
+            headers={"Retry-After": "1"},
+        )
     if chance(mailbox.email, knobs.transient_error_rate):
         raise transient_error(mailbox.email)
     return operation(Call(request, mailbox, args[1:], knobs))

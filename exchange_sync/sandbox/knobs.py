@@ -3,7 +3,9 @@
 Settings (all optional, read on every request so tests can override them):
 GRAPH_SANDBOX_LATENCY_MS (0), GRAPH_SANDBOX_THROTTLE (False),
 GRAPH_SANDBOX_TRANSIENT_ERROR_RATE (0.0), GRAPH_SANDBOX_LOST_CREATE_RATE (0.0),
-GRAPH_SANDBOX_DELTA_EXPIRY ("off"), GRAPH_SANDBOX_RANDOM_SEED (0).
+GRAPH_SANDBOX_DELTA_EXPIRY ("off"), GRAPH_SANDBOX_RANDOM_SEED (0),
+GRAPH_SANDBOX_THROTTLE_ERROR_RATE (0.0: the share of requests refused at random with 429
+TooManyRequests, on top of the throttle model; global only, for fault drills).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ class Knobs:
     lost_create_rate: float
     delta_expiry: str
     is_access_denied: bool
+    throttle_error_rate: float = 0.0
 
 
 def knobs_for(mailbox: Mailbox) -> Knobs:
@@ -40,6 +43,7 @@ def knobs_for(mailbox: Mailbox) -> Knobs:
         lost_create_rate=float(pick(mailbox.lost_create_rate, "GRAPH_SANDBOX_LOST_CREATE_RATE", 0.0)),
         delta_expiry=mailbox.delta_expiry or getattr(settings, "GRAPH_SANDBOX_DELTA_EXPIRY", DeltaExpiry.OFF),
         is_access_denied=mailbox.is_access_denied,
+        throttle_error_rate=float(getattr(settings, "GRAPH_SANDBOX_THROTTLE_ERROR_RATE", 0.0)),
     )
 
 

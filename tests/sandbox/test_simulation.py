@@ -190,3 +190,13 @@ def test_it_denies_access_to_a_mailbox_without_consent(graph):
         assert response.json()["error"]["message"] == "Access is denied. Check credentials and try again."
     member = graph.post("/$batch", {"requests": [{"id": "1", "method": "GET", "url": f"/users/{MAILBOX}"}]})
     assert member.json()["responses"][0]["status"] == 403
+
+
+def test_it_refuses_requests_with_429_at_the_configured_rate_and_commits_nothing(graph):
+    folder = graph.folder()
+    with override_settings(GRAPH_SANDBOX_THROTTLE_ERROR_RATE=1.0):
+        response = graph.post(graph.contacts_path(folder), {"surname": "Lee"})
+    assert response.status_code == 429
+    assert response.json()["error"]["code"] == "TooManyRequests"
+    assert response.headers["Retry-After"] == "1"
+    assert graph.get(graph.contacts_path(folder)).json()["value"] == []
