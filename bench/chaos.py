@@ -1,0 +1,256 @@
+"""`make chaos`: fault drills against the Graph sandbox, each checked on both sides.
+
+Drills (CHAOS_DRILLS, comma separated, default all):
+
+- ``kill``: CHAOS_TRIALS (10) times, a full sync of 2,000 contacts into an empty folder
+  is killed with SIGKILL after a random delay; a run started at once is refused (the
+  dead run still holds the setup); once the dead run is stale (its heartbeat is set back
+  by the 15 minutes the product waits) a normal sync runs to the end;
+- ``storm``: a full sync of CHAOS_STORM_CONTACTS (1,000) while the sandbox refuses 30% of
+  the requests with 429 and fails ~10% with 503 (and ~10% with 504), then normal syncs
+  (still in the storm) until one succeeds without failures (at most 5);
+- ``expired``: after changes on both sides, the delta link expires (410 Gone, then
+  syncStateNotFound): the normal sync must fall back to a full reconciliation;
+- ``together``: two syncs of one setup started at the same moment, three times: one
+  must be refused.
+
+After each, the check: no duplicate in the folder, no contact lost on either side
+(Business Central's count unchanged, every in-scope contact in Outlook), and both sides
+equal for in-scope contacts, field by field. Exits 1 when a check fails.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+
+from bench.harness import Stage, worker_report
+from bench.world import World, both_sides_check
+
+DRILLS = ("kill", "storm", "expired", "together")
+
+
+@dataclass
+class Drill:
+    name: str
+    trials: int = 0
+    passed: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def trial(self, ok: bool, note: str = "") -> None:
+        self.trials += 1
+        self.passed += bool(ok)
+        if note:
+            self.notes.append(note)
+        _say(f"{self.name} trial {self.trials}: {'passed' if ok else 'FAILED'} {note}")
+
+
+def _say(text: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {text}", flush=True)
+
+
+def _check(world: World, contacts: int) -> tuple[bool, str]:
+    from exchange_sync.connection import graph_client_from_settings
+
+    client = graph_client_from_settings()
+    try:
+        check = both_sides_check(world, client, expected_contacts=contacts)
+    finally:
+        client.close()
+    if check.ok:
+        return True, ""
+    return False, "; ".join(check.problems)
+
+
+def _stale(world: World) -> int | None:
+    """Set the heartbeat of the run holding the setup back by the stale period, as if
+    15 minutes had passed since its worker died; return its id."""
+    from django.utils import timezone
+
+    from exchange_sync.models import SyncRun
+    from exchange_sync.services import STALE_RUN_AFTER
+
+    setup = world.setup
+    if setup.running_run_id is None:
+        return None
+    SyncRun.objects.filter(pk=setup.running_run_id).update(
+        heartbeat_at=timezone.now() - STALE_RUN_AFTER - timezone.timedelta(seconds=1)
+    )
+    return setup.running_run_id
+
+
+def drill_kill(stage: Stage, trials: int, contacts: int = 2000) -> Drill:
+    drill = Drill(f"SIGKILL during a {contacts:,}-contact full sync")
+    World("CKBASE", code="CK").seed(contacts)
+    longest = float(os.environ.get("CHAOS_KILL_MAX_SECONDS", "30"))
+    rng = random.Random(int(os.environ.get("CHAOS_SEED", "6700")))
+    for n in range(1, trials + 1):
+        world = World(f"CK{n:02d}", code="CK").create()
+        delay = rng.uniform(0.5, longest)
+        process = stage.start_worker(world.email, full=True)
+        time.sleep(delay)
+        finished_first = process.poll() is not None
+        if not finished_first:
+            process.send_signal(signal.SIGKILL)
+        process.communicate()
+        killed_at = _progress(world)
+        notes = [f"killed after {delay:.1f}s at {killed_at}" if not finished_first else "finished before the kill"]
+        ok = True
+        if not finished_first:
+            at_once = stage.run_worker(world.email, full=False)
+            if at_once["status"] != "refused":
+                ok = False
+                notes.append(f"a run at once was {at_once['status']}, not refused")
+            _stale(world)
+        after = stage.run_worker(world.email, full=False)
+        if after["status"] != "succeeded":
+            ok = False
+            notes.append(f"the next run {after['status']}: {after['error'][:100]}")
+        else:
+            notes.append(f"next run: {after['counts']['created_in_outlook']} created")
+        good, problems = _check(world, contacts)
+        drill.trial(ok and good, "; ".join([*notes, problems] if problems else notes))
+    return drill
+
+
+def _progress(world: World) -> str:
+    from exchange_sync.models import ContactLink, SyncRun
+
+    run = SyncRun.objects.filter(setup=world.setup).order_by("-pk").first()
+    linked = ContactLink.objects.filter(setup=world.setup, graph_id__isnull=False).count()
+    return f"{run.progress_done if run else 0}/{run.progress_total if run else 0} ({linked} linked)"
+
+
+def drill_storm(stage: Stage, contacts: int) -> Drill:
+    drill = Drill(f"429/503 storm, {contacts:,} contacts")
+    world = World("STORM").create()
+    world.seed(contacts)
+    # 30% refused with 429 before they run; of the rest 2/7 fail transiently, half 503,
+    # half 504: about 10% of all requests each.
+    world.configure(transient_rate=0.2 / 0.7)
+    stage.start_server({"DJANGO_SETTINGS_MODULE": "bench.settings", "GRAPH_SANDBOX_THROTTLE_ERROR_RATE": "0.3"})
+    statuses: dict[str, int] = {}
+    runs = []
+    try:
+        for attempt in range(6):
+            report = stage.run_worker(world.email, full=attempt == 0, record=True)
+            for status, count in report["statuses"].items():
+                statuses[status] = statuses.get(status, 0) + count
+            runs.append(f"{report['status']} ({report['counts']['failed']} failed, {report['wall_seconds']:.0f}s)")
+            if report["status"] == "succeeded":
+                break
+    finally:
+        world.configure(transient_rate=None)
+        stage.start_server()
+    total = sum(statuses.values())
+    shares = ", ".join(f"{s}: {statuses.get(s, 0) / total:.0%}" for s in ("429", "503", "504")) if total else ""
+    good, problems = _check(world, contacts)
+    converged = runs and runs[-1].startswith("succeeded")
+    note = f"runs: {' -> '.join(runs)}; answers seen {shares} of {total}"
+    drill.trial(good and bool(converged), "; ".join(filter(None, [note, problems])))
+    return drill
+
+
+def drill_expired(stage: Stage, contacts: int = 300) -> Drill:
+    from contacts.models import Contact
+    from exchange_sync.connection import graph_client_from_settings
+
+    drill = Drill("expired delta link")
+    world = World("EXPIRED").create()
+    world.seed(contacts)
+    stage.run_worker(world.email, full=True)
+    expected = contacts
+    for n, expiry in enumerate(("410", "syncStateNotFound"), start=1):
+        # Changes on both sides while the link expires.
+        Contact.objects.filter(no__in=[f"{world.code}{i:07d}" for i in range(n, 40, 4)]).update(city="Leeds")
+        client = graph_client_from_settings()
+        setup = world.setup
+        try:
+            items = [i for page in client.iter_contacts(world.email, setup.folder_id, page_size=50) for i in page][:10]
+            for item in items[:4]:
+                client.update_contact(world.email, setup.folder_id, item["id"], {"jobTitle": "Edited in Outlook"})
+            for item in items[4:7]:
+                client.delete_contact(world.email, setup.folder_id, item["id"])
+            client.create_contact(
+                world.email,
+                setup.folder_id,
+                {
+                    "givenName": "New",
+                    "surname": f"Outlook{n}",
+                    "emailAddresses": [{"address": f"new.outlook{n}@customers.example"}],
+                },
+            )
+        finally:
+            client.close()
+        expected += 1  # the contact made in Outlook comes to Business Central
+        world.configure(expire_delta=expiry)
+        report = stage.run_worker(world.email, full=False)
+        world.configure(expire_delta="")
+        fell_back = "full reconciliation" in report["error"]
+        good, problems = _check(world, expected)
+        after = stage.run_worker(world.email, full=False)
+        notes = [
+            f"{expiry}: {report['status']}, {'fell back to full' if fell_back else 'NO fallback noted'}",
+            f"next run {after['status']} in {after['requests']} requests",
+        ]
+        ok = good and fell_back and report["status"] == "succeeded" and after["status"] == "succeeded"
+        drill.trial(ok, "; ".join(filter(None, [*notes, problems])))
+    return drill
+
+
+def drill_together(stage: Stage, trials: int = 3, contacts: int = 500) -> Drill:
+    drill = Drill("two triggers at the same moment")
+    World("TTBASE", code="TT").seed(contacts)
+    for n in range(1, trials + 1):
+        world = World(f"TT{n:02d}", code="TT").create()
+        first = stage.start_worker(world.email, full=n % 2 == 1)
+        second = stage.start_worker(world.email, full=False)
+        outputs = [p.communicate() for p in (first, second)]
+        reports = [worker_report(p.returncode, *out) for p, out in zip((first, second), outputs, strict=True)]
+        statuses = sorted(r["status"] for r in reports)
+        good, problems = _check(world, contacts)
+        one_refused = statuses == ["refused", "succeeded"]
+        drill.trial(good and one_refused, "; ".join(filter(None, [f"statuses {statuses}", problems])))
+    return drill
+
+
+def main() -> int:
+    chosen = [d.strip() for d in os.environ.get("CHAOS_DRILLS", ",".join(DRILLS)).split(",") if d.strip()]
+    stage = Stage()
+    drills: list[Drill] = []
+    try:
+        stage.prepare()
+        stage.start_server()
+        _say(f"sandbox at {stage.site_url}, database {stage.env['DATABASE_URL']}; drills: {', '.join(chosen)}")
+        for name in chosen:
+            if name not in DRILLS:
+                print(f"Unknown drill {name}; choose from {', '.join(DRILLS)}", file=sys.stderr)
+                return 2
+            try:
+                if name == "kill":
+                    drills.append(drill_kill(stage, int(os.environ.get("CHAOS_TRIALS", "10"))))
+                elif name == "storm":
+                    drills.append(drill_storm(stage, int(os.environ.get("CHAOS_STORM_CONTACTS", "1000"))))
+                elif name == "expired":
+                    drills.append(drill_expired(stage))
+                else:
+                    drills.append(drill_together(stage))
+            except Exception as exc:  # a drill that breaks down is a failed drill, reported
+                _say(f"{name} stopped: {exc!r}")
+                drills.append(Drill(name, trials=1, passed=0, notes=[f"stopped: {exc!r}"[:300]]))
+    finally:
+        stage.close()
+    print()
+    print("| drill | trials | passed | notes |")
+    print("|---|---|---|---|")
+    for drill in drills:
+        print(f"| {drill.name} | {drill.trials} | {drill.passed} | {' / '.join(drill.notes)} |")
+    return 0 if drills and all(d.passed == d.trials for d in drills) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
