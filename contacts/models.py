@@ -110,6 +110,8 @@ class Contact(models.Model):
         # Single-row derived values (see STYLE.md: models hold single-row rules).
         if not self.no:
             self.no = NumberSeries.next_code(CONTACT_SERIES_CODE, prefix="CT")
+        # A name of spaces is no name: it would show as a blank entry everywhere.
+        self.name = self.name.strip()
         if self.type == self.Type.PERSON and not self.name:
             self.name = self.build_name()
         if self.type == self.Type.COMPANY:

@@ -212,6 +212,8 @@ class Engine:
         if self.setup.keep_outlook_edits and outlook != link.snapshot:
             self._merge_outlook_edits(link, contact, outlook)
         current = contact_values(contact)
+        if current != outlook and not self._sendable(contact, current):
+            return
         if current != outlook:
             if_match = f'W/"{item["changeKey"]}"' if self.setup.keep_outlook_edits and item.get("changeKey") else None
             self.outbox.add(Op("update", link, current, if_match=if_match, counter="updated_in_outlook"))
@@ -469,8 +471,22 @@ class Engine:
                 self._push_one(contact, links[contact.pk], full)
             self._tick(len(contacts))
 
+    def _sendable(self, contact: Contact, values: MappedValues) -> bool:
+        """Whether Business Central's values can go to Outlook as they are. An invalid
+        email or a line break inside a field would reach Outlook mangled (or be read back
+        differently forever), so the contact is reported instead, its Outlook copy left."""
+        problems = value_problems(values)
+        if not problems:
+            return True
+        self.counts["excluded"] += 1
+        reason = f"Not synchronized: {'; '.join(problems.values())}. Correct it on the contact card."
+        self._issue(SyncIssue.Kind.EXCLUDED, SyncIssue.Direction.TO_OUTLOOK, contact, reason)
+        return False
+
     def _push_one(self, contact: Contact, link: ContactLink, full: bool) -> None:
         values = contact_values(contact)
+        if (link.graph_id is None or link.fields_hash != values_hash(values)) and not self._sendable(contact, values):
+            return
         # A create whose answer was lost shows up in the folder's delta (or the full
         # listing) with its stamp and was linked by the pull before this point; what is
         # still without an Outlook id now really is missing there.
