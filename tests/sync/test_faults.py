@@ -42,7 +42,11 @@ def _throttle_wait(response: requests.Response) -> float:
     return max(waits, default=0.0)
 
 
-@override_settings(GRAPH_SANDBOX_THROTTLE_LIMIT=100, GRAPH_SANDBOX_THROTTLE_WINDOW_SECONDS=2)
+# The window throttle fires when the run is fast enough; the random 429s fire however
+# loaded the machine is, so every run of this test meets the throttle.
+@override_settings(
+    GRAPH_SANDBOX_THROTTLE_LIMIT=100, GRAPH_SANDBOX_THROTTLE_WINDOW_SECONDS=2, GRAPH_SANDBOX_THROTTLE_ERROR_RATE=0.02
+)
 def test_a_500_contact_full_sync_converges_under_throttling_and_transient_errors(live_server, setup, outlook):
     people = [make_person() for _ in range(500)]
     mailbox_configure(MAILBOX, throttle=True, transient_rate=0.2)
