@@ -88,7 +88,7 @@ class Stage:
         import django
 
         django.setup()
-        if self.is_sqlite and os.environ.get("BENCH_SQLITE_WAL"):
+        if self.is_sqlite and os.environ.get("BENCH_SQLITE_WAL"):  # see README: SQLite and the bench
             from django.db import connection
 
             # Readers never wait for the writer (the sandbox and the worker share the file).
