@@ -88,12 +88,6 @@ class Stage:
         import django
 
         django.setup()
-        if self.is_sqlite and os.environ.get("BENCH_SQLITE_WAL"):  # see README: SQLite and the bench
-            from django.db import connection
-
-            # Readers never wait for the writer (the sandbox and the worker share the file).
-            with connection.cursor() as cursor:
-                cursor.execute("PRAGMA journal_mode=WAL")
 
     def start_server(self, extra_env: dict[str, str] | None = None) -> None:
         """(Re)start the web server; a fresh process also starts a fresh throttle window."""

@@ -458,7 +458,7 @@ class Engine:
         scope = scope.exclude(pk__in=self.setup.links.filter(state=ContactLink.State.STOPPED).values("contact_id"))
         if not full:
             self.total += scope.count()
-        for contacts in _chunks(scope.order_by("pk").iterator(chunk_size=CHUNK), CHUNK):
+        for contacts in _pk_chunks(scope, CHUNK):
             contacts = [c for c in contacts if c.pk not in seen.handled_contacts]
             links = {link.contact_id: link for link in self.setup.links.filter(contact__in=contacts)}
             new_links = [
@@ -501,16 +501,17 @@ class Engine:
     def _delete_out_of_scope(self) -> None:
         """Remove from Outlook what was deleted in Business Central or left the scope."""
         leaving = self._leaving_scope().select_related("contact")
-        for link in leaving.iterator(chunk_size=CHUNK):
-            reason = "deleted in Business Central" if link.contact is None else exclusion_reason(link.contact)
-            self._issue(
-                SyncIssue.Kind.EXCLUDED,
-                SyncIssue.Direction.TO_OUTLOOK,
-                link.contact,
-                f"Removed from Outlook: {reason or 'no longer matches the filter'}.",
-                contact_no=link.contact_no,
-            )
-            self.outbox.add(Op("delete", link, counter="deleted_in_outlook"))
+        for links in _pk_chunks(leaving, CHUNK):
+            for link in links:
+                reason = "deleted in Business Central" if link.contact is None else exclusion_reason(link.contact)
+                self._issue(
+                    SyncIssue.Kind.EXCLUDED,
+                    SyncIssue.Direction.TO_OUTLOOK,
+                    link.contact,
+                    f"Removed from Outlook: {reason or 'no longer matches the filter'}.",
+                    contact_no=link.contact_no,
+                )
+                self.outbox.add(Op("delete", link, counter="deleted_in_outlook"))
         # Links that never reached Outlook and are out of scope need no Graph call.
         self.setup.links.filter(graph_id__isnull=True).exclude(contact__in=contacts_in_scope(self.setup)).delete()
 
@@ -522,7 +523,7 @@ class Engine:
         excluded = contacts_matching_filter(self.setup).exclude(pk__in=contacts_in_scope(self.setup))
         if not full and self.setup.changes_since:
             excluded = excluded.filter(modified_at__gte=self.setup.changes_since)
-        for contacts in _chunks(excluded.order_by("pk").iterator(chunk_size=CHUNK), CHUNK):
+        for contacts in _pk_chunks(excluded, CHUNK):
             for contact in contacts:
                 self._issue(
                     SyncIssue.Kind.EXCLUDED,
@@ -582,12 +583,18 @@ class Engine:
         self.issues = []
 
 
-def _chunks(iterable: Iterator, size: int) -> Iterator[list]:
-    chunk: list = []
-    for item in iterable:
-        chunk.append(item)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
+def _pk_chunks(queryset: QuerySet, size: int) -> Iterator[list]:
+    """The queryset's rows in lists of `size`, in primary key order, each list its own
+    query. Not a database cursor held open while the caller talks to Graph: on SQLite
+    an open read keeps every other writer (the embedded sandbox, the web server) from
+    committing until it ends."""
+    last = None
+    while True:
+        page = queryset.order_by("pk")
+        if last is not None:
+            page = page.filter(pk__gt=last)
+        rows = list(page[:size])
+        if not rows:
+            return
+        yield rows
+        last = rows[-1].pk

@@ -63,3 +63,19 @@ def test_env_example_documents_every_variable_the_settings_read():
     assert read, "no variables found"
     documented = set(re.findall(r"^#? ?([A-Z0-9_]+)=", example, flags=re.MULTILINE))
     assert read - documented == set()
+
+
+def test_the_default_sqlite_database_lets_a_reader_and_a_writer_work_at_once(tmp_path):
+    # The web server, the worker and the embedded sandbox share the file (WAL mode).
+    script = (
+        "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='bcsync_project.settings'; django.setup(); "
+        "from django.db import connection; c = connection.cursor(); c.execute('PRAGMA journal_mode'); "
+        "print(c.fetchone()[0])"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(OURS)}
+    env.update({"DJANGO_READ_DOT_ENV": "0", "DEBUG": "true", "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"})
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "wal"
