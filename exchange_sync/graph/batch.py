@@ -132,7 +132,10 @@ def run_batch(transport: GraphTransport, requests_: Sequence[BatchRequest]) -> l
         # throttled mailbox refuses everything until its Retry-After has passed.
         delay = transport.retry_policy.delay(max(attempts[r.id] for r in retry), max(hints) if hints else None)
         if delay is None:
-            continue  # out of attempts (or asked to wait too long): their answers stand
+            # Out of attempts (or asked to wait too long): their answers stand, and the
+            # next request, in this call or the caller's next, still waits as asked.
+            transport.owe_wait(max(hints) if hints else None)
+            continue
         logger.info("Retrying %d batch members in %.1fs", len(retry), delay)
         transport.sleep(delay)
         pending = retry + pending

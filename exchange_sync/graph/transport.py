@@ -61,6 +61,9 @@ class GraphTransport:
         self._count_lock = threading.Lock()
         self.request_count = 0
         self.operation_count = 0
+        # A Retry-After still owed when an answer became final (attempts used up):
+        # the mailbox stays throttled, so whatever request comes next waits it out.
+        self._owed_wait = 0.0
 
     def iter_pages(
         self,
@@ -130,14 +133,22 @@ class GraphTransport:
                 continue
             if status in RETRYABLE_STATUSES:
                 failures += 1
-                delay = self.retry_policy.delay(failures, parse_retry_after(response.headers))
+                retry_after = parse_retry_after(response.headers)
+                delay = self.retry_policy.delay(failures, retry_after)
                 if delay is not None:
                     logger.warning("%s on %s %s; retrying in %.1fs", status, method, _path(url), delay)
                     self.sleep(delay)
                     continue
+                self.owe_wait(retry_after)
             headers_out = dict(response.headers)
             headers_out.setdefault("client-request-id", client_request_id)
             raise error_from_response(status, response.content, headers_out)
+
+    def owe_wait(self, retry_after: float | None) -> None:
+        """Make the next request wait `retry_after` seconds (a final 429's hint), unless
+        it is longer than the retry policy would ever wait: then the caller stops."""
+        if retry_after is not None and retry_after <= self.retry_policy.max_backoff:
+            self._owed_wait = max(self._owed_wait, retry_after)
 
     def _send(
         self,
@@ -150,6 +161,10 @@ class GraphTransport:
         operations: int,
     ) -> requests.Response:
         """One HTTP round trip (counted). Token errors propagate; transient ones are retried by the caller."""
+        if self._owed_wait:
+            wait, self._owed_wait = self._owed_wait, 0.0
+            logger.info("Waiting %.1fs as Graph asked before the next request", wait)
+            self.sleep(wait)
         token = self._token_provider.get_token()
         send_headers = {
             "Authorization": f"Bearer {token}",

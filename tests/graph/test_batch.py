@@ -154,6 +154,18 @@ def test_it_returns_the_final_throttled_answer_after_the_attempts_instead_of_rai
     assert error.code == "TooManyRequests"
 
 
+def test_after_giving_up_on_a_throttled_member_the_next_envelope_still_waits(endpoint, client, sleep):
+    fake = endpoint(script={"1": [throttled("2")]})
+    client.batch(gets(2))
+    sleep.calls.clear()
+    fake.script.clear()
+
+    client.batch(gets(1))
+
+    assert sleep.calls == [2.0]
+    assert len(fake.envelopes) == 5
+
+
 def test_it_stops_retrying_members_whose_retry_after_is_too_long(endpoint, client, sleep):
     fake = endpoint(script={"0": [throttled("900")]})
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import requests
+import responses
 
 from exchange_sync.graph import (
     GraphAuthError,
@@ -63,6 +64,20 @@ def test_it_gives_up_on_429_after_the_attempts_and_says_when_to_come_back(mocked
     assert sleep.calls == [7.0, 7.0, 7.0]
     assert caught.value.retry_after == 7.0
     assert caught.value.code == "TooManyRequests"
+
+
+def test_after_giving_up_on_429_the_next_request_still_waits_as_graph_asked(mocked, client, sleep):
+    mocked.get(USER_URL, headers={"Retry-After": "7"}, **THROTTLED)
+    with pytest.raises(GraphThrottledError):
+        client.get_user(MAILBOX)
+    mocked.replace(responses.GET, USER_URL, json=load("user.json"))
+    sleep.calls.clear()
+
+    client.get_user(MAILBOX)
+
+    assert sleep.calls == [7.0]  # the mailbox is throttled for whoever asks next
+    client.get_user(MAILBOX)
+    assert sleep.calls == [7.0]  # owed once, not forever
 
 
 def test_it_does_not_sleep_through_a_retry_after_longer_than_its_longest_backoff(mocked, client, sleep):
