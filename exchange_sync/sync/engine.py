@@ -20,13 +20,10 @@ from django.db.models import Q, QuerySet
 from contacts.models import Contact
 from exchange_sync import services
 from exchange_sync.contact_filter import contact_filter_validate
-from exchange_sync.graph.batch import error_from_batch_response
 from exchange_sync.graph.client import GraphClient
-from exchange_sync.graph.errors import GraphDeltaExpiredError, GraphNotFoundError
-from exchange_sync.graph.stamp import stamp_value
+from exchange_sync.graph.errors import GraphDeltaExpiredError
 from exchange_sync.mapping import (
     GRAPH_SELECT,
-    MAPPED_FIELDS,
     MappedValues,
     contact_values,
     outlook_values,
@@ -37,6 +34,7 @@ from exchange_sync.models import ContactLink, ExchangeSyncSetup, SyncIssue, Sync
 from exchange_sync.outbox import Op, Outbox
 from exchange_sync.selectors import contacts_in_scope, contacts_matching_filter, exclusion_reason
 from exchange_sync.sync.folder import folder_ensure
+from exchange_sync.sync.inbound import OutlookInbound
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +70,7 @@ class SetupProblem(Exception):
 
 
 @dataclass
-class _Seen:
+class Seen:
     """What a pull learned, used by the push that follows."""
 
     handled_contacts: set[int] = field(default_factory=set)
@@ -80,7 +78,7 @@ class _Seen:
     missing_link_ids: list[int] = field(default_factory=list)
 
 
-class Engine:
+class Engine(OutlookInbound):
     """One run's work; `execute` raises NeedsConfirmation, SetupProblem or GraphError."""
 
     def __init__(self, run: SyncRun, setup: ExchangeSyncSetup, client: GraphClient, progress) -> None:
@@ -118,7 +116,7 @@ class Engine:
             on_flushed=self._heartbeat,
         )
         full = self.run.kind == SyncRun.Kind.FULL or folder.is_new or not self.setup.delta_link
-        seen = _Seen()
+        seen = Seen()
         delta_link = None
         if not full:
             try:
@@ -126,7 +124,7 @@ class Engine:
             except GraphDeltaExpiredError:
                 logger.info("Delta link of setup %s expired; reconciling in full", self.setup.pk)
                 self._note("The Outlook change log had expired; a full reconciliation was run instead.")
-                full, seen = True, _Seen()
+                full, seen = True, Seen()
         if full:
             self.total = contacts_in_scope(self.setup).count()
             delta_link = self._pull_everything(seen)
@@ -147,7 +145,7 @@ class Engine:
         """One more delta round after writing, so the saved link comes after our own
         writes: Outlook's change tracking only reports the deletion of items the round
         has shown, so contacts we created must be seen once to be tracked."""
-        seen = _Seen()
+        seen = Seen()
         try:
             delta_link = self._pull_changes(seen, delta_link, counts_progress=False)
         except GraphDeltaExpiredError:
@@ -157,7 +155,7 @@ class Engine:
         self.outbox.flush()
         return delta_link
 
-    def _pull_changes(self, seen: _Seen, since_link: str, *, counts_progress: bool = True) -> str | None:
+    def _pull_changes(self, seen: Seen, since_link: str, *, counts_progress: bool = True) -> str | None:
         """Apply the folder's changes since `since_link`; return the new link."""
         delta_link = None
         for page in self.client.iter_contacts_delta(self.mailbox, self.folder_id, delta_link=since_link):
@@ -168,7 +166,7 @@ class Engine:
             delta_link = page.delta_link or delta_link
         return delta_link
 
-    def _pull_everything(self, seen: _Seen) -> str | None:
+    def _pull_everything(self, seen: Seen) -> str | None:
         """Read the whole folder (a fresh delta round, which also yields the next link)."""
         delta_link = None
         for page in self.client.iter_contacts_delta(
@@ -182,7 +180,7 @@ class Engine:
                 seen.missing_link_ids.append(pk)
         return delta_link
 
-    def _pull_page(self, items: list[dict[str, Any]], seen: _Seen, *, full: bool, counts_progress: bool = True) -> None:
+    def _pull_page(self, items: list[dict[str, Any]], seen: Seen, *, full: bool, counts_progress: bool = True) -> None:
         """Apply one page of Outlook contacts. Progress counts what a person would:
         on a full run the in-scope contacts (already in the total) and new Outlook
         contacts; on an incremental run every change."""
@@ -225,174 +223,9 @@ class Engine:
                 link.state, link.failure_count = ContactLink.State.LINKED, 0
                 link.save(update_fields=["snapshot", "fields_hash", "change_key", "state", "failure_count"])
 
-    def _merge_outlook_edits(self, link: ContactLink, contact: Contact, outlook: MappedValues) -> None:
-        """Three-way merge per field against the last synchronized values."""
-        base, current = link.snapshot, contact_values(contact)
-        taken: dict[str, str] = {}
-        for name in MAPPED_FIELDS:
-            theirs, was, ours = outlook[name], base.get(name, ""), current[name]
-            if theirs in (was, ours):
-                continue
-            if ours == was:
-                taken[name] = theirs
-            else:
-                self.counts["conflicts"] += 1
-                self._issue(
-                    SyncIssue.Kind.CONFLICT,
-                    SyncIssue.Direction.TO_BC,
-                    contact,
-                    f"{Contact._meta.get_field(name).verbose_name} was changed on both sides; Business Central's "
-                    f"'{ours}' was kept, Outlook's '{theirs}' was overwritten.",
-                )
-        for name, problem in value_problems(taken).items():
-            del taken[name]
-            self._issue(
-                SyncIssue.Kind.SKIPPED, SyncIssue.Direction.TO_BC, contact, f"{problem}; kept '{current[name]}'."
-            )
-        if taken:
-            for name, value in taken.items():
-                setattr(contact, name, value)
-            contact.save()
-            self.counts["updated_in_bc"] += 1
-
-    def _pull_unknown(self, graph_ids: list[str], seen: _Seen) -> None:
-        """Outlook contacts with ids we do not know: ours whose create answer was lost,
-        ours from an earlier setup, or new ones a person made in Outlook."""
-        requests_ = [
-            self.client.batch_request_get_contact(str(i), self.mailbox, self.folder_id, graph_id, expand_stamp=True)
-            for i, graph_id in enumerate(graph_ids)
-        ]
-        items = []
-        for response in self.client.batch(requests_):
-            error = error_from_batch_response(response)
-            if isinstance(error, GraphNotFoundError):
-                continue  # deleted since the delta page was made
-            if error is not None:
-                raise error
-            items.append(response.body)
-        stamps = {item["id"]: (stamp_value(item) or "").upper() for item in items}
-        links_by_no = {
-            link.contact_no: link
-            for link in self.setup.links.filter(contact_no__in=[s for s in stamps.values() if s]).select_related(
-                "contact"
-            )
-        }
-        contacts_by_no = {
-            c.no: c for c in Contact.objects.filter(no__in=[s for s in stamps.values() if s and s not in links_by_no])
-        }
-        for item in items:
-            stamp = stamps[item["id"]]
-            link = links_by_no.get(stamp)
-            if link is not None:
-                self._adopt_stamped(link, item, seen)
-            elif stamp in contacts_by_no and exclusion_reason(contacts_by_no[stamp]) is None:
-                link = ContactLink.objects.create(
-                    setup=self.setup, contact=contacts_by_no[stamp], contact_no=stamp, state=ContactLink.State.LINKED
-                )
-                self._adopt_stamped(link, item, seen)
-            else:
-                self._pull_new(item, seen)
-
-    def _adopt_stamped(self, link: ContactLink, item: dict[str, Any], seen: _Seen) -> None:
-        """An Outlook contact stamped with a contact number we sync: the copy whose
-        create answer was lost is linked; a second copy of a linked one is removed."""
-        if link.graph_id and link.graph_id != item["id"]:
-            # A copy made in Outlook, or a create retried after its answer was lost:
-            # the linked copy stays, the other goes, so the folder holds it once.
-            duplicate = ContactLink(setup=self.setup, contact=link.contact, contact_no=link.contact_no)
-            duplicate.graph_id = item["id"]
-            self._delete_outlook_copy(duplicate)
-            return
-        if link.contact is None or link.state == ContactLink.State.STOPPED:
-            return
-        link.graph_id, link.change_key, link.state = item["id"], item.get("changeKey") or "", ContactLink.State.LINKED
-        link.snapshot = outlook_values(item)
-        link.save(update_fields=["graph_id", "change_key", "state", "snapshot"])
-        seen.handled_contacts.add(link.contact_id)
-        if link.contact_id in self._in_scope_ids([link.contact_id]):
-            self._compare_linked(link, item)
-
-    def _delete_outlook_copy(self, link: ContactLink) -> None:
-        try:
-            self.client.delete_contact(self.mailbox, self.folder_id, link.graph_id)
-        except GraphNotFoundError:
-            return
-        self.counts["deleted_in_outlook"] += 1
-        self._issue(
-            SyncIssue.Kind.SKIPPED,
-            SyncIssue.Direction.TO_OUTLOOK,
-            link.contact,
-            "A second Outlook copy of this contact was removed, so the folder holds it once.",
-        )
-
-    def _pull_new(self, item: dict[str, Any], seen: _Seen) -> None:
-        """A contact made in Outlook: link it to the Person with its email, or create one."""
-        values = outlook_values(item)
-        label = values["name"] or values["email"] or "(no name)"
-        reason = None
-        if not values["name"]:
-            reason = "it has no name"
-        elif not values["email"]:
-            reason = "it has no email address"
-        elif problems := value_problems(values):
-            reason = "; ".join(problems.values())
-        if reason:
-            self._skip_outlook(label, f"Not copied to Business Central: {reason}.")
-            return
-        matches = list(Contact.objects.filter(type=Contact.Type.PERSON, email__iexact=values["email"])[:2])
-        if len(matches) > 1:
-            self._skip_outlook(label, f"Not linked: more than one contact has the email {values['email']}.")
-            return
-        if matches:
-            contact = matches[0]
-            if contact.pk not in self._in_scope_ids([contact.pk]):
-                why = exclusion_reason(contact) or "it does not match this setup's filter"
-                self._skip_outlook(label, f"Not linked: the contact {contact.no} with this email is excluded ({why}).")
-                return
-            if self.setup.links.filter(contact=contact).exclude(graph_id=None).exists():
-                self._skip_outlook(label, f"Not linked: {contact.no} with this email is already in the folder.")
-                return
-            self.counts["linked_in_bc"] += 1
-        else:
-            contact = self._create_contact(values)
-            if contact.pk not in self._in_scope_ids([contact.pk]):
-                self._issue(
-                    SyncIssue.Kind.SKIPPED,
-                    SyncIssue.Direction.TO_BC,
-                    contact,
-                    "Created in Business Central from Outlook, but it does not match this setup's filter, "
-                    "so it is not synchronized.",
-                )
-                return
-        link, _ = ContactLink.objects.update_or_create(
-            setup=self.setup,
-            contact=contact,
-            defaults={
-                "contact_no": contact.no,
-                "graph_id": item["id"],
-                "change_key": item.get("changeKey") or "",
-                "state": ContactLink.State.LINKED,
-                "snapshot": values,
-            },
-        )
-        seen.handled_contacts.add(contact.pk)
-        # Stamp it and send Business Central's values (they win on a duplicate).
-        self.outbox.add(Op("update", link, contact_values(contact), counter=""))
-
-    def _create_contact(self, values: MappedValues) -> Contact:
-        contact = Contact(type=Contact.Type.PERSON, **values)
-        # Fixed values of the filter (e.g. Salesperson Code JO) fill blanks, so a
-        # contact made in Outlook stays in this setup's scope.
-        for name, expression in contact_filter_validate(self.setup.contact_filter).items():
-            if name != "type" and not getattr(contact, name) and not any(c in expression for c in "|*"):
-                setattr(contact, name, expression)
-        contact.save()
-        self.counts["created_in_bc"] += 1
-        return contact
-
     # --- safety -------------------------------------------------------------------
 
-    def _guard(self, seen: _Seen) -> None:
+    def _guard(self, seen: Seen) -> None:
         """Stop before deleting or recreating most of the folder, unless confirmed."""
         if self.confirmed:
             return
@@ -446,7 +279,7 @@ class Engine:
 
     # --- push ---------------------------------------------------------------------
 
-    def _push(self, full: bool, seen: _Seen) -> None:
+    def _push(self, full: bool, seen: Seen) -> None:
         """Send new and changed in-scope contacts to Outlook."""
         scope = contacts_in_scope(self.setup)
         if not full:
@@ -547,18 +380,6 @@ class Engine:
                 direction=direction,
                 contact=contact,
                 contact_no=contact.no if contact else contact_no,
-                reason=reason,
-            )
-        )
-
-    def _skip_outlook(self, label: str, reason: str) -> None:
-        self.counts["skipped"] += 1
-        self.issues.append(
-            SyncIssue(
-                run=self.run,
-                kind=SyncIssue.Kind.SKIPPED,
-                direction=SyncIssue.Direction.TO_BC,
-                outlook_name=label[:200],
                 reason=reason,
             )
         )

@@ -1,0 +1,202 @@
+"""Outlook contacts coming into Business Central: edits merged field by field, and
+contacts the engine has no link for (its own whose create answer was lost, copies, and
+new ones a person made in Outlook). Part of the engine (`engine.Engine` mixes it in)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from contacts.models import Contact
+from exchange_sync.contact_filter import contact_filter_validate
+from exchange_sync.graph.batch import error_from_batch_response
+from exchange_sync.graph.errors import GraphNotFoundError
+from exchange_sync.graph.stamp import stamp_value
+from exchange_sync.mapping import MAPPED_FIELDS, MappedValues, contact_values, outlook_values, value_problems
+from exchange_sync.models import ContactLink, SyncIssue
+from exchange_sync.outbox import Op
+from exchange_sync.selectors import exclusion_reason
+
+if TYPE_CHECKING:
+    from exchange_sync.sync.engine import Seen
+
+
+class OutlookInbound:
+    """Engine methods for what comes from Outlook; they use the engine's client,
+    setup, counts, outbox and issue list."""
+
+    def _merge_outlook_edits(self, link: ContactLink, contact: Contact, outlook: MappedValues) -> None:
+        """Three-way merge per field against the last synchronized values."""
+        base, current = link.snapshot, contact_values(contact)
+        taken: dict[str, str] = {}
+        for name in MAPPED_FIELDS:
+            theirs, was, ours = outlook[name], base.get(name, ""), current[name]
+            if theirs in (was, ours):
+                continue
+            if ours == was:
+                taken[name] = theirs
+            else:
+                self.counts["conflicts"] += 1
+                self._issue(
+                    SyncIssue.Kind.CONFLICT,
+                    SyncIssue.Direction.TO_BC,
+                    contact,
+                    f"{Contact._meta.get_field(name).verbose_name} was changed on both sides; Business Central's "
+                    f"'{ours}' was kept, Outlook's '{theirs}' was overwritten.",
+                )
+        for name, problem in value_problems(taken).items():
+            del taken[name]
+            self._issue(
+                SyncIssue.Kind.SKIPPED, SyncIssue.Direction.TO_BC, contact, f"{problem}; kept '{current[name]}'."
+            )
+        if taken:
+            for name, value in taken.items():
+                setattr(contact, name, value)
+            contact.save()
+            self.counts["updated_in_bc"] += 1
+
+    def _pull_unknown(self, graph_ids: list[str], seen: Seen) -> None:
+        """Outlook contacts with ids we do not know: ours whose create answer was lost,
+        ours from an earlier setup, or new ones a person made in Outlook."""
+        requests_ = [
+            self.client.batch_request_get_contact(str(i), self.mailbox, self.folder_id, graph_id, expand_stamp=True)
+            for i, graph_id in enumerate(graph_ids)
+        ]
+        items = []
+        for response in self.client.batch(requests_):
+            error = error_from_batch_response(response)
+            if isinstance(error, GraphNotFoundError):
+                continue  # deleted since the delta page was made
+            if error is not None:
+                raise error
+            items.append(response.body)
+        stamps = {item["id"]: (stamp_value(item) or "").upper() for item in items}
+        links_by_no = {
+            link.contact_no: link
+            for link in self.setup.links.filter(contact_no__in=[s for s in stamps.values() if s]).select_related(
+                "contact"
+            )
+        }
+        contacts_by_no = {
+            c.no: c for c in Contact.objects.filter(no__in=[s for s in stamps.values() if s and s not in links_by_no])
+        }
+        for item in items:
+            stamp = stamps[item["id"]]
+            link = links_by_no.get(stamp)
+            if link is not None:
+                self._adopt_stamped(link, item, seen)
+            elif stamp in contacts_by_no and exclusion_reason(contacts_by_no[stamp]) is None:
+                link = ContactLink.objects.create(
+                    setup=self.setup, contact=contacts_by_no[stamp], contact_no=stamp, state=ContactLink.State.LINKED
+                )
+                self._adopt_stamped(link, item, seen)
+            else:
+                self._pull_new(item, seen)
+
+    def _adopt_stamped(self, link: ContactLink, item: dict[str, Any], seen: Seen) -> None:
+        """An Outlook contact stamped with a contact number we sync: the copy whose
+        create answer was lost is linked; a second copy of a linked one is removed."""
+        if link.graph_id and link.graph_id != item["id"]:
+            # A copy made in Outlook, or a create retried after its answer was lost:
+            # the linked copy stays, the other goes, so the folder holds it once.
+            duplicate = ContactLink(setup=self.setup, contact=link.contact, contact_no=link.contact_no)
+            duplicate.graph_id = item["id"]
+            self._delete_outlook_copy(duplicate)
+            return
+        if link.contact is None or link.state == ContactLink.State.STOPPED:
+            return
+        link.graph_id, link.change_key, link.state = item["id"], item.get("changeKey") or "", ContactLink.State.LINKED
+        link.snapshot = outlook_values(item)
+        link.save(update_fields=["graph_id", "change_key", "state", "snapshot"])
+        seen.handled_contacts.add(link.contact_id)
+        if link.contact_id in self._in_scope_ids([link.contact_id]):
+            self._compare_linked(link, item)
+
+    def _delete_outlook_copy(self, link: ContactLink) -> None:
+        try:
+            self.client.delete_contact(self.mailbox, self.folder_id, link.graph_id)
+        except GraphNotFoundError:
+            return
+        self.counts["deleted_in_outlook"] += 1
+        self._issue(
+            SyncIssue.Kind.SKIPPED,
+            SyncIssue.Direction.TO_OUTLOOK,
+            link.contact,
+            "A second Outlook copy of this contact was removed, so the folder holds it once.",
+        )
+
+    def _pull_new(self, item: dict[str, Any], seen: Seen) -> None:
+        """A contact made in Outlook: link it to the Person with its email, or create one."""
+        values = outlook_values(item)
+        label = values["name"] or values["email"] or "(no name)"
+        reason = None
+        if not values["name"]:
+            reason = "it has no name"
+        elif not values["email"]:
+            reason = "it has no email address"
+        elif problems := value_problems(values):
+            reason = "; ".join(problems.values())
+        if reason:
+            self._skip_outlook(label, f"Not copied to Business Central: {reason}.")
+            return
+        matches = list(Contact.objects.filter(type=Contact.Type.PERSON, email__iexact=values["email"])[:2])
+        if len(matches) > 1:
+            self._skip_outlook(label, f"Not linked: more than one contact has the email {values['email']}.")
+            return
+        if matches:
+            contact = matches[0]
+            if contact.pk not in self._in_scope_ids([contact.pk]):
+                why = exclusion_reason(contact) or "it does not match this setup's filter"
+                self._skip_outlook(label, f"Not linked: the contact {contact.no} with this email is excluded ({why}).")
+                return
+            if self.setup.links.filter(contact=contact).exclude(graph_id=None).exists():
+                self._skip_outlook(label, f"Not linked: {contact.no} with this email is already in the folder.")
+                return
+            self.counts["linked_in_bc"] += 1
+        else:
+            contact = self._create_contact(values)
+            if contact.pk not in self._in_scope_ids([contact.pk]):
+                self._issue(
+                    SyncIssue.Kind.SKIPPED,
+                    SyncIssue.Direction.TO_BC,
+                    contact,
+                    "Created in Business Central from Outlook, but it does not match this setup's filter, "
+                    "so it is not synchronized.",
+                )
+                return
+        link, _ = ContactLink.objects.update_or_create(
+            setup=self.setup,
+            contact=contact,
+            defaults={
+                "contact_no": contact.no,
+                "graph_id": item["id"],
+                "change_key": item.get("changeKey") or "",
+                "state": ContactLink.State.LINKED,
+                "snapshot": values,
+            },
+        )
+        seen.handled_contacts.add(contact.pk)
+        # Stamp it and send Business Central's values (they win on a duplicate).
+        self.outbox.add(Op("update", link, contact_values(contact), counter=""))
+
+    def _create_contact(self, values: MappedValues) -> Contact:
+        contact = Contact(type=Contact.Type.PERSON, **values)
+        # Fixed values of the filter (e.g. Salesperson Code JO) fill blanks, so a
+        # contact made in Outlook stays in this setup's scope.
+        for name, expression in contact_filter_validate(self.setup.contact_filter).items():
+            if name != "type" and not getattr(contact, name) and not any(c in expression for c in "|*"):
+                setattr(contact, name, expression)
+        contact.save()
+        self.counts["created_in_bc"] += 1
+        return contact
+
+    def _skip_outlook(self, label: str, reason: str) -> None:
+        self.counts["skipped"] += 1
+        self.issues.append(
+            SyncIssue(
+                run=self.run,
+                kind=SyncIssue.Kind.SKIPPED,
+                direction=SyncIssue.Direction.TO_BC,
+                outlook_name=label[:200],
+                reason=reason,
+            )
+        )
