@@ -3,7 +3,8 @@
 Drills (CHAOS_DRILLS, comma separated, default all):
 
 - ``kill``: CHAOS_TRIALS (10) times, a full sync of 2,000 contacts into an empty folder
-  is killed with SIGKILL after a random delay; a run started at once is refused (the
+  (CHAOS_KILL_LATENCY_MS, 50 ms per Graph operation) is killed with SIGKILL after a
+  random delay (0.5 s to CHAOS_KILL_MAX_SECONDS, 30 s); a run started at once is refused (the
   dead run still holds the setup); once the dead run is stale (its heartbeat is set back
   by the 15 minutes the product waits) a normal sync runs to the end;
 - ``storm``: a full sync of CHAOS_STORM_CONTACTS (1,000) while the sandbox refuses 30% of
@@ -90,6 +91,9 @@ def drill_kill(stage: Stage, trials: int, contacts: int = 2000) -> Drill:
     rng = random.Random(int(os.environ.get("CHAOS_SEED", "6700")))
     for n in range(1, trials + 1):
         world = World(f"CK{n:02d}", code="CK").create()
+        # A little latency stretches the run (about 35 s) over the kill's random delay;
+        # without it the run would be over before most kills.
+        world.configure(latency_ms=int(os.environ.get("CHAOS_KILL_LATENCY_MS", "50")))
         delay = rng.uniform(0.5, longest)
         process = stage.start_worker(world.email, full=True)
         time.sleep(delay)

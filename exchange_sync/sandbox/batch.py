@@ -14,7 +14,7 @@ import math
 import time
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from .errors import GraphError, bad_request, error_body
+from .errors import GraphError, LostAnswer, bad_request, error_body
 from .graph import GraphRequest, GraphResponse, dispatch
 from .knobs import knobs_for
 from .models import Mailbox
@@ -81,22 +81,29 @@ def batch_run(body: object, *, base_url: str, client_request_id: str | None) -> 
     started = time.monotonic()
     statuses: dict[str, int] = {}
     responses = []
+    stall = 0.0
     for member in _order(members):
         failed = [d for d in _depends_on(member) if statuses.get(d, 500) >= 400]
         if failed:
             answer = GraphResponse(424, error_body("FailedDependency", "The request depends on a failed request."))
         else:
-            answer = _run_member(member, base_url, client_request_id)
+            answer, member_stall = _run_member(member, base_url, client_request_id)
+            stall = max(stall, member_stall)
         statuses[member["id"]] = answer.status
         response = {"id": member["id"], "status": answer.status, "headers": answer.headers}
         if answer.body is not None:
             response["body"] = answer.body
         responses.append(response)
+    if stall:
+        # A lost answer that stalls loses the whole envelope's answer with it: the
+        # client times out (or gets a 504) with every member already done.
+        raise LostAnswer(stall)
     _sleep_latency(members, already=time.monotonic() - started)
     return {"responses": responses}
 
 
-def _run_member(member: dict, base_url: str, client_request_id: str | None) -> GraphResponse:
+def _run_member(member: dict, base_url: str, client_request_id: str | None) -> tuple[GraphResponse, float]:
+    """The member's answer, and how long a lost answer among it asks to stall."""
     parts = urlsplit(member["url"])
     headers = {k.lower(): str(v) for k, v in (member.get("headers") or {}).items()}
     request = GraphRequest(
@@ -107,13 +114,15 @@ def _run_member(member: dict, base_url: str, client_request_id: str | None) -> G
         body=member.get("body"),
         base_url=base_url,
     )
+    stall = 0.0
     try:
         answer = dispatch(request, in_batch=True)
     except GraphError as error:
         body = error_body(error.code, error.message, client_request_id)
         answer = GraphResponse(error.status, body, error.headers)
+        stall = error.stall if isinstance(error, LostAnswer) else 0.0
     answer.headers = {**answer.headers, **({"Content-Type": "application/json"} if answer.body is not None else {})}
-    return answer
+    return answer, stall
 
 
 def _sleep_latency(members: list[dict], *, already: float) -> None:

@@ -21,6 +21,15 @@ class GraphError(Exception):
         self.headers = headers or {}
 
 
+class LostAnswer(GraphError):
+    """A create that committed but whose answer never arrives: 504 after `stall`
+    seconds (0: at once; longer than the client's timeout: the client times out)."""
+
+    def __init__(self, stall: float = 0.0) -> None:
+        super().__init__(504, "GatewayTimeout", "The request timed out.")
+        self.stall = stall
+
+
 def error_body(code: str, message: str, client_request_id: str | None = None) -> dict:
     """The JSON body Graph sends with an error."""
     inner = {

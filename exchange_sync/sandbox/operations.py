@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from urllib.parse import quote, urlencode
 
+from django.conf import settings
 from django.core import signing
 
 from . import ids, odata, services
-from .errors import GraphError, bad_request, not_found
+from .errors import GraphError, LostAnswer, bad_request, not_found
 from .graph import Call, GraphResponse, route
 from .knobs import chance
 from .models import Contact, ContactEmail, DeltaExpiry, ExtendedProperty, Folder, Mailbox
@@ -72,7 +73,7 @@ def _body_dict(call: Call) -> dict:
 def _lose_answer_maybe(call: Call) -> None:
     """After a create committed: maybe fail as if the answer was lost on its way back."""
     if chance(call.mailbox.email, call.knobs.lost_create_rate):
-        raise GraphError(504, "GatewayTimeout", "The request timed out.")
+        raise LostAnswer(stall=settings.GRAPH_SANDBOX_LOST_CREATE_STALL_SECONDS)
 
 
 # --- users ----------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
 
 from django.http import HttpRequest, HttpResponse
@@ -17,7 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 from . import operations  # noqa: F401  (registers the routes)
 from .auth import token_verify
 from .batch import batch_run
-from .errors import GraphError, bad_request, error_body
+from .errors import GraphError, LostAnswer, bad_request, error_body
 from .graph import GraphRequest, GraphResponse, dispatch
 
 logger = logging.getLogger(__name__)
@@ -48,6 +49,8 @@ def graph_endpoint(request: HttpRequest, path: str) -> HttpResponse:
             )
             answer = dispatch(graph_request)
     except GraphError as error:
+        if isinstance(error, LostAnswer) and error.stall:
+            time.sleep(error.stall)  # long enough, and the client has given up waiting
         if error.status >= 500:
             logger.info("Graph sandbox answers %s %s on %s", error.status, error.code, path)
         answer = GraphResponse(error.status, error_body(error.code, error.message, client_request_id), error.headers)

@@ -7,6 +7,7 @@ import threading
 import time
 from urllib.parse import unquote
 
+import pytest
 import requests
 from django.test import override_settings
 
@@ -135,6 +136,36 @@ def test_it_can_lose_the_answer_to_a_create_that_committed(graph):
     flt = f"singleValueExtendedProperties/Any(ep: ep/id eq '{STAMP}' and ep/value eq 'CT000001')"
     found = graph.get(graph.contacts_path(folder), params={"$filter": flt}).json()["value"]
     assert [c["surname"] for c in found] == ["Lee"]
+
+
+@override_settings(GRAPH_SANDBOX_LOST_CREATE_STALL_SECONDS=1.0)
+def test_a_lost_answer_can_stall_past_the_clients_timeout_with_the_create_done(graph):
+    folder = graph.folder()
+    mailbox_configure(MAILBOX, lost_create_rate=1.0)
+    body = {"surname": "Lee", "singleValueExtendedProperties": [{"id": STAMP, "value": "CT000001"}]}
+    with pytest.raises(requests.Timeout):
+        graph.session.post(graph.url(graph.contacts_path(folder)), json=body, timeout=0.3)
+    time.sleep(1.0)
+    mailbox_configure(MAILBOX, lost_create_rate=0.0)
+    assert [c["surname"] for c in graph.get(graph.contacts_path(folder)).json()["value"]] == ["Lee"]
+
+
+@override_settings(GRAPH_SANDBOX_LOST_CREATE_STALL_SECONDS=0.2)
+def test_in_a_batch_a_stalled_lost_answer_loses_the_whole_envelope(graph):
+    folder = graph.folder()
+    mailbox_configure(MAILBOX, lost_create_rate=1.0)
+    path = graph.contacts_path(folder)
+    json_header = {"Content-Type": "application/json"}
+    members = [
+        {"id": str(n), "method": "POST", "url": path, "headers": json_header, "body": {"surname": f"S{n}"}}
+        for n in range(3)
+    ]
+    started = time.monotonic()
+    response = graph.post("/$batch", {"requests": members})
+    assert time.monotonic() - started >= 0.2
+    assert response.status_code == 504  # no member answers come back
+    mailbox_configure(MAILBOX, lost_create_rate=0.0)
+    assert len(graph.get(path).json()["value"]) == 3  # yet all three were created
 
 
 def _delta_link(graph, folder: str) -> str:

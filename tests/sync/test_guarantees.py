@@ -29,6 +29,25 @@ def test_a_create_whose_answer_was_lost_never_yields_a_duplicate(sync, outlook, 
     assert len(outlook.contacts()) == 12
 
 
+def test_a_create_that_timed_out_never_yields_a_duplicate(live_server, settings, setup, outlook):
+    # The answer stalls past the client's timeout, so the whole $batch envelope is
+    # sent again with its creates already done once.
+    settings.GRAPH_TIMEOUT_SECONDS, settings.GRAPH_SANDBOX_LOST_CREATE_STALL_SECONDS = 0.5, 1.0
+    people = [make_person() for _ in range(30)]
+    mailbox_configure(MAILBOX, lost_create_rate=0.1)
+    client = graph_client_from_settings(base_url=f"{live_server.url}/graph-sandbox/v1.0")
+    try:
+        first = sync_setup(setup, client=client, kind=SyncRun.Kind.FULL)
+        mailbox_configure(MAILBOX, lost_create_rate=0.0)
+        second = sync_setup(setup, client=client)
+    finally:
+        client.close()
+    assert first.status in (SyncRun.Status.SUCCEEDED, SyncRun.Status.PARTIAL), first.error
+    assert second.status == SyncRun.Status.SUCCEEDED, second.error
+    assert set(outlook.by_stamp()) == {p.no for p in people}  # by_stamp fails on a duplicate
+    assert len(outlook.contacts()) == 30
+
+
 def test_a_second_run_of_the_same_setup_is_refused_and_says_so(sync, setup):
     make_person()
     running = sync_run_create(setup, kind=SyncRun.Kind.INCREMENTAL, trigger=SyncRun.Trigger.JOB)
