@@ -19,9 +19,13 @@ def test_demo_data_loads_realistic_contacts_once(capsys):
     assert not people.filter(company__isnull=True).exists()
     assert "first-pass-123" in first_output
 
+    contacts_before = Contact.objects.count()
+    users_before = get_user_model().objects.count()
     call_command("load_demo_data")
     second_output = capsys.readouterr().out
-    assert Contact.objects.count() == people.count() + companies.count()
+    assert Contact.objects.count() == contacts_before
+    assert get_user_model().objects.count() == users_before
+    assert "demo contacts not loaded again" in second_output
     assert "first-pass-123" not in second_output
     assert "already exists" in second_output
 
