@@ -7,8 +7,15 @@ STAMP := $(VENV)/.installed
 .PHONY: run test lint bench chaos screenshots migrate demo clean
 
 # (Re)install whenever requirements.txt changes.
+# The venv is made with $(PYTHON) (override: make PYTHON=python3.11 ...), which must be 3.11+.
 $(STAMP): requirements.txt
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@test -x $(PY) || { \
+	  $(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
+	    echo "bcsync needs Python 3.11 or newer to create $(VENV), but $(PYTHON) is:" \
+	      "$$(command -v $(PYTHON) >/dev/null && $(PYTHON) -V 2>&1 || echo 'not found')." \
+	      "Install Python 3.11+ and run e.g. make PYTHON=python3.11 $(MAKECMDGOALS)" >&2; \
+	    exit 1; }; \
+	  echo "$(PYTHON) -m venv $(VENV)"; $(PYTHON) -m venv $(VENV); }
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $(STAMP)
@@ -29,9 +36,15 @@ run: demo
 
 # Browser tests drive Debian's Chromium (Playwright's own browser download cannot work here).
 CHROMIUM := /usr/bin/chromium
+# Installing it needs root: as root apt-get runs directly, otherwise through sudo.
 $(CHROMIUM):
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+	@if [ "$$(id -u)" = 0 ]; then sudo=; \
+	elif command -v sudo >/dev/null 2>&1; then sudo=sudo; \
+	else echo "The browser tests need Debian's 'chromium' package ($(CHROMIUM)), and installing it" \
+	  "needs root: run 'apt-get install chromium' as root (no sudo found), then make again." >&2; exit 1; fi; \
+	echo "$${sudo:+sudo }apt-get install chromium"; \
+	$$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
+	  || { echo "Could not install Debian's 'chromium' package ($(CHROMIUM)); install it by hand." >&2; exit 1; }
 
 test: $(STAMP) $(CHROMIUM)
 	$(PY) -m pytest -q -n 2
