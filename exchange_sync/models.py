@@ -185,8 +185,10 @@ class SyncRun(models.Model):
     conflicts = models.PositiveIntegerField(default=0)
     graph_requests = models.PositiveIntegerField("Graph requests", default=0)
     error = models.TextField(blank=True)
-    # For "needs confirmation": what the run would delete, as [{"no", "name"}].
+    # For "needs confirmation": what the run would delete, as [{"no", "name"}] (the
+    # first 1,000), and how many in all: a confirmation allows no more than that.
     planned_deletions = models.JSONField(default=list, blank=True)
+    planned_count = models.PositiveIntegerField("Planned deletions", default=0)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -97,6 +97,9 @@ class Outbox:
                 unconfirmed.append(op)
             else:
                 self._failed(op, error, changed)
+        # Deletes of second Outlook copies carry a link that was never saved: nothing to record.
+        changed = [link for link in changed if link.pk is not None]
+        removed = [pk for pk in removed if pk is not None]
         with transaction.atomic():
             if changed:
                 ContactLink.objects.bulk_update(changed, LINK_FIELDS, batch_size=500)

@@ -115,6 +115,14 @@ def setup_mark_result(setup: ExchangeSyncSetup, run: SyncRun) -> None:
             ExchangeSyncSetup.objects.filter(pk=setup.pk).update(last_sync_at=now, last_error=run.error)
 
 
+def sync_run_is_confirmable(run: SyncRun) -> bool:
+    """A run waiting for confirmation can be confirmed while it is its setup's latest
+    word: once another run has gone (or a confirmation of it), its plan is out of date."""
+    if run.status != SyncRun.Status.NEEDS_CONFIRMATION:
+        return False
+    return not run.setup.runs.filter(pk__gt=run.pk).exclude(status=SyncRun.Status.REFUSED).exists()
+
+
 def sync_run_queue(
     setup: ExchangeSyncSetup,
     *,
@@ -142,4 +150,9 @@ def sync_run_confirm(run: SyncRun, *, requested_by: AbstractBaseUser | None = No
     """Queue the confirmed repeat of a run that stopped as "needs confirmation"."""
     if run.status != SyncRun.Status.NEEDS_CONFIRMATION:
         raise ValueError("Only a run that needs confirmation can be confirmed.")
+    if not sync_run_is_confirmable(run):
+        raise ValueError(
+            "The setup has synchronized again since this run, so what it planned may no longer hold. "
+            "Confirm the newest run that needs confirmation instead."
+        )
     return sync_run_queue(run.setup, kind=run.kind, trigger=run.trigger, requested_by=requested_by, confirms=run)

@@ -17,7 +17,7 @@ from django.utils.html import format_html
 
 from exchange_sync.admin.common import can_run_sync
 from exchange_sync.models import SyncIssue, SyncRun
-from exchange_sync.services import sync_run_confirm
+from exchange_sync.services import sync_run_confirm, sync_run_is_confirmable
 
 logger = logging.getLogger(__name__)
 
@@ -148,7 +148,7 @@ class SyncRunAdmin(_OwnRowsMixin, admin.ModelAdmin):
             "progress_url": reverse("admin:exchange_sync_syncrun_progress", args=[run.pk]),
             "confirm_url": reverse("admin:exchange_sync_syncrun_confirm", args=[run.pk]),
             "setup_url": reverse("admin:exchange_sync_exchangesyncsetup_change", args=[run.setup_id]),
-            "can_confirm": run.status == SyncRun.Status.NEEDS_CONFIRMATION and can_run_sync(request),
+            "can_confirm": sync_run_is_confirmable(run) and can_run_sync(request),
             **(extra_context or {}),
         }
         return TemplateResponse(request, "admin/exchange_sync/syncrun/run.html", context)

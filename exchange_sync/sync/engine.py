@@ -43,6 +43,8 @@ CHUNK = 500
 # A run that would delete (or find deleted in Outlook) more than half of the linked
 # contacts, and more than this many, stops for a person to confirm.
 GUARD_MIN = 10
+# Issues are written in groups of this many as the run goes, not held to its end.
+ISSUES_SAVED_AT = 1000
 
 COUNTERS = (
     "created_in_outlook",
@@ -60,9 +62,9 @@ COUNTERS = (
 
 
 class NeedsConfirmation(Exception):
-    def __init__(self, message: str, planned: list[dict[str, str]]) -> None:
+    def __init__(self, message: str, planned: list[dict[str, str]], count: int) -> None:
         super().__init__(message)
-        self.planned = planned
+        self.planned, self.count = planned, count
 
 
 class SetupProblem(Exception):
@@ -76,6 +78,8 @@ class Seen:
     handled_contacts: set[int] = field(default_factory=set)
     seen_graph_ids: set[str] = field(default_factory=set)
     missing_link_ids: list[int] = field(default_factory=list)
+    # Second Outlook copies of linked contacts (unsaved links), removed after the guard.
+    duplicates: list[ContactLink] = field(default_factory=list)
 
 
 class Engine(OutlookInbound):
@@ -89,7 +93,11 @@ class Engine(OutlookInbound):
         self.done = self.total = 0
         self.folder_id = ""
         self.outbox: Outbox | None = None
-        self.confirmed = run.confirms_id is not None
+        # A confirmation allows what the confirmed run showed, and no more.
+        self.allowed = run.confirms.planned_count if run.confirms_id else 0
+        # Set when an Outlook change could not be applied: the run then keeps the old
+        # delta link, so the next run sees that change again.
+        self.delta_incomplete = False
 
     # --- the run ------------------------------------------------------------------
 
@@ -129,6 +137,7 @@ class Engine(OutlookInbound):
             self.total = contacts_in_scope(self.setup).count()
             delta_link = self._pull_everything(seen)
         self._guard(seen)
+        self._remove_duplicates(seen.duplicates)
         self._apply_missing(seen.missing_link_ids)
         self._push(full, seen)
         self._delete_out_of_scope()
@@ -137,7 +146,8 @@ class Engine(OutlookInbound):
         if self.outbox.sent and delta_link:
             delta_link = self._catch_up(delta_link)
         # The delta link is saved only now, with every change it reported applied.
-        ExchangeSyncSetup.objects.filter(pk=self.setup.pk).update(delta_link=delta_link or "")
+        if not self.delta_incomplete:
+            ExchangeSyncSetup.objects.filter(pk=self.setup.pk).update(delta_link=delta_link or "")
 
     # --- pull ---------------------------------------------------------------------
 
@@ -151,6 +161,7 @@ class Engine(OutlookInbound):
         except GraphDeltaExpiredError:
             return None  # the next run reconciles in full
         # Deleted in Outlook while we ran: marked now, recreated (or stopped) next run.
+        self._remove_duplicates(seen.duplicates)
         self._apply_missing(seen.missing_link_ids)
         self.outbox.flush()
         return delta_link
@@ -192,9 +203,11 @@ class Engine(OutlookInbound):
             item = by_id.pop(link.graph_id)
             if link.state == ContactLink.State.STOPPED or link.contact_id not in in_scope:
                 continue  # stopped links stay alone; out-of-scope ones are removed later
-            seen.handled_contacts.add(link.contact_id)
             if not full and item.get("changeKey") == link.change_key:
-                continue  # the echo of our own write
+                # The echo of our own write: nothing came from Outlook. Not marked as
+                # handled, so the push still sends an edit made in Business Central since.
+                continue
+            seen.handled_contacts.add(link.contact_id)
             self._compare_linked(link, item)
         if by_id:
             self._pull_unknown(list(by_id), seen)
@@ -210,9 +223,12 @@ class Engine(OutlookInbound):
         if self.setup.keep_outlook_edits and outlook != link.snapshot:
             self._merge_outlook_edits(link, contact, outlook)
         current = contact_values(contact)
-        if current != outlook and not self._sendable(contact, current):
+        # No hash yet: our write to this Outlook contact (its stamp with Business
+        # Central's values) was never confirmed, so it is sent even when values agree.
+        differs = current != outlook or not link.fields_hash
+        if differs and not self._sendable(contact, current):
             return
-        if current != outlook:
+        if differs:
             if_match = f'W/"{item["changeKey"]}"' if self.setup.keep_outlook_edits and item.get("changeKey") else None
             self.outbox.add(Op("update", link, current, if_match=if_match, counter="updated_in_outlook"))
         else:
@@ -226,24 +242,26 @@ class Engine(OutlookInbound):
     # --- safety -------------------------------------------------------------------
 
     def _guard(self, seen: Seen) -> None:
-        """Stop before deleting or recreating most of the folder, unless confirmed."""
-        if self.confirmed:
-            return
+        """Stop before deleting or recreating most of the folder, unless a person
+        confirmed at least that many."""
         linked = self.setup.links.filter(state=ContactLink.State.LINKED, graph_id__isnull=False).count()
         missing = len(seen.missing_link_ids)
-        if missing > GUARD_MIN and missing * 2 > linked:
+        emptied = linked > 1 and missing == linked
+        if (emptied or (missing > GUARD_MIN and missing * 2 > linked)) and missing > self.allowed:
             raise NeedsConfirmation(
                 f"{missing} of the {linked} synchronized contacts are missing from the Outlook folder "
                 f"'{self.setup.folder_name}' (emptied?). Confirm to handle them as deleted in Outlook.",
                 self._describe(ContactLink.objects.filter(pk__in=seen.missing_link_ids[:1000])),
+                missing,
             )
         leaving = self._leaving_scope()
         count = leaving.count()
-        if count > GUARD_MIN and count * 2 > linked:
+        if count > GUARD_MIN and count * 2 > linked and count > self.allowed:
             raise NeedsConfirmation(
                 f"This sync would delete {count} of the {linked} synchronized contacts from Outlook "
                 "(deleted in Business Central or no longer matching the filter). Confirm to delete them.",
                 self._describe(leaving[:1000]),
+                count,
             )
 
     @staticmethod
@@ -257,6 +275,18 @@ class Engine(OutlookInbound):
         return self.setup.links.filter(state=ContactLink.State.LINKED, graph_id__isnull=False).exclude(
             contact__in=contacts_in_scope(self.setup)
         )
+
+    def _remove_duplicates(self, duplicates: list[ContactLink]) -> None:
+        for duplicate in duplicates:
+            self._issue(
+                SyncIssue.Kind.SKIPPED,
+                SyncIssue.Direction.TO_OUTLOOK,
+                duplicate.contact,
+                "A second Outlook copy of this contact was removed, so the folder holds it once.",
+                contact_no=duplicate.contact_no,
+            )
+            self.outbox.add(Op("delete", duplicate, counter="deleted_in_outlook"))
+        duplicates.clear()
 
     def _apply_missing(self, link_ids: list[int]) -> None:
         """Linked contacts deleted in Outlook: recreated (Business Central's way) or no
@@ -283,9 +313,11 @@ class Engine(OutlookInbound):
         """Send new and changed in-scope contacts to Outlook."""
         scope = contacts_in_scope(self.setup)
         if not full:
-            healthy = self.setup.links.filter(
-                state=ContactLink.State.LINKED, graph_id__isnull=False, failure_count=0
-            ).values("contact_id")
+            healthy = (
+                self.setup.links.filter(state=ContactLink.State.LINKED, graph_id__isnull=False, failure_count=0)
+                .exclude(fields_hash="")
+                .values("contact_id")
+            )
             changed = Q(modified_at__gte=self.setup.changes_since) if self.setup.changes_since else Q()
             scope = scope.filter(changed | ~Q(pk__in=healthy))
         scope = scope.exclude(pk__in=self.setup.links.filter(state=ContactLink.State.STOPPED).values("contact_id"))
@@ -383,6 +415,8 @@ class Engine(OutlookInbound):
                 reason=reason,
             )
         )
+        if len(self.issues) >= ISSUES_SAVED_AT:
+            self.save_issues()
 
     def _note(self, message: str) -> None:
         self.run.error = (self.run.error + "\n" + message).strip()
@@ -398,10 +432,11 @@ class Engine(OutlookInbound):
             self._progress(self.done, self.total)
 
     def save_issues(self) -> None:
+        """Write the issues gathered so far (also during the run, so memory stays flat)."""
         for issue in self.issues:
             issue.run = self.run
         services.sync_issues_record(self.issues)
-        self.issues = []
+        self.issues.clear()  # in place: the outbox appends to the same list
 
 
 def _pk_chunks(queryset: QuerySet, size: int) -> Iterator[list]:

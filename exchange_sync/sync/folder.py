@@ -9,7 +9,7 @@ from django.db import transaction
 
 from exchange_sync.graph.client import GraphClient
 from exchange_sync.graph.errors import GraphConflictError, GraphNotFoundError
-from exchange_sync.models import ExchangeSyncSetup
+from exchange_sync.models import ContactLink, ExchangeSyncSetup
 
 # Graph's codes for a mailbox that does not exist (graph-notes.md: "Errors").
 MAILBOX_NOT_FOUND = ("ErrorInvalidUser", "Request_ResourceNotFound", "MailboxNotEnabledForRESTAPI")
@@ -59,8 +59,9 @@ def _create(client: GraphClient, setup: ExchangeSyncSetup, mailbox: str, name: s
             raise
         folder = existing[0]
     with transaction.atomic():
-        # Links into a folder that no longer exists point nowhere.
-        setup.links.all().delete()
+        # Links into a folder that no longer exists point nowhere. Contacts a person
+        # stopped syncing (deleted in Outlook, policy "stop syncing") stay stopped.
+        setup.links.exclude(state=ContactLink.State.STOPPED).delete()
         _save(setup, folder["id"], name)
     return folder["id"]
 

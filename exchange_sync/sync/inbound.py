@@ -11,7 +11,14 @@ from exchange_sync.contact_filter import contact_filter_validate
 from exchange_sync.graph.batch import error_from_batch_response
 from exchange_sync.graph.errors import GraphNotFoundError
 from exchange_sync.graph.stamp import stamp_value
-from exchange_sync.mapping import MAPPED_FIELDS, MappedValues, contact_values, outlook_values, value_problems
+from exchange_sync.mapping import (
+    MAPPED_FIELDS,
+    MappedValues,
+    contact_values,
+    outlook_values,
+    value_problems,
+    values_hash,
+)
 from exchange_sync.models import ContactLink, SyncIssue
 from exchange_sync.outbox import Op
 from exchange_sync.selectors import exclusion_reason
@@ -62,12 +69,21 @@ class OutlookInbound:
             for i, graph_id in enumerate(graph_ids)
         ]
         items = []
-        for response in self.client.batch(requests_):
+        for graph_id, response in zip(graph_ids, self.client.batch(requests_), strict=True):
             error = error_from_batch_response(response)
             if isinstance(error, GraphNotFoundError):
                 continue  # deleted since the delta page was made
             if error is not None:
-                raise error
+                # One unreadable contact must not stop the run; it is read again next
+                # time, because this run keeps the old delta link (see Engine.execute).
+                self.delta_incomplete = True
+                self.counts["failed"] += 1
+                self._issue_outlook(
+                    SyncIssue.Kind.FAILED,
+                    f"Outlook contact {graph_id[:24]}...",
+                    f"Could not be read from Outlook ({error}); it is read again on the next sync.",
+                )
+                continue
             items.append(response.body)
         stamps = {item["id"]: (stamp_value(item) or "").upper() for item in items}
         links_by_no = {
@@ -82,12 +98,19 @@ class OutlookInbound:
         for item in items:
             stamp = stamps[item["id"]]
             link = links_by_no.get(stamp)
-            if link is not None:
-                self._adopt_stamped(link, item, seen)
-            elif stamp in contacts_by_no and exclusion_reason(contacts_by_no[stamp]) is None:
+            if link is None and stamp:
+                # Ours, but not linked: an adopted folder or a reset setup. Linked to
+                # its contact; one since deleted or no longer in scope in Business
+                # Central is removed from Outlook by the (guarded) out-of-scope step,
+                # never copied back as a new contact.
                 link = ContactLink.objects.create(
-                    setup=self.setup, contact=contacts_by_no[stamp], contact_no=stamp, state=ContactLink.State.LINKED
+                    setup=self.setup,
+                    contact=contacts_by_no.get(stamp),
+                    contact_no=stamp,
+                    state=ContactLink.State.LINKED,
                 )
+                links_by_no[stamp] = link
+            if link is not None:
                 self._adopt_stamped(link, item, seen)
             else:
                 self._pull_new(item, seen)
@@ -97,32 +120,24 @@ class OutlookInbound:
         create answer was lost is linked; a second copy of a linked one is removed."""
         if link.graph_id and link.graph_id != item["id"]:
             # A copy made in Outlook, or a create retried after its answer was lost:
-            # the linked copy stays, the other goes, so the folder holds it once.
+            # the linked copy stays, the other goes (batched, after the guard), so the
+            # folder holds it once.
             duplicate = ContactLink(setup=self.setup, contact=link.contact, contact_no=link.contact_no)
             duplicate.graph_id = item["id"]
-            self._delete_outlook_copy(duplicate)
+            seen.duplicates.append(duplicate)
             return
-        if link.contact is None or link.state == ContactLink.State.STOPPED:
+        if link.state == ContactLink.State.STOPPED:
             return
+        outlook = outlook_values(item)
         link.graph_id, link.change_key, link.state = item["id"], item.get("changeKey") or "", ContactLink.State.LINKED
-        link.snapshot = outlook_values(item)
-        link.save(update_fields=["graph_id", "change_key", "state", "snapshot"])
+        # It carries our stamp, so Outlook holds these values for it as written.
+        link.snapshot, link.fields_hash = outlook, values_hash(outlook)
+        link.save(update_fields=["graph_id", "change_key", "state", "snapshot", "fields_hash"])
+        if link.contact_id is None:
+            return  # deleted in Business Central: removed from Outlook later
         seen.handled_contacts.add(link.contact_id)
         if link.contact_id in self._in_scope_ids([link.contact_id]):
             self._compare_linked(link, item)
-
-    def _delete_outlook_copy(self, link: ContactLink) -> None:
-        try:
-            self.client.delete_contact(self.mailbox, self.folder_id, link.graph_id)
-        except GraphNotFoundError:
-            return
-        self.counts["deleted_in_outlook"] += 1
-        self._issue(
-            SyncIssue.Kind.SKIPPED,
-            SyncIssue.Direction.TO_OUTLOOK,
-            link.contact,
-            "A second Outlook copy of this contact was removed, so the folder holds it once.",
-        )
 
     def _pull_new(self, item: dict[str, Any], seen: Seen) -> None:
         """A contact made in Outlook: link it to the Person with its email, or create one."""
@@ -172,6 +187,10 @@ class OutlookInbound:
                 "change_key": item.get("changeKey") or "",
                 "state": ContactLink.State.LINKED,
                 "snapshot": values,
+                # No hash until the stamp below is confirmed written: until then the
+                # link counts as unsynchronized, so a run that stops first repeats it.
+                "fields_hash": "",
+                "failure_count": 0,
             },
         )
         seen.handled_contacts.add(contact.pk)
@@ -191,12 +210,12 @@ class OutlookInbound:
 
     def _skip_outlook(self, label: str, reason: str) -> None:
         self.counts["skipped"] += 1
+        self._issue_outlook(SyncIssue.Kind.SKIPPED, label, reason)
+
+    def _issue_outlook(self, kind: str, label: str, reason: str) -> None:
+        """An issue about an Outlook contact that has no contact in Business Central."""
         self.issues.append(
             SyncIssue(
-                run=self.run,
-                kind=SyncIssue.Kind.SKIPPED,
-                direction=SyncIssue.Direction.TO_BC,
-                outlook_name=label[:200],
-                reason=reason,
+                run=self.run, kind=kind, direction=SyncIssue.Direction.TO_BC, outlook_name=label[:200], reason=reason
             )
         )

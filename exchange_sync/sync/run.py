@@ -53,15 +53,20 @@ def sync_run_execute(run: SyncRun, *, client: GraphClient, progress=None) -> Syn
         engine.execute()
         run.status = SyncRun.Status.PARTIAL if engine.counts["failed"] else SyncRun.Status.SUCCEEDED
     except NeedsConfirmation as exc:
-        run.status, run.error, run.planned_deletions = SyncRun.Status.NEEDS_CONFIRMATION, str(exc), exc.planned
+        run.status, run.error = SyncRun.Status.NEEDS_CONFIRMATION, str(exc)
+        run.planned_deletions, run.planned_count = exc.planned, exc.count
     except SetupProblem as exc:
         run.status, run.error = SyncRun.Status.FAILED, str(exc)
         services.setup_mark_attention(setup, str(exc))
     except GraphNotFoundError as exc:
-        if exc.code not in MAILBOX_NOT_FOUND:
-            raise
-        run.status, run.error = SyncRun.Status.FAILED, _mailbox_message(setup)
-        services.setup_mark_attention(setup, run.error)
+        if exc.code in MAILBOX_NOT_FOUND:
+            run.status, run.error = SyncRun.Status.FAILED, _mailbox_message(setup)
+            services.setup_mark_attention(setup, run.error)
+        else:
+            # Something vanished under the run (the folder, deleted mid-run): the next
+            # run finds the folder again or recreates it.
+            run.status = SyncRun.Status.FAILED
+            run.error = f"Outlook no longer had something this run needed ({exc}). The next sync repairs it."
     except GraphAuthError as exc:
         run.status, run.error = SyncRun.Status.FAILED, _auth_message(exc)
         services.setup_mark_attention(setup, run.error)

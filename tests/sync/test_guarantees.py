@@ -10,7 +10,7 @@ from contacts.models import Contact
 from exchange_sync.connection import graph_client_from_settings
 from exchange_sync.models import ExchangeSyncSetup, SyncRun
 from exchange_sync.sandbox.services import mailbox_configure
-from exchange_sync.services import sync_run_claim, sync_run_create
+from exchange_sync.services import sync_run_claim, sync_run_confirm, sync_run_create, sync_run_is_confirmable
 from exchange_sync.sync import sync_run_execute, sync_setup
 from tests.factories import make_person, make_user
 from tests.sync.conftest import MAILBOX
@@ -138,6 +138,69 @@ def test_a_folder_emptied_in_outlook_waits_for_confirmation(sync, outlook, graph
     )
     assert confirmed.created_in_outlook == 12
     assert set(outlook.by_stamp()) == {p.no for p in people}
+
+
+def test_a_small_folder_emptied_in_outlook_also_waits_for_confirmation(sync, outlook, setup):
+    setup.on_outlook_delete = ExchangeSyncSetup.OnOutlookDelete.STOP_SYNCING
+    setup.save()
+    people = [make_person() for _ in range(3)]
+    sync()
+    for item in outlook.contacts():
+        outlook.delete(item["id"])
+    run = sync()
+    assert run.status == SyncRun.Status.NEEDS_CONFIRMATION
+    assert run.planned_count == 3
+    assert {row["no"] for row in run.planned_deletions} == {p.no for p in people}
+    assert not setup.links.filter(state="stopped").exists()
+
+
+def test_a_confirmation_allows_no_more_deletions_than_it_was_shown(sync, outlook, graph, setup):
+    make_person(city="Lyon")
+    leave = [make_person(city="Paris") for _ in range(12)]
+    sync()
+    setup.contact_filter = {"city": "Lyon"}
+    setup.save()
+    run = sync()
+    assert (run.status, run.planned_count) == (SyncRun.Status.NEEDS_CONFIRMATION, 12)
+    Contact.objects.filter(pk=leave[0].pk).update(city="Lyon")  # back in scope: fewer deletions is fine
+    fewer = sync_run_execute(
+        sync_run_create(setup, kind=run.kind, trigger=SyncRun.Trigger.BUTTON, confirms=run), client=graph
+    )
+    assert fewer.status == SyncRun.Status.SUCCEEDED, fewer.error
+    assert fewer.deleted_in_outlook == 11
+
+
+def test_a_confirmation_that_would_now_delete_more_asks_again(sync, outlook, graph, setup):
+    make_person(city="Lyon")
+    [make_person(city="Paris") for _ in range(12)]
+    more = [make_person(city="Rome") for _ in range(3)]
+    sync()
+    setup.contact_filter = {"city": "Lyon|Rome"}
+    setup.save()
+    run = sync()
+    assert run.planned_count == 12
+    Contact.objects.filter(pk__in=[p.pk for p in more]).update(city="Oslo")
+    again = sync_run_execute(
+        sync_run_create(setup, kind=run.kind, trigger=SyncRun.Trigger.BUTTON, confirms=run), client=graph
+    )
+    assert again.status == SyncRun.Status.NEEDS_CONFIRMATION
+    assert again.planned_count == 15
+    assert len(outlook.contacts()) == 16  # nothing deleted
+
+
+def test_only_the_latest_run_of_a_setup_can_be_confirmed(sync, setup):
+    make_person(city="Lyon")
+    [make_person(city="Paris") for _ in range(12)]
+    sync()
+    setup.contact_filter = {"city": "Lyon"}
+    setup.save()
+    old = sync()
+    newer = sync()
+    assert old.status == newer.status == SyncRun.Status.NEEDS_CONFIRMATION
+    assert not sync_run_is_confirmable(old)
+    assert sync_run_is_confirmable(newer)
+    with pytest.raises(ValueError, match="synchronized again since this run"):
+        sync_run_confirm(old)
 
 
 def test_a_few_deletions_need_no_confirmation(sync, outlook, setup):

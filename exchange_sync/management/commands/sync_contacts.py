@@ -3,7 +3,7 @@ from tqdm import tqdm
 
 from exchange_sync.connection import graph_client_from_settings
 from exchange_sync.models import ExchangeSyncSetup, M365Identity, SyncRun
-from exchange_sync.services import exchange_sync_setup_get_or_create, sync_run_create
+from exchange_sync.services import exchange_sync_setup_get_or_create, sync_run_create, sync_run_is_confirmable
 from exchange_sync.sync import COUNTERS, sync_run_execute
 
 
@@ -31,9 +31,11 @@ class Command(BaseCommand):
         kind = SyncRun.Kind.FULL if options["full"] else SyncRun.Kind.INCREMENTAL
         confirms = None
         if options["confirm"]:
-            confirms = setup.runs.filter(status=SyncRun.Status.NEEDS_CONFIRMATION).first()
-            if confirms is None:
-                raise CommandError("There is no run waiting for confirmation.")
+            confirms = setup.runs.exclude(status=SyncRun.Status.REFUSED).order_by("-pk").first()
+            if confirms is None or not sync_run_is_confirmable(confirms):
+                raise CommandError(
+                    "There is no run waiting for confirmation (the last run of this setup did not stop for one)."
+                )
             kind = confirms.kind
         run = sync_run_create(setup, kind=kind, trigger=SyncRun.Trigger.COMMAND, confirms=confirms)
         client = graph_client_from_settings()
