@@ -96,7 +96,7 @@ class Contact(models.Model):
     salesperson_code = models.CharField("Salesperson Code", max_length=20, blank=True, db_index=True)
     privacy_blocked = models.BooleanField("Privacy Blocked", default=False)
     created_at = models.DateTimeField("Created", auto_now_add=True)
-    modified_at = models.DateTimeField("Last Date Modified", auto_now=True, db_index=True)
+    modified_at = models.DateTimeField("Last Modified", auto_now=True, db_index=True)
 
     objects = ContactQuerySet.as_manager()
 
