@@ -11,9 +11,9 @@ members at a time.
 from __future__ import annotations
 
 import math
-import time
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from . import clock
 from .errors import GraphError, LostAnswer, bad_request, error_body
 from .graph import GraphRequest, GraphResponse, dispatch
 from .knobs import knobs_for
@@ -78,7 +78,7 @@ def _order(members: list[dict]) -> list[dict]:
 def batch_run(body: object, *, base_url: str, client_request_id: str | None) -> dict:
     """Run a batch; return the `{"responses": [...]}` envelope."""
     members = _validate(body)
-    started = time.monotonic()
+    started = clock.now()
     statuses: dict[str, int] = {}
     responses = []
     stall = 0.0
@@ -98,7 +98,7 @@ def batch_run(body: object, *, base_url: str, client_request_id: str | None) -> 
         # A lost answer that stalls loses the whole envelope's answer with it: the
         # client times out (or gets a 504) with every member already done.
         raise LostAnswer(stall)
-    _sleep_latency(members, already=time.monotonic() - started)
+    _wait_latency(members, started=started)
     return {"responses": responses}
 
 
@@ -125,14 +125,12 @@ def _run_member(member: dict, base_url: str, client_request_id: str | None) -> t
     return answer, stall
 
 
-def _sleep_latency(members: list[dict], *, already: float) -> None:
-    """Answer after ceil(n/4) times the highest latency among the members' mailboxes.
-
-    Latency is the service's response time: the time the sandbox itself spent on the
-    members (`already`, seconds) is part of it, not added on top."""
+def _wait_latency(members: list[dict], *, started: float) -> None:
+    """Answer ceil(n/4) times the highest latency among the members' mailboxes after
+    `started` (the time spent working on the members is part of it)."""
     paths = [urlsplit(m["url"]).path.lstrip("/").split("/") for m in members]
     emails = {unquote(p[1]).lower() for p in paths if len(p) > 1}
     latencies = [knobs_for(mailbox).latency_ms for mailbox in Mailbox.objects.filter(email__in=emails)]
     latency = max(latencies, default=0)
     if latency:
-        time.sleep(max(0.0, math.ceil(len(members) / 4) * latency / 1000 - already))
+        clock.latency_wait(math.ceil(len(members) / 4) * latency / 1000, started=started)

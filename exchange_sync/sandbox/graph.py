@@ -9,11 +9,11 @@ so they count against the throttle like single requests.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
+from . import clock
 from .errors import GraphError, bad_request, invalid_user
 from .knobs import Knobs, chance, knobs_for
 from .models import Mailbox
@@ -103,7 +103,7 @@ def _run(
     operation: Operation, request: GraphRequest, mailbox: Mailbox, args: tuple[str, ...], knobs: Knobs, in_batch: bool
 ) -> GraphResponse:
     if knobs.latency_ms and not in_batch:
-        time.sleep(knobs.latency_ms / 1000)
+        clock.latency_wait(knobs.latency_ms / 1000, started=clock.now())
     if chance(mailbox.email, knobs.throttle_error_rate):
         # Refused before it runs, as a real 429 is (the fault drills' "429 storm").
         raise GraphError(

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import math
 import threading
-import time
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django.conf import settings
 
+from . import clock
 from .errors import GraphError
 
 _lock = threading.Lock()
@@ -41,7 +41,7 @@ def _limits() -> tuple[int, float, int]:
 def count_request(email: str) -> None:
     """Record one request on a mailbox; raise 429 TooManyRequests when over the window limit."""
     limit, window, _ = _limits()
-    now = time.monotonic()
+    now = clock.now()
     with _lock:
         stamps = _requests.setdefault(email, deque())
         while stamps and stamps[0] <= now - window:

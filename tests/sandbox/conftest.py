@@ -3,13 +3,15 @@ endpoint over HTTP, and a provisioned mailbox."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from urllib.parse import quote
 
 import pytest
 import requests
 from django.conf import settings
 
+from exchange_sync.sandbox import clock
 from exchange_sync.sandbox.devserver import tcp_nodelay_enable
 from exchange_sync.sandbox.services import mailbox_add, mailbox_configure
 
@@ -94,3 +96,63 @@ def graph(live_server, access_token) -> Graph:
     session = requests.Session()
     session.headers["Authorization"] = f"Bearer {access_token}"
     return Graph(live_server.url, session)
+
+
+@dataclass
+class FakeClock:
+    """The sandbox's clock under the test's control: time moves only by `advance`,
+    latency waits are recorded (in seconds) instead of slept."""
+
+    time: float = 1000.0
+    waits: list[float] = field(default_factory=list)
+
+    def now(self) -> float:
+        return self.time
+
+    def advance(self, seconds: float) -> None:
+        self.time += seconds
+
+    def latency_wait(self, seconds: float, *, started: float) -> None:
+        self.waits.append(seconds)
+
+
+@pytest.fixture
+def fake_clock(monkeypatch) -> FakeClock:
+    fake = FakeClock()
+    monkeypatch.setattr(clock, "now", fake.now)
+    monkeypatch.setattr(clock, "latency_wait", fake.latency_wait)
+    return fake
+
+
+class Gate:
+    """Holds requests inside the sandbox, in their latency wait (so while they hold
+    their concurrency slots), until the test opens it. No timing involved."""
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self.held = 0
+        self._is_open = False
+
+    def latency_wait(self, seconds: float, *, started: float) -> None:
+        with self._condition:
+            self.held += 1
+            self._condition.notify_all()
+            self._condition.wait_for(lambda: self._is_open, timeout=60)
+
+    def wait_until_held(self, count: int) -> None:
+        with self._condition:
+            assert self._condition.wait_for(lambda: self.held >= count, timeout=60), f"{self.held} held"
+
+    def open(self) -> None:
+        with self._condition:
+            self._is_open = True
+            self._condition.notify_all()
+
+
+@pytest.fixture
+def gate(monkeypatch) -> Gate:
+    """Requests that would wait for simulated latency (latency_ms > 0) wait at the gate."""
+    held = Gate()
+    monkeypatch.setattr(clock, "latency_wait", held.latency_wait)
+    yield held
+    held.open()

@@ -3,14 +3,16 @@ delta expiry, access denied; global defaults from settings, per mailbox at run t
 
 from __future__ import annotations
 
-import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
 from urllib.parse import unquote
 
 import pytest
 import requests
 from django.test import override_settings
 
+from exchange_sync.sandbox import clock
 from exchange_sync.sandbox.services import mailbox_add, mailbox_configure
 from tests.sandbox.conftest import MAILBOX
 
@@ -27,15 +29,22 @@ def test_it_throttles_a_mailbox_over_its_request_limit(graph):
     assert 1 <= int(response.headers["Retry-After"]) <= 600
 
 
-@override_settings(GRAPH_SANDBOX_THROTTLE_LIMIT=2, GRAPH_SANDBOX_THROTTLE_WINDOW_SECONDS=1)
-def test_it_keeps_counting_requests_refused_while_throttled(graph):
+@override_settings(GRAPH_SANDBOX_THROTTLE_LIMIT=2, GRAPH_SANDBOX_THROTTLE_WINDOW_SECONDS=60)
+def test_it_keeps_counting_requests_refused_while_throttled(graph, fake_clock):
     mailbox_configure(MAILBOX, throttle=True)
     assert [graph.get(f"/users/{MAILBOX}").status_code for _ in range(2)] == [200, 200]
-    time.sleep(0.6)
-    assert [graph.get(f"/users/{MAILBOX}").status_code for _ in range(2)] == [429, 429]
-    time.sleep(0.5)
-    # The two accepted requests left the window; the two refused ones are still in it.
-    assert graph.get(f"/users/{MAILBOX}").status_code == 429
+    fake_clock.advance(40)
+    refused = [graph.get(f"/users/{MAILBOX}") for _ in range(2)]
+    assert [r.status_code for r in refused] == [429, 429]
+    # Under the limit again when the oldest requests (t=0) leave the window at t=60.
+    assert [r.headers["Retry-After"] for r in refused] == ["20", "20"]
+    fake_clock.advance(30)
+    # The two accepted requests left the window; the two refused ones (t=40) are still in it.
+    response = graph.get(f"/users/{MAILBOX}")
+    assert response.status_code == 429
+    assert response.headers["Retry-After"] == "30"
+    fake_clock.advance(31)
+    assert graph.get(f"/users/{MAILBOX}").status_code == 200
 
 
 @override_settings(GRAPH_SANDBOX_THROTTLE_LIMIT=3)
@@ -72,38 +81,41 @@ def test_it_counts_batch_members_against_the_throttle(graph):
     assert answers[-1]["body"]["error"]["code"] == "TooManyRequests"
 
 
-def test_it_refuses_more_than_four_concurrent_requests_on_a_mailbox(graph):
-    mailbox_configure(MAILBOX, throttle=True, latency_ms=400)
-    barrier = threading.Barrier(6)
-    answers: list[requests.Response] = []
-
-    def call() -> None:
-        barrier.wait()
-        answers.append(requests.get(f"{graph.user}", headers=graph.session.headers, timeout=10))
-
-    threads = [threading.Thread(target=call) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    refused = [a for a in answers if a.status_code == 429]
-    assert len([a for a in answers if a.status_code == 200]) >= 4
-    assert refused
-    assert {a.json()["error"]["code"] for a in refused} == {"ApplicationThrottled"}
-    assert refused[0].json()["error"]["message"] == "Application is over its MailboxConcurrency limit."
-    assert refused[0].headers["Retry-After"] == "1"
+def _get_user(graph) -> requests.Response:
+    """A GET on the mailbox from its own connection (for use in threads)."""
+    return requests.get(graph.user, headers=graph.session.headers, timeout=60)
 
 
-def test_it_adds_latency_per_request_and_per_four_batch_members(graph):
+def test_it_refuses_a_fifth_concurrent_request_on_a_mailbox(graph, gate):
+    mailbox_configure(MAILBOX, throttle=True, latency_ms=1)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        running = [pool.submit(_get_user, graph) for _ in range(4)]
+        gate.wait_until_held(4)
+        refused = graph.get(f"/users/{MAILBOX}")
+        gate.open()
+        assert [f.result().status_code for f in running] == [200] * 4
+    assert refused.status_code == 429
+    assert refused.json()["error"]["code"] == "ApplicationThrottled"
+    assert refused.json()["error"]["message"] == "Application is over its MailboxConcurrency limit."
+    assert refused.headers["Retry-After"] == "1"
+    assert graph.get(f"/users/{MAILBOX}").status_code == 200  # the slots were given back
+
+
+def test_it_waits_one_latency_per_request_and_per_four_batch_members(graph, fake_clock):
     mailbox_configure(MAILBOX, latency_ms=100)
-    started = time.monotonic()
     graph.get(f"/users/{MAILBOX}")
-    assert time.monotonic() - started >= 0.1
+    assert fake_clock.waits == [0.1]
     members = [{"id": str(i), "method": "GET", "url": f"/users/{MAILBOX}"} for i in range(5)]
-    started = time.monotonic()
-    graph.post("/$batch", {"requests": members})
-    elapsed = time.monotonic() - started
-    assert 0.2 <= elapsed < 0.5  # ceil(5/4) latencies, not 5
+    assert graph.post("/$batch", {"requests": members}).status_code == 200
+    assert fake_clock.waits == [0.1, 0.2]  # ceil(5/4) latencies for the batch, none per member
+
+
+def test_a_latency_wait_counts_the_time_already_spent_working(monkeypatch):
+    slept: list[float] = []
+    monkeypatch.setattr(clock, "time", SimpleNamespace(monotonic=lambda: 10.25, sleep=slept.append))
+    clock.latency_wait(0.5, started=10.0)
+    clock.latency_wait(0.2, started=10.0)  # already late: no wait
+    assert slept == [0.25]
 
 
 def test_it_fails_transiently_at_the_configured_rate_and_commits_nothing(graph):
@@ -160,9 +172,7 @@ def test_in_a_batch_a_stalled_lost_answer_loses_the_whole_envelope(graph):
         {"id": str(n), "method": "POST", "url": path, "headers": json_header, "body": {"surname": f"S{n}"}}
         for n in range(3)
     ]
-    started = time.monotonic()
     response = graph.post("/$batch", {"requests": members})
-    assert time.monotonic() - started >= 0.2
     assert response.status_code == 504  # no member answers come back
     mailbox_configure(MAILBOX, lost_create_rate=0.0)
     assert len(graph.get(path).json()["value"]) == 3  # yet all three were created
