@@ -45,6 +45,7 @@ CHUNK = 500
 GUARD_MIN = 10
 # Issues are written in groups of this many as the run goes, not held to its end.
 ISSUES_SAVED_AT = 1000
+REFRESHED_FIELDS = ["snapshot", "fields_hash", "change_key", "state", "failure_count"]
 
 COUNTERS = (
     "created_in_outlook",
@@ -98,6 +99,8 @@ class Engine(OutlookInbound):
         # Set when an Outlook change could not be applied: the run then keeps the old
         # delta link, so the next run sees that change again.
         self.delta_incomplete = False
+        # Links whose Outlook copy agrees but whose record is stale, saved once a page.
+        self._refreshed: list[ContactLink] = []
 
     # --- the run ------------------------------------------------------------------
 
@@ -211,6 +214,9 @@ class Engine(OutlookInbound):
             self._compare_linked(link, item)
         if by_id:
             self._pull_unknown(list(by_id), seen)
+        if self._refreshed:
+            ContactLink.objects.bulk_update(self._refreshed, REFRESHED_FIELDS, batch_size=500)
+            self._refreshed = []
         if counts_progress:
             new_items = len(by_id) if full else len(items)
             self.total += new_items
@@ -237,7 +243,7 @@ class Engine(OutlookInbound):
                 link.snapshot, link.fields_hash = current, values_hash(current)
                 link.change_key = item.get("changeKey") or ""
                 link.state, link.failure_count = ContactLink.State.LINKED, 0
-                link.save(update_fields=["snapshot", "fields_hash", "change_key", "state", "failure_count"])
+                self._refreshed.append(link)
 
     # --- safety -------------------------------------------------------------------
 

@@ -299,6 +299,24 @@ def test_database_work_does_not_grow_with_the_number_of_contacts(sync, setup):
     assert large == small
 
 
+def test_a_full_sync_after_outlook_touched_every_contact_costs_the_same_queries_for_more_contacts(sync, outlook, setup):
+    def queries_for_full_sync_after_outlook_touch(count: int) -> int:
+        for _ in range(count):
+            make_person()
+        sync()
+        sync()
+        for item in outlook.contacts():
+            outlook.update(item["id"], jobTitle=item["jobTitle"])  # a new changeKey, the same values
+        with CaptureQueriesContext(connection) as captured:
+            run = sync(full=True)
+        assert run.unchanged >= count and run.updated_in_outlook == 0
+        return len(captured.captured_queries)
+
+    small = queries_for_full_sync_after_outlook_touch(20)
+    large = queries_for_full_sync_after_outlook_touch(60)  # 80 contacts in all
+    assert large == small
+
+
 def test_a_filter_that_cannot_be_used_fails_the_run_with_what_to_fix(sync, setup):
     ExchangeSyncSetup.objects.filter(pk=setup.pk).update(contact_filter={"email": "x@y"})
     run = sync()
