@@ -21,7 +21,7 @@ def test_sync_contacts_runs_a_sync_and_prints_its_counts(sandbox_settings, setup
     assert "Succeeded" in out.out
     assert "Created in Outlook: 3" in out.out
     assert "Graph requests:" in out.out
-    assert "contact" in out.err  # the progress bar
+    assert "3/3" in out.err and "contact" in out.err  # the progress bar reached its end
     assert set(outlook.by_stamp()) == {p.no for p in people}
     run = SyncRun.objects.get()
     assert (run.kind, run.trigger, run.progress_done, run.progress_total) == ("incremental", "command", 3, 3)
