@@ -59,6 +59,27 @@ class ContactQuerySet(models.QuerySet):
     bulk_update.alters_data = True
 
 
+def detach_from_deleted_company(collector, field, sub_objs, using) -> None:
+    """on_delete of Contact.company: the deleted company's people lose the link *and* the
+    copied company name, and count as changed.
+
+    SET_NULL alone would only null the link: the collector updates the rows through the
+    base manager, bypassing ContactQuerySet.update(), so company_name would stay stale and
+    modified_at unbumped, and the sync would never send the change to Outlook. All three
+    fields are set in the same deletion.
+    """
+    opts = field.model._meta
+    # The collector runs one UPDATE per field, in this order, each selecting the people
+    # afresh by their company: the link must be cleared last, or the others match no row.
+    collector.add_field_update(opts.get_field("company_name"), "", sub_objs)
+    collector.add_field_update(opts.get_field("modified_at"), timezone.now(), sub_objs)
+    collector.add_field_update(field, None, sub_objs)
+
+
+# Like SET_NULL: the collector may pass the people as a queryset it has not fetched.
+detach_from_deleted_company.lazy_sub_objs = True
+
+
 class Contact(models.Model):
     class Type(models.TextChoices):
         COMPANY = "company", "Company"
@@ -75,7 +96,7 @@ class Contact(models.Model):
     company = models.ForeignKey(
         "self",
         verbose_name="Company No.",
-        on_delete=models.SET_NULL,
+        on_delete=detach_from_deleted_company,
         null=True,
         blank=True,
         related_name="people",

@@ -2,6 +2,8 @@ from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from contacts.models import Contact
@@ -35,6 +37,42 @@ def test_it_keeps_people_in_step_when_their_company_is_renamed():
     company.save()
     person.refresh_from_db()
     assert person.company_name == "Fabrikam Europe"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("how", ["instance", "queryset"])
+def test_deleting_a_company_clears_its_people_company_and_counts_as_a_change(how):
+    company = make_company("Fabrikam Inc.")
+    people = [make_person(company=company) for _ in range(3)]
+    other = make_person(company=make_company("Contoso Ltd."))
+    old = timezone.now() - timedelta(days=1)
+    Contact.objects.update(modified_at=old)
+    if how == "instance":
+        company.delete()
+    else:
+        Contact.objects.filter(pk=company.pk).delete()
+    for person in people:
+        person.refresh_from_db()
+        assert person.company is None
+        assert person.company_name == ""
+        assert person.modified_at > old
+    other.refresh_from_db()
+    assert other.company_name == "Contoso Ltd."
+    assert other.modified_at == old
+
+
+@pytest.mark.django_db
+def test_deleting_a_company_updates_its_people_without_loading_them(django_assert_num_queries):
+    small, large = make_company(), make_company()
+    make_person(company=small)
+    for _ in range(30):
+        make_person(company=large)
+    with CaptureQueriesContext(connection) as one_person:
+        small.delete()
+    # One UPDATE per field for all the people, never a query per person.
+    with django_assert_num_queries(len(one_person.captured_queries)):
+        large.delete()
+    assert Contact.objects.filter(company_name=large.name).count() == 0
 
 
 @pytest.mark.django_db
