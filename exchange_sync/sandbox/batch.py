@@ -22,23 +22,42 @@ from .models import Mailbox
 MAX_REQUESTS = 20
 
 
+def _invalid(detail: str) -> GraphError:
+    return bad_request(f"Invalid batch payload format: {detail}")
+
+
 def _validate(body: object) -> list[dict]:
+    """The members of a well-formed batch; 400 BadRequest for the whole batch otherwise.
+
+    Checked before anything runs, so a malformed member never leaves the others half done:
+    `id`, `method`, `url` non-empty strings; `headers` an object of strings; `dependsOn`
+    a list of ids (https://learn.microsoft.com/graph/json-batching)."""
     if not isinstance(body, dict) or not isinstance(body.get("requests"), list):
         raise bad_request("Invalid batch payload format.")
     members = body["requests"]
     if not members:
-        raise bad_request("Invalid batch payload format: no requests.")
+        raise _invalid("no requests.")
     if len(members) > MAX_REQUESTS:
         raise bad_request(f"Number of batch requests exceeds the maximum of {MAX_REQUESTS}.")
     seen: set[str] = set()
     for member in members:
-        if not isinstance(member, dict) or not all(isinstance(member.get(k), str) for k in ("id", "method", "url")):
-            raise bad_request("Invalid batch payload format: each request needs id, method and url.")
+        if not isinstance(member, dict):
+            raise _invalid("each request must be an object.")
+        for key in ("id", "method", "url"):
+            if not isinstance(member.get(key), str) or not member[key]:
+                raise _invalid(f"each request needs '{key}' as a non-empty string.")
+        headers = member.get("headers")
+        if headers is not None and (
+            not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values())
+        ):
+            raise _invalid(f"'headers' of request id '{member['id']}' must be an object of strings.")
+        depends = member.get("dependsOn")
+        if depends is not None and (not isinstance(depends, list) or not all(isinstance(d, str) for d in depends)):
+            raise _invalid(f"'dependsOn' of request id '{member['id']}' must be a list of request ids.")
         if member["id"] in seen:
             raise bad_request(f"Batch request id '{member['id']}' is duplicated.")
         seen.add(member["id"])
-        headers = {k.lower(): v for k, v in (member.get("headers") or {}).items()}
-        if member.get("body") is not None and "content-type" not in headers:
+        if member.get("body") is not None and "content-type" not in {k.lower() for k in headers or {}}:
             raise bad_request(f"Write request id : {member['id']} does not contain Content-Type header or body.")
         if member["url"].startswith(("http:", "https:")) or "$batch" in member["url"]:
             raise bad_request(f"Request id '{member['id']}' must have a relative url and cannot be a batch.")
@@ -50,8 +69,7 @@ def _validate(body: object) -> list[dict]:
 
 
 def _depends_on(member: dict) -> list[str]:
-    value = member.get("dependsOn") or []
-    return [value] if isinstance(value, str) else list(value)
+    return member.get("dependsOn") or []
 
 
 def _order(members: list[dict]) -> list[dict]:
@@ -105,7 +123,7 @@ def batch_run(body: object, *, base_url: str, client_request_id: str | None) -> 
 def _run_member(member: dict, base_url: str, client_request_id: str | None) -> tuple[GraphResponse, float]:
     """The member's answer, and how long a lost answer among it asks to stall."""
     parts = urlsplit(member["url"])
-    headers = {k.lower(): str(v) for k, v in (member.get("headers") or {}).items()}
+    headers = {k.lower(): v for k, v in (member.get("headers") or {}).items()}
     request = GraphRequest(
         method=member["method"].upper(),
         path="/" + parts.path.lstrip("/"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.sandbox.conftest import MAILBOX
 
 
@@ -93,3 +95,35 @@ def test_it_refuses_an_unknown_dependency(graph):
     folder = graph.folder()
     response = graph.post("/$batch", {"requests": [_create("1", folder, "A", dependsOn=["9"])]})
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"headers": "Content-Type: application/json"},
+        {"headers": ["Content-Type", "application/json"]},
+        {"headers": {"Content-Type": 1}},
+        {"id": 1},
+        {"id": ""},
+        {"method": None},
+        {"url": 5},
+        {"dependsOn": "0"},
+        {"dependsOn": [0]},
+    ],
+)
+def test_it_refuses_a_member_with_fields_of_the_wrong_type_as_a_whole(graph, change):
+    folder = graph.folder()
+    valid = {**_create("0", folder, "Lee"), "headers": {"Content-Type": "application/json"}}
+    response = graph.post("/$batch", {"requests": [valid, {**_create("1", folder, "Kim"), **change}]})
+    assert response.status_code == 400
+    assert response.headers["Content-Type"].startswith("application/json")
+    assert response.json()["error"]["code"] == "BadRequest"
+    assert response.json()["error"]["message"].startswith("Invalid batch payload format")
+    assert graph.get(graph.contacts_path(folder)).json()["value"] == []  # nothing ran
+
+
+@pytest.mark.parametrize("member", ["not an object", ["id", "1"], None])
+def test_it_refuses_a_member_that_is_not_an_object(graph, member):
+    response = graph.post("/$batch", {"requests": [member]})
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "BadRequest"
