@@ -56,13 +56,50 @@ def test_redis_url_switches_the_worker_broker():
     assert result.stdout.split()[2] == "redis://127.0.0.1:6379/3"
 
 
-def test_env_example_documents_every_variable_the_settings_read():
+def _variables_read() -> dict[str, set[str]]:
+    """Environment variables the product reads, by where they are read."""
     settings_source = (ROOT / "bcsync_project" / "settings.py").read_text()
+    found = {
+        "settings.py": set(re.findall(r"env(?:\.\w+)?\(\s*\"([A-Z0-9_]+)\"", settings_source)),
+        # ${BCSYNC_PORT:-8000} and the like.
+        "Procfile": set(re.findall(r"\$\{?([A-Z][A-Z0-9_]*)", (ROOT / "Procfile").read_text())),
+        "os.environ": set(),
+    }
+    for app in ("bcsync_project", "contacts", "exchange_sync", "jobqueue"):
+        for source in (ROOT / app).rglob("*.py"):
+            if source.name == "settings_test.py":  # the test suite's own knobs
+                continue
+            found["os.environ"] |= set(
+                re.findall(r"os\.(?:environ\.get\(|environ\[|getenv\()\s*\"([A-Z0-9_]+)\"", source.read_text())
+            )
+    return found
+
+
+def test_env_example_documents_every_variable_the_product_reads():
     example = (ROOT / ".env.example").read_text()
-    read = set(re.findall(r"env(?:\.\w+)?\(\s*\"([A-Z0-9_]+)\"", settings_source))
-    assert read, "no variables found"
     documented = set(re.findall(r"^#? ?([A-Z0-9_]+)=", example, flags=re.MULTILINE))
-    assert read - documented == set()
+    read = _variables_read()
+    assert read["settings.py"], "no variables found in settings.py"
+    assert "BCSYNC_PORT" in read["Procfile"]
+    assert "DEMO_ADMIN_PASSWORD" in read["os.environ"]
+    for where, names in read.items():
+        assert names - documented == set(), where
+
+
+def test_the_sandbox_unknown_tenants_come_from_the_environment():
+    code = PRINT_SETTINGS.replace(
+        "print(s.DEBUG, s.DATABASES['default']['ENGINE'], 'orm' in s.Q_CLUSTER, s.GRAPH_SANDBOX)",
+        "print(s.GRAPH_SANDBOX_UNKNOWN_TENANTS)",
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(OURS)}
+    env.update({"DJANGO_READ_DOT_ENV": "0", "DEBUG": "true"})
+    default = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert default.stdout.strip() == "[]", default.stderr
+    env["GRAPH_SANDBOX_UNKNOWN_TENANTS"] = "contoso-gone,fabrikam-old"
+    listed = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert listed.stdout.strip() == "['contoso-gone', 'fabrikam-old']", listed.stderr
 
 
 def test_the_default_sqlite_database_lets_a_reader_and_a_writer_work_at_once(tmp_path):
