@@ -1,9 +1,12 @@
 """Settings for the test suite: the normal settings with a debug-safe secret and the
-Graph sandbox on. DATABASE_URL and REDIS_URL still come from the environment, so CI
+Graph sandbox on, never reading `.env`. DATABASE_URL and REDIS_URL still come from the environment, so CI
 runs the same suite against PostgreSQL and Redis."""
 
 import os
 
+# A developer's .env (DEBUG, DATABASE_URL, REDIS_URL, M365_*...) never reaches the tests;
+# neither do the processes the tests start, which inherit this environment.
+os.environ.setdefault("DJANGO_READ_DOT_ENV", "false")
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
 os.environ.setdefault("GRAPH_SANDBOX", "true")
 os.environ.setdefault("M365_CLIENT_ID", "bcsync-sandbox-client")

@@ -102,6 +102,23 @@ def test_the_sandbox_unknown_tenants_come_from_the_environment():
     assert listed.stdout.strip() == "['contoso-gone', 'fabrikam-old']", listed.stderr
 
 
+def test_the_test_settings_never_read_a_developers_dot_env():
+    # Record the settings' attempts to read .env instead of touching the real file.
+    script = (
+        "import environ, os; calls = []; "
+        "environ.Env.read_env = staticmethod(lambda *a, **k: calls.append(a)); "
+        "os.environ['DJANGO_SETTINGS_MODULE'] = 'bcsync_project.settings_test'; "
+        "from django.conf import settings; settings.DEBUG; "
+        "print(len(calls), os.environ['DJANGO_READ_DOT_ENV'])"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(OURS) and k != "DJANGO_READ_DOT_ENV"}
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["0", "false"]
+
+
 def test_the_default_sqlite_database_lets_a_reader_and_a_writer_work_at_once(tmp_path):
     # The web server, the worker and the embedded sandbox share the file (WAL mode).
     script = (
