@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
@@ -31,8 +32,18 @@ _ALWAYS_READ_ONLY = [
     "claimed_at",
     "lease_expires_at",
     "worker_id",
+    "status_after_run",
     "log_entries",
 ]
+
+
+def _sees_everything(request: HttpRequest) -> bool:
+    """Superusers see and run everyone's entries and logs; anyone else only their own."""
+    return request.user.is_superuser
+
+
+def _owns(request: HttpRequest, obj) -> bool:
+    return obj is None or _sees_everything(request) or obj.user_id == request.user.pk
 
 
 def _log_entries_url(entry_id: int) -> str:
@@ -82,7 +93,10 @@ class JobQueueEntryAdmin(admin.ModelAdmin):
         ),
         ("Date and Time", {"fields": ["earliest_start_at", "expires_at"]}),
         ("Recurrence", {"fields": [*WEEKDAY_FIELDS, "starting_time", "ending_time", "minutes_between_runs"]}),
-        ("Run", {"classes": ["collapse"], "fields": ["claimed_at", "lease_expires_at", "worker_id"]}),
+        (
+            "Run",
+            {"classes": ["collapse"], "fields": ["claimed_at", "lease_expires_at", "worker_id", "status_after_run"]},
+        ),
     ]
 
     @admin.display(description="Object Caption to Run")
@@ -104,10 +118,34 @@ class JobQueueEntryAdmin(admin.ModelAdmin):
     def get_changeform_initial_data(self, request: HttpRequest) -> dict:
         return {"user": request.user.pk, **super().get_changeform_initial_data(request)}
 
+    # --- who sees what: an entry runs as its user, so only superusers choose another ----
+
+    def get_queryset(self, request: HttpRequest):
+        queryset = super().get_queryset(request)
+        return queryset if _sees_everything(request) else queryset.filter(user=request.user)
+
+    def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs):
+        if db_field.name == "user" and not _sees_everything(request):
+            kwargs["queryset"] = db_field.remote_field.model._default_manager.filter(pk=request.user.pk)
+            kwargs["empty_label"] = None
+            kwargs["help_text"] = "The object runs as this user. Only a superuser can choose another user."
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request: HttpRequest, obj: JobQueueEntry, form, change: bool) -> None:
+        if not _sees_everything(request):
+            obj.user = request.user  # the form already offers no one else; never trust the POST
+        super().save_model(request, obj, form, change)
+
+    def has_view_permission(self, request: HttpRequest, obj: JobQueueEntry | None = None) -> bool:
+        return super().has_view_permission(request, obj) and _owns(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: JobQueueEntry | None = None) -> bool:
+        return super().has_change_permission(request, obj) and _owns(request, obj)
+
     def has_delete_permission(self, request: HttpRequest, obj: JobQueueEntry | None = None) -> bool:
         if obj is not None and obj.status == JobQueueEntry.Status.IN_PROCESS:
             return False
-        return super().has_delete_permission(request, obj)
+        return super().has_delete_permission(request, obj) and _owns(request, obj)
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
         extra_context = {**(extra_context or {}), "card_actions": CARD_ACTIONS.items()}
@@ -134,11 +172,23 @@ class JobQueueEntryAdmin(admin.ModelAdmin):
 
     @admin.action(description="Set On Hold", permissions=["change"])
     def set_on_hold(self, request: HttpRequest, queryset) -> None:
-        self._each(request, queryset, lambda entry: f"{services.job_queue_entry_set_on_hold(entry)}: On Hold.")
+        def act(entry: JobQueueEntry) -> str:
+            entry = services.job_queue_entry_set_on_hold(entry)
+            if entry.status == JobQueueEntry.Status.IN_PROCESS:
+                return f"{entry}: running now; it is not stopped and goes On Hold when this run ends."
+            return f"{entry}: On Hold."
+
+        self._each(request, queryset, act)
 
     @admin.action(description="Restart", permissions=["change"])
     def restart(self, request: HttpRequest, queryset) -> None:
-        self._each(request, queryset, lambda entry: f"{services.job_queue_entry_restart(entry)}: restarted, Ready.")
+        def act(entry: JobQueueEntry) -> str:
+            entry = services.job_queue_entry_restart(entry)
+            if entry.status == JobQueueEntry.Status.IN_PROCESS:
+                return f"{entry}: running now; it is set to Ready again when this run ends."
+            return f"{entry}: restarted, Ready."
+
+        self._each(request, queryset, act)
 
     @admin.action(description="Run Once (Foreground)", permissions=["change"])
     def run_once_foreground(self, request: HttpRequest, queryset) -> None:
@@ -182,34 +232,50 @@ class JobQueueEntryAdmin(admin.ModelAdmin):
         """A card button: POST runs the action of that name on this entry."""
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        entry = get_object_or_404(JobQueueEntry, pk=pk)
+        entry = get_object_or_404(self.get_queryset(request), pk=pk)
         if action not in CARD_ACTIONS or not self.has_change_permission(request, entry):
             raise PermissionDenied
-        getattr(self, action)(request, JobQueueEntry.objects.filter(pk=pk))
+        getattr(self, action)(request, self.get_queryset(request).filter(pk=pk))
         return redirect("admin:jobqueue_jobqueueentry_change", pk)
 
     def contact_sync_view(self, request: HttpRequest) -> HttpResponse:
         """ "Set up job queue entry" (Contact Sync Setup page): POST creates or opens the
-        requesting user's recurring Codeunit 6700 entry and redirects to its card."""
+        recurring Codeunit 6700 entry of the posted ``user`` (the setup's owner; the
+        requesting user when absent) and redirects to its card. Only a superuser may post
+        another user."""
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         if not self.has_add_permission(request):
             raise PermissionDenied
+        owner_id = request.POST.get("user", "")
+        if not owner_id or owner_id == str(request.user.pk):
+            owner = request.user
+        elif _sees_everything(request) and owner_id.isdigit():
+            owner = get_object_or_404(get_user_model(), pk=owner_id)
+        else:
+            raise PermissionDenied
         try:
-            entry, created = services.job_queue_entry_contact_sync_ensure(request.user)
+            result = services.job_queue_entry_contact_sync_ensure(owner)
         except services.JobQueueError as exc:
             self.message_user(request, str(exc), level=messages.ERROR)
             back = request.headers.get("referer", "")
             if url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()):
                 return HttpResponseRedirect(back)
             return redirect("admin:jobqueue_jobqueueentry_changelist")
-        if created:
+        entry = result.entry
+        whose = "Your" if owner == request.user else f"{owner.get_username()}'s"
+        if result.created:
             text = (
-                f"Job queue entry created: {entry} runs every {entry.minutes_between_runs} minutes, "
-                f"first at {entry.earliest_start_at:%Y-%m-%d %H:%M %Z}."
+                f"Job queue entry created: {entry} runs as {owner.get_username()} every "
+                f"{entry.minutes_between_runs} minutes, first at {entry.earliest_start_at:%Y-%m-%d %H:%M %Z}."
             )
         else:
-            text = f"Your job queue entry for {entry} already exists (status {entry.status})."
+            text = f"{whose} job queue entry for {entry} already exists (status {entry.status})."
+        if result.background_sync_switched_on:
+            text += (
+                " Background sync was off on the Exchange Sync. Setup and has been switched on, "
+                "because the entry synchronizes only setups with background sync enabled."
+            )
         self.message_user(request, text, level=messages.SUCCESS)
         return redirect("admin:jobqueue_jobqueueentry_change", entry.pk)
 
@@ -232,6 +298,14 @@ class JobQueueLogEntryAdmin(admin.ModelAdmin):
     list_filter = ["status", "object_type_to_run", "is_foreground"]
     search_fields = ["entry_id", "description", "error_message", "parameter_string"]
     date_hierarchy = "started_at"
+
+    def get_queryset(self, request: HttpRequest):
+        """Only superusers see everyone's log entries (their messages name mailboxes)."""
+        queryset = super().get_queryset(request)
+        return queryset if _sees_everything(request) else queryset.filter(user=request.user)
+
+    def has_view_permission(self, request: HttpRequest, obj: JobQueueLogEntry | None = None) -> bool:
+        return super().has_view_permission(request, obj) and _owns(request, obj)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -259,6 +333,8 @@ class JobQueueLogEntryAdmin(admin.ModelAdmin):
             return HttpResponseNotAllowed(["POST"])
         if not self.has_delete_permission(request):
             raise PermissionDenied
-        deleted = services.job_queue_log_entries_delete_older_than()
+        deleted = services.job_queue_log_entries_delete_older_than(
+            user=None if _sees_everything(request) else request.user
+        )
         self.message_user(request, f"{deleted} log entries older than 7 days deleted.", level=messages.SUCCESS)
         return redirect("admin:jobqueue_jobqueuelogentry_changelist")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import time
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -102,6 +104,16 @@ class JobQueueEntry(models.Model):
     priority = models.IntegerField("Priority", choices=Priority.choices, default=Priority.NORMAL)
     error_message = models.TextField("Error Message", blank=True, editable=False)
 
+    status_after_run = models.CharField(
+        "Status After This Run",
+        max_length=20,
+        blank=True,
+        editable=False,
+        choices=[(Status.ON_HOLD, "On Hold"), (Status.READY, "Ready")],
+        help_text=(
+            "Set On Hold or Restart pressed while the entry was In Process: the status it takes when the run ends."
+        ),
+    )
     claim_token = models.UUIDField(null=True, blank=True, editable=False)
     claimed_at = models.DateTimeField("Claimed At", null=True, blank=True, editable=False)
     lease_expires_at = models.DateTimeField("Lease Expires At", null=True, blank=True, editable=False)
@@ -157,8 +169,21 @@ class JobQueueEntry(models.Model):
                     )
                 }
             )
-        if self.starting_time is not None and self.starting_time == self.ending_time:
-            raise ValidationError({"ending_time": "Ending Time must differ from Starting Time."})
+        # An empty Starting Time means midnight, so Ending Time 00:00 alone (or equal to the
+        # Starting Time) leaves a window of no time at all, in which the entry could never run.
+        # Business Central's table does not check this; we refuse it rather than guess whether
+        # "always" or "never" was meant.
+        if self.ending_time is not None and self.ending_time == (self.starting_time or time(0)):
+            starting = f"{self.starting_time:%H:%M}" if self.starting_time else "empty, which means 00:00"
+            raise ValidationError(
+                {
+                    "ending_time": (
+                        f"Ending Time {self.ending_time:%H:%M} equals the Starting Time ({starting}), so the "
+                        "entry would have no time to run in. Leave Ending Time empty to run until midnight, "
+                        "or enter a different time."
+                    )
+                }
+            )
         if (self.starting_time or self.ending_time or self.minutes_between_runs) and not self.is_recurring:
             raise ValidationError("Tick at least one weekday (Run on Mondays ... Sundays) to make the entry recurring.")
 

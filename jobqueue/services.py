@@ -14,7 +14,11 @@ How an entry moves (Business Central's rules, made safe for several workers):
   gets Success or Error; the entry becomes Finished (one-off), Ready at its next run
   (recurring), Ready after the rerun delay (attempts left) or Error (no attempts left).
   Every entry write is conditional on the claim token, so a run that lost its claim
-  (swept, set On Hold, restarted) only writes its log.
+  (swept, or delivered twice) only writes its log.
+- Set On Hold or Restart on an entry In Process does not stop the run (Business
+  Central's rule) and does not release its claim either: the category stays busy and no
+  second run starts. The request is kept in ``status_after_run`` and applied when the run
+  ends: the entry becomes On Hold, or Ready with its first run computed (Restart).
 - A worker killed mid-run leaves the entry In Process with a lease that expires; the
   next dispatch sweeps it like a failed attempt and says so in the log.
 - Expired entries are not run and not deleted (Business Central deletes them): they
@@ -34,7 +38,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 from django_q.exceptions import TimeoutException
 from django_q.models import Schedule
@@ -53,9 +57,17 @@ DISPATCHER_SCHEDULE_NAME = "Job Queue Dispatcher"
 DISPATCHER_FUNC = "jobqueue.tasks.dispatch_due_entries"
 RUN_FUNC = "jobqueue.tasks.run_entry"
 CONTACT_SYNC_MINUTES_BETWEEN_RUNS = 30
+# Codeunit 6700 refuses to run as a user without it (exchange_sync.background).
+CONTACT_SYNC_PERMISSION = "exchange_sync.run_contact_sync"
 LOG_RETENTION_DAYS = 7
 
-_RELEASED_CLAIM = {"claim_token": None, "claimed_at": None, "lease_expires_at": None, "worker_id": ""}
+_RELEASED_CLAIM = {
+    "claim_token": None,
+    "claimed_at": None,
+    "lease_expires_at": None,
+    "worker_id": "",
+    "status_after_run": "",
+}
 
 
 class JobQueueError(Exception):
@@ -134,28 +146,57 @@ def job_queue_entry_set_ready(entry: JobQueueEntry, *, now: datetime | None = No
         .update(status=Status.READY, attempts=0, error_message="", earliest_start_at=first, **_RELEASED_CLAIM)
     )
     if not updated:
-        raise JobQueueError(f"Job Queue Entry {entry.pk} is In Process; wait for it to finish or set it On Hold.")
+        raise JobQueueError(
+            f"Job Queue Entry {entry.pk} is In Process; wait for it to finish, or use Restart to run it "
+            "again once this run ends."
+        )
     entry.refresh_from_db()
     return entry
 
 
+def _after_current_run(entry: JobQueueEntry, status: str) -> bool:
+    """If the entry is In Process, ask for ``status`` when its run ends and return True
+    (the claim is kept: category busy, no second run). False when it is not running."""
+    return bool(JobQueueEntry.objects.filter(pk=entry.pk, status=Status.IN_PROCESS).update(status_after_run=status))
+
+
 def job_queue_entry_set_on_hold(entry: JobQueueEntry) -> JobQueueEntry:
-    """Business Central's "Set On Hold". On an entry In Process it releases the claim but
-    does not stop the run: the run still writes its log entry and the entry stays On Hold."""
-    JobQueueEntry.objects.filter(pk=entry.pk).update(status=Status.ON_HOLD, **_RELEASED_CLAIM)
+    """Business Central's "Set On Hold". An entry In Process keeps running and keeps its
+    claim; it becomes On Hold when the run ends (``status_after_run``)."""
+    idle = JobQueueEntry.objects.filter(pk=entry.pk).exclude(status=Status.IN_PROCESS)
+    for _ in range(3):  # the entry may be claimed, or its run end, between the two updates
+        if _after_current_run(entry, Status.ON_HOLD) or idle.update(status=Status.ON_HOLD, **_RELEASED_CLAIM):
+            break
     entry.refresh_from_db()
     return entry
 
 
 def job_queue_entry_restart(entry: JobQueueEntry, *, now: datetime | None = None) -> JobQueueEntry:
-    """Business Central's "Restart": Set On Hold, then Set Status to Ready."""
-    return job_queue_entry_set_ready(job_queue_entry_set_on_hold(entry), now=now)
+    """Business Central's "Restart": Set On Hold, then Set Status to Ready. An entry In
+    Process keeps running and keeps its claim; it becomes Ready (attempts and error reset,
+    first run computed) when the run ends."""
+    entry.clean()
+    for _ in range(3):
+        if _after_current_run(entry, Status.READY):
+            entry.refresh_from_db()
+            return entry
+        held = job_queue_entry_set_on_hold(entry)
+        try:
+            return job_queue_entry_set_ready(held, now=now)
+        except JobQueueError:
+            continue  # claimed again between the two steps: ask for Ready after that run
+    entry.refresh_from_db()
+    return entry
 
 
-def job_queue_log_entries_delete_older_than(days: int = LOG_RETENTION_DAYS, *, now: datetime | None = None) -> int:
-    """Business Central's "Delete Entries Older Than 7 Days". Returns how many went."""
+def job_queue_log_entries_delete_older_than(
+    days: int = LOG_RETENTION_DAYS, *, now: datetime | None = None, user=None
+) -> int:
+    """Business Central's "Delete Entries Older Than 7 Days": everyone's, or only
+    ``user``'s when given. Returns how many went."""
     cutoff = (now or timezone.now()) - timedelta(days=days)
-    deleted, _ = JobQueueLogEntry.objects.filter(started_at__lt=cutoff).delete()
+    old = JobQueueLogEntry.objects.filter(started_at__lt=cutoff)
+    deleted, _ = (old if user is None else old.filter(user=user)).delete()
     return deleted
 
 
@@ -205,23 +246,40 @@ def _call_object(entry: JobQueueEntry, user) -> tuple[str, str | None]:
         return "", _error_text(exc)
 
 
-def _entry_after_run(entry: JobQueueEntry, claim_token: uuid.UUID, now: datetime, *, error: str | None) -> bool:
-    """Move an entry out of In Process after a run (or a swept claim). Conditional on the
-    claim token; returns False when the claim was lost meanwhile."""
+def _changes_after_run(entry: JobQueueEntry, now: datetime, *, error: str | None, status_after_run: str) -> dict:
+    """The entry's fields once its run ended with ``error`` (None: success)."""
+    tz = timezone.get_default_timezone()
+    if status_after_run == Status.ON_HOLD:
+        return {"status": Status.ON_HOLD, "error_message": error or ""}
+    if status_after_run == Status.READY:  # Restart pressed during the run
+        earliest = entry.earliest_start_at if entry.earliest_start_at and entry.earliest_start_at > now else None
+        first = first_run_at(entry.recurrence, now, earliest, tz)
+        return {"status": Status.READY, "earliest_start_at": first, "attempts": 0, "error_message": ""}
     if error is None and entry.is_recurring:
-        next_run = next_run_at(entry.recurrence, now, timezone.get_default_timezone())
-        changes = {"status": Status.READY, "earliest_start_at": next_run, "attempts": 0, "error_message": ""}
-    elif error is None:
-        changes = {"status": Status.FINISHED, "error_message": ""}
-    elif entry.attempts < entry.maximum_attempts:
+        next_run = next_run_at(entry.recurrence, now, tz)
+        return {"status": Status.READY, "earliest_start_at": next_run, "attempts": 0, "error_message": ""}
+    if error is None:
+        return {"status": Status.FINISHED, "error_message": ""}
+    if entry.attempts < entry.maximum_attempts:
         retry_at = now + timedelta(seconds=entry.rerun_delay_seconds)
-        changes = {"status": Status.READY, "earliest_start_at": retry_at, "error_message": error}
-    else:
-        changes = {"status": Status.ERROR, "error_message": error}
-    updated = JobQueueEntry.objects.filter(pk=entry.pk, claim_token=claim_token, status=Status.IN_PROCESS).update(
-        **changes, **_RELEASED_CLAIM
-    )
-    return bool(updated)
+        return {"status": Status.READY, "earliest_start_at": retry_at, "error_message": error}
+    return {"status": Status.ERROR, "error_message": error}
+
+
+def _entry_after_run(entry: JobQueueEntry, claim_token: uuid.UUID, now: datetime, *, error: str | None) -> bool:
+    """Move an entry out of In Process after a run (or a swept claim), honouring a Set On
+    Hold or Restart pressed meanwhile. Conditional on the claim token (and on the
+    requested status read, so a request made at the last moment is not lost); returns
+    False when the claim was lost meanwhile."""
+    claimed = JobQueueEntry.objects.filter(pk=entry.pk, claim_token=claim_token, status=Status.IN_PROCESS)
+    for _ in range(3):
+        requested = claimed.values_list("status_after_run", flat=True).first()
+        if requested is None:
+            return False
+        changes = _changes_after_run(entry, now, error=error, status_after_run=requested)
+        if claimed.filter(status_after_run=requested).update(**changes, **_RELEASED_CLAIM):
+            return True
+    return False
 
 
 def job_queue_entry_run(entry_id: int, claim_token: uuid.UUID, user_id: int) -> JobQueueLogEntry | None:
@@ -332,7 +390,9 @@ def _enqueue_run(entry_id: int, claim_token: uuid.UUID, user_id: int) -> None:
     except Exception:
         logger.exception("Job Queue Entry %s could not be queued; released for the next tick", entry_id)
         JobQueueEntry.objects.filter(pk=entry_id, claim_token=claim_token, status=Status.IN_PROCESS).update(
-            status=Status.READY, attempts=F("attempts") - 1, **_RELEASED_CLAIM
+            status=Case(When(status_after_run=Status.ON_HOLD, then=Value(Status.ON_HOLD)), default=Value(Status.READY)),
+            attempts=F("attempts") - 1,
+            **_RELEASED_CLAIM,
         )
 
 
@@ -374,29 +434,59 @@ def job_queue_dispatch(*, now: datetime | None = None) -> DispatchReport:
 # --- Contact sync (Codeunit 6700) --------------------------------------------------
 
 
-def job_queue_entry_contact_sync_ensure(user) -> tuple[JobQueueEntry, bool]:
-    """ "Set up job queue entry" on the Contact Sync Setup page: find the user's recurring
-    Codeunit 6700 entry, or create one (every 30 minutes, every weekday, parameter string
-    ``USER=<their Microsoft 365 email>``) and set it to Ready. Returns (entry, created).
+@dataclass(frozen=True)
+class ContactSyncEntry:
+    """What "Set up job queue entry" did."""
 
-    A user without a Microsoft 365 authentication email has no mailbox to synchronize:
-    JobQueueError (an entry without USER= would synchronize every mailbox).
+    entry: JobQueueEntry
+    created: bool
+    background_sync_switched_on: bool
+
+
+def job_queue_entry_contact_sync_ensure(user) -> ContactSyncEntry:
+    """ "Set up job queue entry" on a Contact Sync Setup page: find ``user``'s recurring
+    Codeunit 6700 entry, or create one that runs as ``user`` (every 30 minutes, every
+    weekday, parameter string ``USER=<their Microsoft 365 email>``) and set it to Ready.
+    ``user`` is the setup's owner, not necessarily who pressed the button (a superuser
+    may set it up for anyone).
+
+    Codeunit 6700 only synchronizes setups with background sync enabled, so a setup
+    with it switched off is switched on here (the button's purpose is to synchronize in
+    the background); the result says so.
+
+    Raises JobQueueError, before anything is created, when the entry could never run: no
+    Microsoft 365 authentication email (an entry without USER= would synchronize every
+    mailbox), no Exchange Sync. Setup, or a user not allowed to start synchronizations.
     """
+    name = user.get_username()
     try:
         email = user.m365_identity.authentication_email
     except ObjectDoesNotExist:
         email = ""
     if not email:
         raise JobQueueError(
-            f"User {user.get_username()} has no Microsoft 365 authentication email. Enter it in the "
+            f"User {name} has no Microsoft 365 authentication email. Enter it in the "
             "Microsoft 365 Authentication section of the user card, then set up the job queue entry."
+        )
+    try:
+        setup = user.exchange_sync_setup  # exchange_sync's per-user setup (reverse one-to-one)
+    except ObjectDoesNotExist:
+        raise JobQueueError(
+            f"User {name} has no Exchange Sync. Setup yet. Open the Exchange Sync. Setup page, "
+            "then set up the job queue entry from there."
+        ) from None
+    if not (user.is_active and user.has_perm(CONTACT_SYNC_PERMISSION)):
+        raise JobQueueError(
+            f"User {name} may not start contact synchronizations, so an entry running as them would "
+            "fail. Give them the permission 'Can start contact synchronization' on the user card first."
         )
     with transaction.atomic():
         # Lock the user row so two clicks cannot create two entries.
         get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+        switched_on = bool(type(setup).objects.filter(pk=setup.pk, is_enabled=False).update(is_enabled=True))
         weekday = Q()
-        for name in WEEKDAY_FIELDS:
-            weekday |= Q(**{name: True})
+        for field_name in WEEKDAY_FIELDS:
+            weekday |= Q(**{field_name: True})
         existing = (
             JobQueueEntry.objects.filter(
                 weekday,
@@ -408,7 +498,7 @@ def job_queue_entry_contact_sync_ensure(user) -> tuple[JobQueueEntry, bool]:
             .first()
         )
         if existing:
-            return existing, False
+            return ContactSyncEntry(existing, False, switched_on)
         entry = JobQueueEntry.objects.create(
             user=user,
             object_type_to_run=ObjectType.CODEUNIT,
@@ -418,4 +508,4 @@ def job_queue_entry_contact_sync_ensure(user) -> tuple[JobQueueEntry, bool]:
             minutes_between_runs=CONTACT_SYNC_MINUTES_BETWEEN_RUNS,
             **dict.fromkeys(WEEKDAY_FIELDS, True),
         )
-    return job_queue_entry_set_ready(entry), True
+    return ContactSyncEntry(job_queue_entry_set_ready(entry), True, switched_on)

@@ -6,12 +6,15 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.utils.http import url_has_allowed_host_and_scheme
 
-RUN_PERMISSION = "exchange_sync.run_contact_sync"
+from exchange_sync.background import RUN_PERMISSION, user_can_run_sync
+
+__all__ = ["RUN_PERMISSION", "can_run_sync", "owns", "redirect_back"]
 
 
 def can_run_sync(request: HttpRequest) -> bool:
-    """May this user start (or confirm) synchronizations? Superusers have every permission."""
-    return request.user.is_active and request.user.has_perm(RUN_PERMISSION)
+    """May this user start (or confirm) synchronizations? Superusers have every permission.
+    The same rule Codeunit 6700 applies to the user a Job Queue Entry runs as."""
+    return user_can_run_sync(request.user)
 
 
 def owns(request: HttpRequest, user_id: int | None) -> bool:

@@ -25,6 +25,7 @@ from exchange_sync.services import exchange_sync_setup_get_or_create, sync_run_q
 logger = logging.getLogger(__name__)
 
 SETUP_LIST = "admin:exchange_sync_exchangesyncsetup_changelist"
+JOB_QUEUE_ADD_PERMISSION = "jobqueue.add_jobqueueentry"
 
 
 def _button(form_id: str, caption: str, *, title: str = "") -> str:
@@ -194,7 +195,7 @@ class ExchangeSyncSetupAdmin(admin.ModelAdmin):
             _button("sync-form", "Sync with Microsoft 365", title="Changes since the last sync, both ways."),
             _button("full-sync-form", "Full Sync with Microsoft 365", title="Everything, both ways."),
         ]
-        if _job_queue_url():
+        if getattr(obj, "job_queue_url", ""):  # set by get_object: the viewer may add entries
             buttons.append(
                 _button("job-queue-form", "Set up job queue entry", title="Synchronize on a schedule (Codeunit 6700).")
             )
@@ -234,8 +235,17 @@ class ExchangeSyncSetupAdmin(admin.ModelAdmin):
             obj.scope = scope_previews([obj])[obj.pk]
         return obj.scope
 
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None):
+        setup = super().get_object(request, object_id, from_field)
+        if setup is not None:
+            # "Set up job queue entry" only for those who may add Job Queue Entries
+            # (the read-only field that draws the button has no request).
+            setup.job_queue_url = _job_queue_url() if request.user.has_perm(JOB_QUEUE_ADD_PERMISSION) else ""
+        return setup
+
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
-        if self.get_object(request, object_id) is None:
+        setup = self.get_object(request, object_id)
+        if setup is None:
             raise Http404("No such Exchange Sync. Setup.")  # or another user's
         extra_context = {
             **(extra_context or {}),
@@ -243,7 +253,9 @@ class ExchangeSyncSetupAdmin(admin.ModelAdmin):
             "validate_url": reverse("admin:exchange_sync_exchangesyncsetup_validate", args=[object_id]),
             "sync_url": reverse("admin:exchange_sync_exchangesyncsetup_sync"),
             "full_sync_url": reverse("admin:exchange_sync_exchangesyncsetup_full_sync"),
-            "job_queue_url": _job_queue_url(),
+            # The entry runs as the setup's owner, whoever presses the button.
+            "job_queue_url": setup.job_queue_url,
+            "setup_user_id": setup.user_id,
         }
         return super().change_view(request, object_id, form_url, extra_context)
 

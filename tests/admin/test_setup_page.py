@@ -4,6 +4,7 @@ preview, policies, buttons, health; the setup list for superusers."""
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from contacts.models import Contact
@@ -45,6 +46,7 @@ def test_a_users_first_visit_creates_their_setup_and_opens_it(as_user, ann):
 
 
 def test_the_page_reads_like_business_central(as_user, ann, ann_setup):
+    ann.user_permissions.add(Permission.objects.get(codename="add_jobqueueentry"))
     page = as_user(ann).get(page_of(ann_setup)).content.decode()
     for words in [
         "Exchange Sync. Setup",
@@ -66,6 +68,19 @@ def test_the_page_reads_like_business_central(as_user, ann, ann_setup):
     assert reverse("admin:auth_user_change", args=[ann.pk]) in page
     assert f'action="{reverse("admin:jobqueue_jobqueueentry_contact_sync")}"' in page
     assert "Traceback" not in page
+
+
+def test_the_job_queue_button_is_hidden_from_users_who_may_not_add_job_queue_entries(as_user, ann, ann_setup):
+    page = as_user(ann).get(page_of(ann_setup)).content.decode()
+    assert "Sync with Microsoft 365" in page
+    assert "Set up job queue entry" not in page
+    assert reverse("admin:jobqueue_jobqueueentry_contact_sync") not in page
+
+
+def test_the_job_queue_button_on_another_users_setup_sets_it_up_for_that_user(as_user, superuser, bob_setup):
+    page = as_user(superuser).get(page_of(bob_setup)).content.decode()
+    assert "Set up job queue entry" in page
+    assert f'<input type="hidden" name="user" value="{bob_setup.user_id}">' in page
 
 
 def test_a_user_without_email_is_told_to_enter_it_on_the_user_card(as_user):

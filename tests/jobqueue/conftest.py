@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import Permission
 from django_q.conf import Conf
 
 from jobqueue import objects
@@ -11,6 +12,21 @@ from jobqueue.objects import ObjectType
 from tests.factories import make_user
 from tests.jobqueue import objects_for_tests
 from tests.jobqueue.objects_for_tests import SUCCEED, TEST_OBJECTS
+
+JOB_QUEUE_CLERK_PERMISSIONS = (
+    "view_jobqueueentry",
+    "add_jobqueueentry",
+    "change_jobqueueentry",
+    "delete_jobqueueentry",
+    "view_jobqueuelogentry",
+    "delete_jobqueuelogentry",
+)
+
+
+def grant(user, *codenames: str):
+    """Give a user model permissions by codename, e.g. grant(ann, "run_contact_sync")."""
+    user.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
+    return type(user).objects.get(pk=user.pk)  # a fresh object: no stale permission cache
 
 
 @pytest.fixture(autouse=True)

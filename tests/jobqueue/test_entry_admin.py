@@ -180,3 +180,43 @@ def test_an_entry_in_process_cannot_be_deleted(boss_client, make_entry):
     running.refresh_from_db()
     with pytest.raises(ValidationError, match="In Process cannot be deleted"):
         running.delete()
+
+
+def recurring_form(superuser, **times) -> dict:
+    return {
+        "object_type_to_run": "Codeunit",
+        "object_id_to_run": str(SUCCEED),
+        "user": superuser.pk,
+        "priority": 1000,
+        "maximum_attempts": 3,
+        "rerun_delay_seconds": 60,
+        "minutes_between_runs": 30,
+        "run_on_mondays": "on",
+        **times,
+    }
+
+
+def test_an_ending_time_of_midnight_without_a_starting_time_is_a_form_error(boss_client, superuser):
+    response = boss_client.post(
+        reverse("admin:jobqueue_jobqueueentry_add"), recurring_form(superuser, ending_time="00:00")
+    )
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors["ending_time"]
+    assert "Ending Time 00:00 equals the Starting Time (empty, which means 00:00)" in errors[0]
+    assert "Leave Ending Time empty to run until midnight" in errors[0]
+    assert not JobQueueEntry.objects.exists()
+
+
+@pytest.mark.parametrize("same", ["00:00", "08:00", "23:30"])
+def test_a_window_whose_starting_and_ending_times_are_equal_is_refused(boss_client, superuser, same):
+    form = recurring_form(superuser, starting_time=same, ending_time=same)
+    response = boss_client.post(reverse("admin:jobqueue_jobqueueentry_add"), form)
+    assert response.status_code == 200
+    assert "would have no time to run in" in response.context["adminform"].form.errors["ending_time"][0]
+    assert not JobQueueEntry.objects.exists()
+
+
+@pytest.mark.parametrize(("starting", "ending"), [("", "08:00"), ("08:00", ""), ("22:00", "06:00"), ("", "")])
+def test_a_window_with_time_in_it_is_accepted(boss_client, superuser, starting, ending):
+    form = recurring_form(superuser, starting_time=starting, ending_time=ending)
+    assert boss_client.post(reverse("admin:jobqueue_jobqueueentry_add"), form).status_code == 302
