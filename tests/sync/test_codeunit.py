@@ -33,11 +33,18 @@ def setups(db):
     return enabled
 
 
-def test_it_queues_one_task_per_enabled_mailbox(setups, django_capture_on_commit_callbacks, monkeypatch):
+@pytest.fixture
+def admin(db):
+    """Entries that sync every mailbox run as a superuser; a salesperson's own entry
+    syncs only their setup (tests/jobqueue/test_permissions.py)."""
+    return make_user("jq-admin", is_superuser=True)
+
+
+def test_it_queues_one_task_per_enabled_mailbox(setups, admin, django_capture_on_commit_callbacks, monkeypatch):
     queued = []
     monkeypatch.setattr("django_q.tasks.async_task", lambda func, *args, **kwargs: queued.append((func, args)))
     with django_capture_on_commit_callbacks(execute=True):
-        text = codeunit_contact_sync("FULL", setups[0].user)
+        text = codeunit_contact_sync("FULL", admin)
     runs = SyncRun.objects.all()
     assert {run.setup for run in runs} == set(setups)
     assert {(run.kind, run.trigger, run.status) for run in runs} == {("full", "job", "queued")}
@@ -45,21 +52,21 @@ def test_it_queues_one_task_per_enabled_mailbox(setups, django_capture_on_commit
     assert text.startswith("Queued 3 mailbox(es)")
 
 
-def test_user_narrows_it_to_one_mailbox(setups, django_capture_on_commit_callbacks):
+def test_user_narrows_it_to_one_mailbox(setups, admin, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        codeunit_contact_sync("USER=user1@cronus.example", setups[0].user)
+        codeunit_contact_sync("USER=user1@cronus.example", admin)
     assert [run.setup for run in SyncRun.objects.all()] == [setups[1]]
 
 
-def test_it_fails_clearly_for_a_mailbox_without_an_enabled_setup(setups):
+def test_it_fails_clearly_for_a_mailbox_without_an_enabled_setup(setups, admin):
     with pytest.raises(ParameterError, match="off@cronus.example"):
-        codeunit_contact_sync("USER=off@cronus.example", setups[0].user)
+        codeunit_contact_sync("USER=off@cronus.example", admin)
 
 
-def test_a_mailbox_already_syncing_is_not_queued_twice(setups, django_capture_on_commit_callbacks):
+def test_a_mailbox_already_syncing_is_not_queued_twice(setups, admin, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        codeunit_contact_sync("", setups[0].user)
-        text = codeunit_contact_sync("", setups[0].user)
+        codeunit_contact_sync("", admin)
+        text = codeunit_contact_sync("", admin)
     assert SyncRun.objects.count() == 3
     assert "already running" in text
 
@@ -74,7 +81,7 @@ def test_one_failing_mailbox_does_not_stop_the_others(live_server, transactional
     good = ExchangeSyncSetup.objects.create(user=make_user(mailbox="good@cronus.example"))
     bad = ExchangeSyncSetup.objects.create(user=make_user(mailbox="missing@cronus.example"))
     make_person()
-    codeunit_contact_sync("", good.user)
+    codeunit_contact_sync("", make_user("jq-admin", is_superuser=True))
     results = {run.setup_id: sync_run_task(run.pk) for run in SyncRun.objects.all()}
     assert "Failed" in results[bad.pk]
     assert "Succeeded" in results[good.pk]
