@@ -64,7 +64,7 @@ class ConnectionCheck:
     def __str__(self) -> str:
         parts = []
         if self.works:
-            parts.append("Works: " + "; ".join(self.works) + ".")
+            parts.append("Checked: " + "; ".join(self.works) + ".")
         if self.problem:
             parts.append(f"Problem: {self.problem}")
         if self.fix:

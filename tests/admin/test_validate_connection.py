@@ -61,7 +61,7 @@ def test_a_working_connection_says_what_was_checked(validate):
     mailbox_add(MAILBOX)
     level, message = validate()
     assert level == "success"
-    assert message.startswith("The Exchange connection works. Works: signed in to Microsoft 365; found the mailbox")
+    assert message.startswith("The Exchange connection works. Checked: signed in to Microsoft 365; found the mailbox")
     assert "The Outlook folder 'Business Central' does not exist yet; the first sync creates it." in message
 
 
@@ -127,7 +127,7 @@ def test_missing_consent_says_signing_in_works_and_asks_for_admin_consent(valida
     mailbox_configure(MAILBOX, access_denied=True)
     level, message = validate()
     assert level == "error"
-    assert "Works: signed in to Microsoft 365." in message
+    assert "Checked: signed in to Microsoft 365." in message
     assert f"Access to the mailbox {MAILBOX} was denied." in message
     assert "grant admin consent for the Contacts.ReadWrite application permission" in message
 
@@ -152,7 +152,7 @@ def test_contact_folders_not_accessible_says_the_mailbox_was_found(validate, liv
         )
         level, message = validate()
     assert level == "error"
-    assert f"Works: signed in to Microsoft 365; found the mailbox {MAILBOX}." in message
+    assert f"Checked: signed in to Microsoft 365; found the mailbox {MAILBOX}." in message
     assert f"The contact folders of {MAILBOX} are not accessible (access denied)." in message
     assert "application access policy" in message
 

@@ -156,3 +156,28 @@ def test_a_salesperson_sets_up_and_runs_contact_sync(page, steps, sandbox_site, 
     page.goto(f"{site}{reverse('admin:jobqueue_jobqueuelogentry_changelist')}")
     assert "Success" in page.content()
     steps.shot("job queue log entries")
+
+
+def test_the_setup_page_asks_before_a_button_would_ignore_unsaved_changes(page, sandbox_site, ann):
+    from exchange_sync.models import M365Identity
+
+    M365Identity.objects.create(user=ann, authentication_email=MAILBOX)
+    setup = ExchangeSyncSetup.objects.create(user=ann)
+    site = sandbox_site.url
+    page.goto(f"{site}/admin/login/")
+    page.fill("#id_username", "ann")
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.goto(f"{site}{reverse('admin:exchange_sync_exchangesyncsetup_change', args=[setup.pk])}")
+    page.fill("input[name='folder_name']", "Not saved yet")
+    dialogs: list[str] = []
+
+    def dismiss(dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", dismiss)
+    page.get_by_role("button", name="Sync with Microsoft 365", exact=True).click()
+    assert dialogs and "not saved yet" in dialogs[0]
+    assert not SyncRun.objects.exists()  # cancelled: nothing queued, the edit still on the page
+    assert page.input_value("input[name='folder_name']") == "Not saved yet"

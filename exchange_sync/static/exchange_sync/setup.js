@@ -29,6 +29,30 @@
       })
     );
   }
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
-  else start();
+  // The page's action buttons post their own forms, so edits not yet saved would be
+  // silently ignored by them: ask before acting on the saved setup instead.
+  function guardUnsavedChanges() {
+    const setupForm = document.getElementById("exchangesyncsetup_form");
+    if (!setupForm) return;
+    let dirty = false;
+    const markDirty = () => (dirty = true);
+    setupForm.addEventListener("input", markDirty);
+    setupForm.addEventListener("change", markDirty);
+    ["validate-form", "sync-form", "full-sync-form", "job-queue-form"].forEach((id) => {
+      const form = document.getElementById(id);
+      if (!form) return;
+      form.addEventListener("submit", (event) => {
+        const message =
+          "Your changes to this setup are not saved yet, and this uses the saved setup. " +
+          "Press Cancel, then Save, to use your changes; or OK to go on without them.";
+        if (dirty && !window.confirm(message)) event.preventDefault();
+      });
+    });
+  }
+  function startAll() {
+    start();
+    guardUnsavedChanges();
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", startAll);
+  else startAll();
 })();
