@@ -6,20 +6,33 @@ dependency failed gets 424. The envelope is 200 and each member carries its own 
 headers and body. Members run through the same path as single requests (throttle and
 faults included); the batch costs ceil(n/4) latencies because Outlook runs at most 4
 members at a time.
+
+Concurrency (https://learn.microsoft.com/graph/throttling-limits#outlook-service-limits):
+while it runs, a batch holds as many of a mailbox's 4 concurrent-request slots as
+members it runs at once on that mailbox, min(4, its members there). A lone batch
+therefore never throttles itself, but a batch plus parallel single requests can go over
+the limit as on Outlook: the requests that find no slot free get 429
+ApplicationThrottled. A batch that finds fewer slots free than it asks for runs in those
+it got, and the members the missing slots would have started first are refused (all of
+them when none is free). `dependsOn` chains are not modelled as running one at a time.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from . import clock
 from .errors import GraphError, LostAnswer, bad_request, error_body
-from .graph import GraphRequest, GraphResponse, dispatch
+from .graph import GraphRequest, GraphResponse, dispatch, mailbox_find
 from .knobs import knobs_for
 from .models import Mailbox
+from .throttle import slots_give_back, slots_take
 
 MAX_REQUESTS = 20
+PARALLEL_MEMBERS = 4  # Outlook runs at most 4 members of a batch at a time
 
 
 def _invalid(detail: str) -> GraphError:
@@ -95,32 +108,68 @@ def _order(members: list[dict]) -> list[dict]:
 
 def batch_run(body: object, *, base_url: str, client_request_id: str | None) -> dict:
     """Run a batch; return the `{"responses": [...]}` envelope."""
-    members = _validate(body)
+    members = _order(_validate(body))
     started = clock.now()
     statuses: dict[str, int] = {}
     responses = []
     stall = 0.0
-    for member in _order(members):
-        failed = [d for d in _depends_on(member) if statuses.get(d, 500) >= 400]
-        if failed:
-            answer = GraphResponse(424, error_body("FailedDependency", "The request depends on a failed request."))
-        else:
-            answer, member_stall = _run_member(member, base_url, client_request_id)
-            stall = max(stall, member_stall)
-        statuses[member["id"]] = answer.status
-        response = {"id": member["id"], "status": answer.status, "headers": answer.headers}
-        if answer.body is not None:
-            response["body"] = answer.body
-        responses.append(response)
-    if stall:
-        # A lost answer that stalls loses the whole envelope's answer with it: the
-        # client times out (or gets a 504) with every member already done.
-        raise LostAnswer(stall)
-    _wait_latency(members, started=started)
+    with _concurrency_slots(members) as refused:
+        for member in members:
+            failed = [d for d in _depends_on(member) if statuses.get(d, 500) >= 400]
+            if failed:
+                answer = GraphResponse(424, error_body("FailedDependency", "The request depends on a failed request."))
+            else:
+                answer, member_stall = _run_member(member, base_url, client_request_id, member["id"] in refused)
+                stall = max(stall, member_stall)
+            statuses[member["id"]] = answer.status
+            response = {"id": member["id"], "status": answer.status, "headers": answer.headers}
+            if answer.body is not None:
+                response["body"] = answer.body
+            responses.append(response)
+        if stall:
+            # A lost answer that stalls loses the whole envelope's answer with it: the
+            # client times out (or gets a 504) with every member already done.
+            raise LostAnswer(stall)
+        _wait_latency(members, started=started)
     return {"responses": responses}
 
 
-def _run_member(member: dict, base_url: str, client_request_id: str | None) -> tuple[GraphResponse, float]:
+def _user_segment(member: dict) -> str | None:
+    parts = urlsplit(member["url"]).path.lstrip("/").split("/")
+    return unquote(parts[1]) if len(parts) > 1 and parts[0] == "users" else None
+
+
+@contextmanager
+def _concurrency_slots(members: list[dict]) -> Iterator[set[str]]:
+    """Hold the batch's concurrency slots on each throttled mailbox it addresses while it
+    runs; yield the ids of the members refused for want of a slot."""
+    by_email: dict[str, list[str]] = {}
+    found: dict[str, Mailbox | None] = {}
+    for member in members:
+        user = _user_segment(member)
+        if user is None:
+            continue
+        if user not in found:
+            found[user] = mailbox_find(user)
+        mailbox = found[user]
+        if mailbox is not None and knobs_for(mailbox).is_throttled:
+            by_email.setdefault(mailbox.email, []).append(member["id"])
+    taken: dict[str, int] = {}
+    refused: set[str] = set()
+    try:
+        for email, member_ids in by_email.items():
+            wanted = min(PARALLEL_MEMBERS, len(member_ids))
+            taken[email] = got = slots_take(email, wanted)
+            refused.update(member_ids if not got else member_ids[got:wanted])
+        yield refused
+    finally:
+        for email, got in taken.items():
+            slots_give_back(email, got)
+
+
+def _run_member(
+    member: dict, base_url: str, client_request_id: str | None, slot_refused: bool
+) -> tuple[GraphResponse, float]:
     """The member's answer, and how long a lost answer among it asks to stall."""
     parts = urlsplit(member["url"])
     headers = {k.lower(): v for k, v in (member.get("headers") or {}).items()}
@@ -134,7 +183,7 @@ def _run_member(member: dict, base_url: str, client_request_id: str | None) -> t
     )
     stall = 0.0
     try:
-        answer = dispatch(request, in_batch=True)
+        answer = dispatch(request, in_batch=True, slot_refused=slot_refused)
     except GraphError as error:
         body = error_body(error.code, error.message, client_request_id)
         answer = GraphResponse(error.status, body, error.headers)

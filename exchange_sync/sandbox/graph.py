@@ -3,7 +3,8 @@
 `dispatch` resolves the route and the mailbox, applies the mailbox's simulated conditions
 (access denied, throttle, transient errors, latency) and calls the operation. Operations
 raise `GraphError` for Graph's error answers. Batch members run through the same path,
-so they count against the throttle like single requests.
+so they count against the throttle like single requests; a running batch holds one
+concurrency slot per member it runs at once (see `batch`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from . import clock
 from .errors import GraphError, bad_request, invalid_user
 from .knobs import Knobs, chance, knobs_for
 from .models import Mailbox
-from .throttle import concurrency_slot, count_request
+from .throttle import concurrency_refused, concurrency_slot, count_request
 
 
 @dataclass
@@ -67,20 +68,28 @@ def _resolve(request: GraphRequest) -> tuple[dict[str, Operation], tuple[str, ..
     raise bad_request(f"Resource not found for the segment '{segment}'.")
 
 
-def _mailbox(user: str) -> Mailbox:
+def mailbox_find(user: str) -> Mailbox | None:
+    """The mailbox a `/users/{user}` segment names (address or user id), or None."""
     mailbox = Mailbox.objects.filter(email=user.strip().lower()).first()
     if mailbox is None and re.fullmatch(r"[0-9a-fA-F-]{36}", user):
         mailbox = Mailbox.objects.filter(user_id=user).first()
+    return mailbox
+
+
+def _mailbox(user: str) -> Mailbox:
+    mailbox = mailbox_find(user)
     if mailbox is None:
         raise invalid_user(user)
     return mailbox
 
 
-def dispatch(request: GraphRequest, *, in_batch: bool = False) -> GraphResponse:
+def dispatch(request: GraphRequest, *, in_batch: bool = False, slot_refused: bool = False) -> GraphResponse:
     """Answer one request; raise GraphError for an error answer.
 
-    Batch members do not sleep for latency here: the batch costs ceil(n/4) latencies
-    as a whole, since Outlook runs at most 4 members at a time.
+    A batch member (`in_batch`) runs in the concurrency slots its batch holds, or is
+    refused with 429 ApplicationThrottled when its batch got no slot for it
+    (`slot_refused`), and does not wait for latency here: the batch costs ceil(n/4)
+    latencies as a whole, since Outlook runs at most 4 members at a time.
     """
     methods, args = _resolve(request)
     operation = methods.get(request.method)
@@ -95,6 +104,10 @@ def dispatch(request: GraphRequest, *, in_batch: bool = False) -> GraphResponse:
     if not knobs.is_throttled:
         return _run(operation, request, mailbox, args, knobs, in_batch)
     count_request(mailbox.email)
+    if in_batch:
+        if slot_refused:
+            raise concurrency_refused()
+        return _run(operation, request, mailbox, args, knobs, in_batch)
     with concurrency_slot(mailbox.email):
         return _run(operation, request, mailbox, args, knobs, in_batch)
 

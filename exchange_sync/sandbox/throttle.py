@@ -60,24 +60,39 @@ def count_request(email: str) -> None:
     )
 
 
+def concurrency_refused() -> GraphError:
+    """429 ApplicationThrottled: no concurrent-request slot free on the mailbox [observed]."""
+    return GraphError(
+        429,
+        "ApplicationThrottled",
+        "Application is over its MailboxConcurrency limit.",
+        headers={"Retry-After": "1"},
+    )
+
+
+def slots_take(email: str, wanted: int) -> int:
+    """Take up to `wanted` of the mailbox's free concurrent-request slots; return how many were taken."""
+    _, _, max_concurrent = _limits()
+    with _lock:
+        taken = max(0, min(wanted, max_concurrent - _in_flight.get(email, 0)))
+        _in_flight[email] = _in_flight.get(email, 0) + taken
+    return taken
+
+
+def slots_give_back(email: str, count: int) -> None:
+    with _lock:
+        _in_flight[email] = _in_flight.get(email, 0) - count
+
+
 @contextmanager
 def concurrency_slot(email: str) -> Iterator[None]:
     """Hold one of the mailbox's concurrent-request slots; raise 429 ApplicationThrottled if none is free."""
-    _, _, max_concurrent = _limits()
-    with _lock:
-        if _in_flight.get(email, 0) >= max_concurrent:
-            raise GraphError(
-                429,
-                "ApplicationThrottled",
-                "Application is over its MailboxConcurrency limit.",
-                headers={"Retry-After": "1"},
-            )
-        _in_flight[email] = _in_flight.get(email, 0) + 1
+    if not slots_take(email, 1):
+        raise concurrency_refused()
     try:
         yield
     finally:
-        with _lock:
-            _in_flight[email] -= 1
+        slots_give_back(email, 1)
 
 
 def throttle_reset(email: str) -> None:

@@ -101,6 +101,68 @@ def test_it_refuses_a_fifth_concurrent_request_on_a_mailbox(graph, gate):
     assert graph.get(f"/users/{MAILBOX}").status_code == 200  # the slots were given back
 
 
+def _batch_of_gets(graph, count: int) -> requests.Response:
+    members = [{"id": str(i), "method": "GET", "url": f"/users/{MAILBOX}"} for i in range(count)]
+    return requests.post(f"{graph.base}/$batch", json={"requests": members}, headers=graph.session.headers, timeout=60)
+
+
+def _statuses(batch: requests.Response) -> list[int]:
+    return [r["status"] for r in sorted(batch.json()["responses"], key=lambda r: int(r["id"]))]
+
+
+def test_a_running_batch_of_four_holds_every_slot_of_the_mailbox(graph, gate):
+    mailbox_configure(MAILBOX, throttle=True, latency_ms=1)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        batch = pool.submit(_batch_of_gets, graph, 4)
+        gate.wait_until_held(1)
+        single = graph.get(f"/users/{MAILBOX}")
+        gate.open()
+        assert _statuses(batch.result()) == [200] * 4
+    assert single.status_code == 429
+    assert single.json()["error"]["code"] == "ApplicationThrottled"
+
+
+def test_a_batch_of_two_and_two_single_requests_fill_the_mailbox(graph, gate):
+    mailbox_configure(MAILBOX, throttle=True, latency_ms=1)
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        batch = pool.submit(_batch_of_gets, graph, 2)
+        gate.wait_until_held(1)
+        singles = [pool.submit(_get_user, graph) for _ in range(2)]
+        gate.wait_until_held(3)
+        refused = graph.get(f"/users/{MAILBOX}")
+        gate.open()
+        assert _statuses(batch.result()) == [200, 200]
+        assert [f.result().status_code for f in singles] == [200, 200]
+    assert refused.json()["error"]["code"] == "ApplicationThrottled"
+
+
+@pytest.mark.parametrize(("busy", "expected"), [(3, [200, 429, 429, 429]), (4, [429, 429, 429, 429]), (0, [200] * 4)])
+def test_a_batch_runs_only_in_the_slots_it_finds_free(graph, gate, busy, expected):
+    mailbox_configure(MAILBOX, throttle=True, latency_ms=1)
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        singles = [pool.submit(_get_user, graph) for _ in range(busy)]
+        gate.wait_until_held(busy)
+        batch = pool.submit(_batch_of_gets, graph, 4)
+        gate.wait_until_held(busy + 1)  # the batch waits out its latency too
+        gate.open()
+        assert [f.result().status_code for f in singles] == [200] * busy
+        answers = batch.result()
+    assert _statuses(answers) == expected
+    for refused in [r for r in answers.json()["responses"] if r["status"] == 429]:
+        assert refused["body"]["error"]["code"] == "ApplicationThrottled"
+        assert refused["headers"]["Retry-After"] == "1"
+
+
+def test_a_lone_batch_of_twenty_is_never_throttled_by_its_own_members(graph, gate):
+    mailbox_configure(MAILBOX, throttle=True, latency_ms=1)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        batch = pool.submit(_batch_of_gets, graph, 20)
+        gate.wait_until_held(1)
+        gate.open()
+        assert _statuses(batch.result()) == [200] * 20
+    assert graph.get(f"/users/{MAILBOX}").status_code == 200  # its slots were given back
+
+
 def test_it_waits_one_latency_per_request_and_per_four_batch_members(graph, fake_clock):
     mailbox_configure(MAILBOX, latency_ms=100)
     graph.get(f"/users/{MAILBOX}")
