@@ -22,7 +22,7 @@ from . import paths
 from .auth import TokenProvider
 from .batch import BatchRequest, BatchResponse, run_batch
 from .errors import GraphError
-from .retry import RetryPolicy
+from .retry import DEFAULT_MAX_RETRY_AFTER, RetryPolicy
 from .stamp import (
     EXTENDED_PROPERTIES,
     STAMP_FIELD,
@@ -62,7 +62,9 @@ class GraphClient:
 
     ``base_url`` is the version root (``https://graph.microsoft.com/v1.0`` or the
     sandbox's ``.../graph-sandbox/v1.0``). ``timeout`` is passed to requests (seconds,
-    or a ``(connect, read)`` tuple). ``sleep`` and ``jitter`` are injectable so tests
+    or a ``(connect, read)`` tuple). ``max_backoff`` caps the client's own backoff,
+    ``max_retry_after`` the longest ``Retry-After`` it waits (longer: the error is
+    raised with ``retry_after`` on it). ``sleep`` and ``jitter`` are injectable so tests
     never wait. ``mailbox`` arguments are a user id or principal name (the email).
 
     Every method raises a :class:`~exchange_sync.graph.errors.GraphError` subclass on
@@ -78,6 +80,7 @@ class GraphClient:
         sleep: Callable[[float], None] = time.sleep,
         max_attempts: int = 6,
         max_backoff: float = 60.0,
+        max_retry_after: float = DEFAULT_MAX_RETRY_AFTER,
         backoff_base: float = 1.0,
         jitter: Callable[[], float] = random.random,
         session: requests.Session | None = None,
@@ -88,7 +91,11 @@ class GraphClient:
             timeout=timeout,
             sleep=sleep,
             retry_policy=RetryPolicy(
-                max_attempts=max_attempts, max_backoff=max_backoff, backoff_base=backoff_base, random=jitter
+                max_attempts=max_attempts,
+                max_backoff=max_backoff,
+                backoff_base=backoff_base,
+                random=jitter,
+                max_retry_after=max_retry_after,
             ),
             session=session,
         )

@@ -7,9 +7,14 @@ https://learn.microsoft.com/graph/best-practices-concept#handling-expected-error
   without one the wait is a capped exponential backoff with jitter.
 - Connection errors and timeouts are retried the same way (they are transient).
 - Every other status is final: 4xx are never retried.
-- At most ``max_attempts`` attempts in all. A ``Retry-After`` longer than ``max_backoff``
-  ends the retries at once: the caller gets the error (with ``retry_after``) and tries
-  later, instead of a worker sleeping for minutes.
+- At most ``max_attempts`` attempts in all.
+- ``max_backoff`` caps only the client's own backoff. A ``Retry-After`` is Graph's
+  word, honoured up to its own cap, ``max_retry_after`` (10 minutes by default: Outlook
+  counts requests over a 10-minute window, so a longer wait is not a throttle to sit
+  out). A longer one ends the retries at once: the caller gets the error, with
+  ``retry_after`` on it, and tries later instead of a worker sleeping for it.
+- A ``Retry-After`` still owed when the attempts run out is waited before the client's
+  next request (``GraphTransport.owe_wait``), if within ``max_retry_after``.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 RETRYABLE_STATUSES = frozenset({429, 503, 504})
+# Outlook's throttling window (https://learn.microsoft.com/graph/throttling-limits#outlook-service-limits).
+DEFAULT_MAX_RETRY_AFTER = 600.0
 
 
 @dataclass(frozen=True)
@@ -32,10 +39,15 @@ class RetryPolicy:
     max_backoff: float = 60.0
     backoff_base: float = 1.0
     random: Callable[[], float] = field(default=random.random)
+    max_retry_after: float = DEFAULT_MAX_RETRY_AFTER
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
+
+    def honours(self, retry_after: float) -> bool:
+        """Whether the client waits a ``Retry-After`` of this many seconds at all."""
+        return retry_after <= self.max_retry_after
 
     def backoff(self, attempt: int) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based), no hint given.
@@ -54,5 +66,5 @@ class RetryPolicy:
         if attempt >= self.max_attempts:
             return None
         if retry_after is not None:
-            return retry_after if retry_after <= self.max_backoff else None
+            return retry_after if self.honours(retry_after) else None
         return self.backoff(attempt)

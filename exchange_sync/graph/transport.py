@@ -145,9 +145,10 @@ class GraphTransport:
             raise error_from_response(status, response.content, headers_out)
 
     def owe_wait(self, retry_after: float | None) -> None:
-        """Make the next request wait `retry_after` seconds (a final 429's hint), unless
-        it is longer than the retry policy would ever wait: then the caller stops."""
-        if retry_after is not None and retry_after <= self.retry_policy.max_backoff:
+        """Make the next request wait `retry_after` seconds (a final answer's hint), unless
+        it is longer than the retry policy ever waits (``max_retry_after``): then the
+        caller, holding the error and its ``retry_after``, stops and tries later."""
+        if retry_after is not None and self.retry_policy.honours(retry_after):
             self._owed_wait = max(self._owed_wait, retry_after)
 
     def _send(

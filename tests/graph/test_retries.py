@@ -80,14 +80,62 @@ def test_after_giving_up_on_429_the_next_request_still_waits_as_graph_asked(mock
     assert sleep.calls == [7.0]  # owed once, not forever
 
 
-def test_it_does_not_sleep_through_a_retry_after_longer_than_its_longest_backoff(mocked, client, sleep):
-    mocked.get(USER_URL, headers={"Retry-After": "600"}, **THROTTLED)
+def test_it_honours_a_retry_after_longer_than_its_own_backoff_cap(mocked, client, sleep):
+    # The fixture caps the client's own backoff at 30 s; Graph's word goes further.
+    mocked.get(USER_URL, headers={"Retry-After": "120"}, **THROTTLED)
+    mocked.get(USER_URL, json=load("user.json"))
+
+    assert client.get_user(MAILBOX)["mail"] == MAILBOX
+
+    assert sleep.calls == [120.0]
+
+
+def test_it_does_not_sleep_through_a_retry_after_beyond_max_retry_after(mocked, tokens, sleep):
+    client = GraphClient(BASE, tokens, sleep=sleep, max_retry_after=300.0)
+    mocked.get(USER_URL, headers={"Retry-After": "301"}, **THROTTLED)
 
     with pytest.raises(GraphThrottledError) as caught:
         client.get_user(MAILBOX)
 
+    assert len(mocked.calls) == 1
     assert sleep.calls == []
-    assert caught.value.retry_after == 600.0
+    assert caught.value.retry_after == 301.0  # the caller knows when to come back
+
+
+def test_a_retry_after_beyond_max_retry_after_is_not_owed_to_the_next_request(mocked, tokens, sleep):
+    client = GraphClient(BASE, tokens, sleep=sleep, max_retry_after=300.0)
+    mocked.get(USER_URL, headers={"Retry-After": "900"}, **THROTTLED)
+    with pytest.raises(GraphThrottledError):
+        client.get_user(MAILBOX)
+    mocked.replace(responses.GET, USER_URL, json=load("user.json"))
+
+    client.get_user(MAILBOX)
+
+    assert sleep.calls == []  # the caller was told to stop; nobody sleeps 15 minutes
+
+
+def test_by_default_it_waits_up_to_outlooks_ten_minute_window(mocked, tokens, sleep):
+    client = GraphClient(BASE, tokens, sleep=sleep)
+    mocked.get(USER_URL, headers={"Retry-After": "600"}, **THROTTLED)
+    mocked.get(USER_URL, json=load("user.json"))
+    client.get_user(MAILBOX)
+    assert sleep.calls == [600.0]
+
+    mocked.replace(responses.GET, USER_URL, headers={"Retry-After": "601"}, **THROTTLED)
+    with pytest.raises(GraphThrottledError):
+        client.get_user(MAILBOX)
+    assert sleep.calls == [600.0]
+
+
+def test_a_503_with_a_retry_after_beyond_max_retry_after_is_transient_and_keeps_it(mocked, tokens, sleep):
+    client = GraphClient(BASE, tokens, sleep=sleep, max_retry_after=60.0)
+    mocked.get(USER_URL, headers={"Retry-After": "90"}, **UNAVAILABLE)
+
+    with pytest.raises(GraphTransientError) as caught:
+        client.get_user(MAILBOX)
+
+    assert sleep.calls == []
+    assert caught.value.retry_after == 90.0
 
 
 def test_it_gives_up_on_503_as_transient_after_the_attempts(mocked, client, sleep):
@@ -260,6 +308,15 @@ def test_backoff_is_capped_and_jittered_within_its_upper_half():
 
     assert [low.backoff(n) for n in (1, 2, 3, 4, 5, 6, 10)] == [0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 15.0]
     assert 29.9 < high.backoff(10) < 30.0
+
+
+def test_the_policy_caps_retry_after_separately_from_its_backoff():
+    policy = RetryPolicy(max_backoff=30.0, max_retry_after=120.0, random=lambda: 0.0)
+
+    assert policy.delay(1, 90.0) == 90.0
+    assert policy.delay(1, 120.0) == 120.0
+    assert policy.delay(1, 121.0) is None
+    assert policy.backoff(20) == 15.0
 
 
 def test_the_policy_stops_after_max_attempts():
