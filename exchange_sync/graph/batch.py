@@ -98,16 +98,19 @@ def parse_batch_answer(answer: Any) -> dict[str, BatchResponse]:
 def run_batch(transport: GraphTransport, requests_: Sequence[BatchRequest]) -> list[BatchResponse]:
     """Send requests through ``$batch`` in chunks of 20; answers in request order.
 
-    Members answering 429/503/504 are sent again on their own (in a later batch,
-    after their ``Retry-After`` or the backoff) until they succeed, fail otherwise,
-    or the attempts run out, except a POST answering 503/504: it may have created its
-    item anyway, so it is returned for the caller to look up by its stamp instead of
-    creating a second copy (a 429 is refused before it runs, so that one is resent).
-    Final answers are returned, never raised, so the
+    Members answering 429/503/504 are sent again on their own, in a later batch, until
+    they succeed or fail otherwise. Each member is decided alone: one whose attempts
+    have run out, or that asks for a ``Retry-After`` longer than the policy honours,
+    keeps that answer as final, while the others of its round are still retried (after
+    the longest ``Retry-After``, or backoff, among them). A POST answering 503/504 is
+    never resent: it may have created its item anyway, so it is returned for the caller
+    to look up by its stamp instead of creating a second copy (a 429 is refused before
+    it runs, so that one is resent). Final answers are returned, never raised, so the
     caller records per-item failures (:func:`~exchange_sync.graph.batch.error_from_batch_response`).
     A failure of the envelope itself (after its own retries) raises.
     """
     check_unique_ids(requests_)
+    policy = transport.retry_policy
     final: dict[str, BatchResponse] = {}
     attempts: dict[str, int] = {}
     pending = list(requests_)
@@ -115,27 +118,34 @@ def run_batch(transport: GraphTransport, requests_: Sequence[BatchRequest]) -> l
         chunk, pending = pending[:MAX_BATCH_SIZE], pending[MAX_BATCH_SIZE:]
         envelope = {"requests": [r.to_json() for r in chunk]}
         answers = parse_batch_answer(transport.request("POST", "/$batch", body=envelope, operations=len(chunk)))
+        # Each member is decided on its own: one out of attempts, or asking for a wait
+        # longer than the policy honours, keeps its final answer without holding back
+        # the others.
         retry: list[BatchRequest] = []
-        hints: list[float] = []
+        waits: list[float] = []  # before the retried members, one per member
+        owed: list[float] = []  # Retry-After of members whose answer is final
         for request in chunk:
             answer = answers.get(request.id) or _missing_member(request.id)
             final[request.id] = answer
             attempts[request.id] = attempts.get(request.id, 0) + 1
-            if _retryable(request, answer):
-                retry.append(request)
-                hint = parse_retry_after(answer.headers)
-                if hint is not None:
-                    hints.append(hint)
+            if not _retryable(request, answer):
+                continue
+            hint = parse_retry_after(answer.headers)
+            delay = policy.delay(attempts[request.id], hint)
+            if delay is None:
+                if hint is not None and policy.honours(hint):
+                    owed.append(hint)
+                continue
+            retry.append(request)
+            waits.append(delay)
         if not retry:
+            # Their answers stand; the next request, in this call or the caller's next,
+            # still waits as Graph asked (the mailbox may still be throttled).
+            transport.owe_wait(max(owed, default=None))
             continue
         # Wait before the next envelope too, not only before the retried members: a
         # throttled mailbox refuses everything until its Retry-After has passed.
-        delay = transport.retry_policy.delay(max(attempts[r.id] for r in retry), max(hints) if hints else None)
-        if delay is None:
-            # Out of attempts (or asked to wait too long): their answers stand, and the
-            # next request, in this call or the caller's next, still waits as asked.
-            transport.owe_wait(max(hints) if hints else None)
-            continue
+        delay = max(waits + owed)
         logger.info("Retrying %d batch members in %.1fs", len(retry), delay)
         transport.sleep(delay)
         pending = retry + pending

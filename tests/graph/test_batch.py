@@ -9,6 +9,7 @@ from exchange_sync.graph import (
     BatchRequest,
     BatchResponse,
     GraphBadRequestError,
+    GraphClient,
     GraphNotFoundError,
     GraphThrottledError,
     error_from_batch_response,
@@ -174,6 +175,34 @@ def test_it_stops_retrying_members_whose_retry_after_is_too_long(endpoint, clien
     assert answers[0].status == 429
     assert len(fake.envelopes) == 1
     assert sleep.calls == []
+
+
+def test_a_member_asking_too_long_a_wait_does_not_stop_the_others_being_retried(endpoint, tokens, sleep):
+    client = GraphClient(BASE, tokens, sleep=sleep, jitter=lambda: 0.0, max_attempts=4, max_retry_after=300.0)
+    fake = endpoint(script={"0": [throttled("900")], "1": [throttled("3"), ok()], "2": [throttled("5"), ok()]})
+
+    answers = client.batch(gets(4))
+
+    assert [a.status for a in answers] == [429, 200, 200, 200]
+    assert error_from_batch_response(answers[0]).retry_after == 900.0
+    assert [[m["id"] for m in envelope] for envelope in fake.envelopes] == [["0", "1", "2", "3"], ["1", "2"]]
+    assert sleep.calls == [5.0]  # the longest Retry-After among the retried, not the refused 900
+
+
+def test_a_member_out_of_attempts_does_not_stop_fresher_members_being_retried(endpoint, client, sleep):
+    # 25 requests: "0" is throttled from the first envelope, "24" from the second, so in
+    # the fourth envelope "0" has used up the fixture's 4 attempts while "24" has one left.
+    fake = endpoint(script={"0": [throttled("2")], "24": [throttled("1"), throttled("1"), throttled("1"), ok()]})
+
+    answers = client.batch(gets(25))
+
+    assert answers[0].status == 429  # its final answer
+    assert [a.status for a in answers[1:]] == [200] * 24
+    sent = [[m["id"] for m in envelope] for envelope in fake.envelopes]
+    assert [envelope for envelope in sent if len(envelope) <= 2] == [["0", "24"], ["0", "24"], ["24"]]
+    # The last retry still waits the Retry-After "0" was given up with (2 s, not 1 s):
+    # the mailbox is as throttled for "24" as it was for "0".
+    assert sleep.calls == [2.0, 2.0, 2.0, 2.0]
 
 
 def test_it_never_retries_members_failing_with_other_4xx(endpoint, client, sleep):
