@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 from django.conf import settings
-from django.core.management import call_command, get_commands
+from django.core.management import call_command
 
 from exchange_sync.graph import (
     STAMP_FIELD,
@@ -21,10 +21,6 @@ from exchange_sync.graph import (
 )
 
 MAILBOX = "ann@cronus.example"
-
-pytestmark = pytest.mark.skipif(
-    "sandbox_mailbox" not in get_commands(), reason="the sandbox_mailbox management command is not available yet"
-)
 
 
 @pytest.fixture
