@@ -5,7 +5,7 @@ base URL and a token provider (:class:`MsalTokenProvider`, wired to the sandbox 
 :class:`SandboxIdentityHttpClient` when needed).
 """
 
-from .auth import GRAPH_SCOPE, MsalTokenProvider, SandboxIdentityHttpClient, StaticTokenProvider, msal_token_provider
+from .auth import GRAPH_SCOPE, MsalTokenProvider, SandboxIdentityHttpClient, msal_token_provider
 from .batch import MAX_BATCH_SIZE, BatchRequest, BatchResponse, error_from_batch_response
 from .client import DeltaPage, DeltaResult, GraphClient
 from .errors import (
@@ -41,7 +41,6 @@ __all__ = [
     "GraphTransientError",
     "MsalTokenProvider",
     "SandboxIdentityHttpClient",
-    "StaticTokenProvider",
     "error_from_batch_response",
     "error_from_response",
     "msal_token_provider",

@@ -60,22 +60,6 @@ class TokenProvider(Protocol):
         ...
 
 
-class StaticTokenProvider:
-    """A fixed token, for tests and tools that already hold one."""
-
-    def __init__(self, token: str) -> None:
-        self._token = token
-
-    def __repr__(self) -> str:
-        return "StaticTokenProvider(<token hidden>)"
-
-    def get_token(self) -> str:
-        return self._token
-
-    def invalidate(self) -> None:
-        """Nothing to forget: the token is fixed."""
-
-
 class MsalTokenProvider:
     """App-only tokens from msal's client-credentials flow, reused from msal's cache.
 
