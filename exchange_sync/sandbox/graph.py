@@ -23,7 +23,8 @@ from .throttle import concurrency_refused, concurrency_slot, count_request
 
 @dataclass
 class GraphRequest:
-    """A request relative to `/v1.0`: `path` like `/users/a@b/contactFolders`, decoded query."""
+    """A request relative to `/v1.0`: `path` as sent, percent-escapes kept (like
+    `/users/a@b/contactFolders/AAMk%2Fx%3D`: each route group is decoded on its own), decoded query."""
 
     method: str
     path: str

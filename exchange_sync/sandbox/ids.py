@@ -1,10 +1,13 @@
 """Opaque Graph ids: long, base64-like, recognisably the sandbox's own.
 
-Real Outlook ids are base64 of an entry id; clients must treat them as opaque and
-URL-encode them in paths. Sandbox ids are URL-safe base64 (so `-`, `_` and a trailing
-`=` occur) of a fixed marker, a kind byte and 31 random bytes. A string that does not
-decode to that shape is answered with 400 `ErrorInvalidIdMalformed`, as Graph does for
-ids it cannot parse (https://learn.microsoft.com/graph/errors).
+Real Outlook ids are base64 of an entry id and may contain `+`, `/` and `=`; clients
+must treat them as opaque and URL-encode them in paths (graph-notes.md). Sandbox ids are
+standard base64 (so about three in four contain `+` or `/`, and all end in `=`) of a
+fixed marker, a kind byte and 31 random bytes. A string that is not strict base64 of
+that shape (a stray character such as `!` or the URL-safe `-`/`_` included) is
+answered with 400 `ErrorInvalidIdMalformed`, as Graph does for ids it cannot parse
+(https://learn.microsoft.com/graph/errors); an id left unencoded in a path usually
+splits into two segments and gets a 400 too.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ _RAW_LENGTH = len(_MARKER) + 1 + 31
 
 def new_id(kind: bytes) -> str:
     """A fresh id of a kind (FOLDER, CONTACT, ROOT)."""
-    return base64.urlsafe_b64encode(_MARKER + kind + secrets.token_bytes(31)).decode()
+    return base64.b64encode(_MARKER + kind + secrets.token_bytes(31)).decode()
 
 
 def new_change_key() -> str:
@@ -35,7 +38,7 @@ def new_change_key() -> str:
 def check_id(value: str) -> bytes:
     """Return the kind of a sandbox id; raise 400 ErrorInvalidIdMalformed otherwise."""
     try:
-        raw = base64.urlsafe_b64decode(value.encode("ascii"))
+        raw = base64.b64decode(value.encode("ascii"), validate=True)
     except (binascii.Error, ValueError, UnicodeEncodeError):
         raw = b""
     if len(raw) != _RAW_LENGTH or not raw.startswith(_MARKER):

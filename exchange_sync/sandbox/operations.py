@@ -7,7 +7,7 @@ https://learn.microsoft.com/graph/api/contact-delta and graph-notes.md.
 
 from __future__ import annotations
 
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, unquote, urlencode
 
 from django.conf import settings
 from django.core import signing
@@ -27,8 +27,10 @@ def _context(call: Call, suffix: str) -> str:
 
 
 def _url(call: Call) -> str:
-    """The absolute URL of the request's path (ids are URL-safe base64, so they need no escaping)."""
-    return call.request.base_url + quote(call.request.path, safe="/@$()'=,:")
+    """The absolute URL of the request's path, each segment percent-encoded afresh (an
+    id's `+`, `/` and `=` included), for links and Location headers."""
+    segments = call.request.path.split("/")
+    return call.request.base_url + "/".join(quote(unquote(s), safe="@$()',:") for s in segments)
 
 
 def _link(call: Call, params: dict[str, str]) -> str:
@@ -200,7 +202,7 @@ def contacts_list(call: Call) -> GraphResponse:
     rows = list(contacts[: page + 1])
     suffix = f"({','.join(select)})" if select else ""
     body: dict = {
-        "@odata.context": _context(call, f"/contactFolders('{quote(folder.graph_id)}')/contacts{suffix}"),
+        "@odata.context": _context(call, f"/contactFolders('{quote(folder.graph_id, safe='')}')/contacts{suffix}"),
         "value": _render_many(call, folder, rows[:page], select),
     }
     if len(rows) > page:
@@ -210,7 +212,7 @@ def contacts_list(call: Call) -> GraphResponse:
 
 
 def _contact_context(call: Call, folder: Folder) -> str:
-    return _context(call, f"/contactFolders('{quote(folder.graph_id)}')/contacts/$entity")
+    return _context(call, f"/contactFolders('{quote(folder.graph_id, safe='')}')/contacts/$entity")
 
 
 def contact_create(call: Call) -> GraphResponse:

@@ -1,6 +1,7 @@
 """The HTTP face of the Graph sandbox: `/graph-sandbox/v1.0/...`.
 
-Authenticates the bearer token, decodes the JSON body, hands the request to
+Authenticates the bearer token, decodes the JSON body, keeps the path's percent-escapes
+(ids may contain an encoded `/`), hands the request to
 `graph.dispatch` (or `batch.batch_run` for `/$batch`) and renders Graph's answer or
 error shape with `request-id` and `client-request-id` headers.
 """
@@ -11,6 +12,7 @@ import json
 import logging
 import time
 import uuid
+from urllib.parse import quote, unquote, urlsplit
 
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -41,7 +43,7 @@ def graph_endpoint(request: HttpRequest, path: str) -> HttpResponse:
         else:
             graph_request = GraphRequest(
                 method=request.method or "GET",
-                path="/" + path,
+                path="/" + _raw_path(request, path),
                 query={k: request.GET[k] for k in request.GET},
                 headers={k.lower(): v for k, v in request.headers.items()},
                 body=body,
@@ -55,6 +57,20 @@ def graph_endpoint(request: HttpRequest, path: str) -> HttpResponse:
             logger.info("Graph sandbox answers %s %s on %s", error.status, error.code, path)
         answer = GraphResponse(error.status, error_body(error.code, error.message, client_request_id), error.headers)
     return _http(answer, client_request_id)
+
+
+def _raw_path(request: HttpRequest, path: str) -> str:
+    """`path` (after `/v1.0/`) as the client sent it, percent-escapes kept, so that an
+    id's `%2F` stays inside its segment. The server keeps the request target in RAW_URI
+    (gunicorn; runserver and live_server through devserver.py) or REQUEST_URI (uWSGI,
+    Apache). Without either (Django's test client) the decoded path is all there is."""
+    target = request.META.get("RAW_URI") or request.META.get("REQUEST_URI")
+    if target:
+        prefix_slashes = request.path[: len(request.path) - len(path)].count("/")
+        pieces = urlsplit(target).path.split("/", prefix_slashes)
+        if len(pieces) > prefix_slashes and unquote(pieces[-1]) == path:
+            return pieces[-1]
+    return quote(path, safe="/@$()'=,:+")
 
 
 def _json_body(request: HttpRequest) -> object:

@@ -12,7 +12,7 @@ import requests
 from django.conf import settings
 
 from exchange_sync.sandbox import clock
-from exchange_sync.sandbox.devserver import tcp_nodelay_enable
+from exchange_sync.sandbox.devserver import devserver_tune
 from exchange_sync.sandbox.services import mailbox_add, mailbox_configure
 
 MAILBOX = "alice@cronus.example"
@@ -67,8 +67,15 @@ class Graph:
         assert response.status_code == 201, response.text
         return response.json()["id"]
 
+    def folder_path(self, folder_id: str) -> str:
+        """Ids may contain `+`, `/` and `=`: encoded as a client must (graph-notes.md)."""
+        return f"/users/{self.mailbox}/contactFolders/{quote(folder_id, safe='')}"
+
     def contacts_path(self, folder_id: str) -> str:
-        return f"/users/{self.mailbox}/contactFolders/{quote(folder_id, safe='')}/contacts"
+        return f"{self.folder_path(folder_id)}/contacts"
+
+    def contact_path(self, folder_id: str, contact_id: str) -> str:
+        return f"{self.contacts_path(folder_id)}/{quote(contact_id, safe='')}"
 
     def contact(self, folder_id: str, **body) -> dict:
         body = {"givenName": "Ann", "surname": "Lee", **body}
@@ -79,7 +86,7 @@ class Graph:
 
 @pytest.fixture(scope="session", autouse=True)
 def _fast_live_server() -> None:
-    tcp_nodelay_enable()
+    devserver_tune()
 
 
 @pytest.fixture

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import pytest
 
 from tests.sandbox.conftest import MAILBOX
@@ -11,7 +13,7 @@ def _create(member_id: str, folder: str, surname: str, **extra) -> dict:
     return {
         "id": member_id,
         "method": "POST",
-        "url": f"/users/{MAILBOX}/contactFolders/{folder}/contacts",
+        "url": f"/users/{MAILBOX}/contactFolders/{quote(folder, safe='')}/contacts",
         "headers": {"Content-Type": "application/json"},
         "body": {"givenName": "Ann", "surname": surname},
         **extra,
@@ -22,7 +24,7 @@ def test_it_runs_members_and_answers_each_by_id(graph):
     folder = graph.folder()
     requests_ = [
         _create("1", folder, "Lee"),
-        {"id": "2", "method": "GET", "url": f"/users/{MAILBOX}/contactFolders/{folder}"},
+        {"id": "2", "method": "GET", "url": f"{graph.folder_path(folder)}"},
     ]
     response = graph.post("/$batch", {"requests": requests_})
     assert response.status_code == 200

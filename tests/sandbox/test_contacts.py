@@ -37,7 +37,7 @@ def test_it_gets_a_contact_with_select(graph):
     folder = graph.folder()
     created = graph.contact(folder, **FULL)
     body = graph.get(
-        f"{graph.contacts_path(folder)}/{created['id']}", params={"$select": "surname,emailAddresses"}
+        f"{graph.contact_path(folder, created['id'])}", params={"$select": "surname,emailAddresses"}
     ).json()
     assert set(body) == {"@odata.context", "@odata.etag", "id", "surname", "emailAddresses"}
 
@@ -45,7 +45,7 @@ def test_it_gets_a_contact_with_select(graph):
 def test_it_updates_a_contact_with_a_new_change_key(graph):
     folder = graph.folder()
     created = graph.contact(folder)
-    path = f"{graph.contacts_path(folder)}/{created['id']}"
+    path = f"{graph.contact_path(folder, created['id'])}"
     response = graph.patch(path, {"jobTitle": "Owner"}, headers={"If-Match": created["@odata.etag"]})
     body = response.json()
     assert response.status_code == 200
@@ -58,14 +58,14 @@ def test_it_updates_a_contact_with_a_new_change_key(graph):
 def test_it_changes_the_change_key_even_when_nothing_changed(graph):
     folder = graph.folder()
     created = graph.contact(folder)
-    body = graph.patch(f"{graph.contacts_path(folder)}/{created['id']}", {"givenName": "Ann"}).json()
+    body = graph.patch(f"{graph.contact_path(folder, created['id'])}", {"givenName": "Ann"}).json()
     assert body["changeKey"] != created["changeKey"]
 
 
 def test_it_refuses_a_patch_with_a_stale_etag(graph):
     folder = graph.folder()
     created = graph.contact(folder)
-    path = f"{graph.contacts_path(folder)}/{created['id']}"
+    path = f"{graph.contact_path(folder, created['id'])}"
     graph.patch(path, {"jobTitle": "Owner"})
     response = graph.patch(path, {"jobTitle": "Clerk"}, headers={"If-Match": created["@odata.etag"]})
     assert response.status_code == 412
@@ -76,7 +76,7 @@ def test_it_refuses_a_patch_with_a_stale_etag(graph):
 def test_it_refuses_a_delete_with_a_stale_etag(graph):
     folder = graph.folder()
     created = graph.contact(folder)
-    path = f"{graph.contacts_path(folder)}/{created['id']}"
+    path = f"{graph.contact_path(folder, created['id'])}"
     graph.patch(path, {"jobTitle": "Owner"})
     assert graph.delete(path, headers={"If-Match": created["@odata.etag"]}).status_code == 412
     assert graph.get(path).status_code == 200
@@ -85,7 +85,7 @@ def test_it_refuses_a_delete_with_a_stale_etag(graph):
 def test_it_regenerates_the_display_name_unless_the_patch_sends_it(graph):
     folder = graph.folder()
     created = graph.contact(folder, displayName="Custom Name")
-    path = f"{graph.contacts_path(folder)}/{created['id']}"
+    path = f"{graph.contact_path(folder, created['id'])}"
     assert graph.patch(path, {"surname": "Park"}).json()["displayName"] == "Ann Park"
     assert graph.patch(path, {"surname": "Kim", "displayName": "Custom"}).json()["displayName"] == "Custom"
 
@@ -93,7 +93,7 @@ def test_it_regenerates_the_display_name_unless_the_patch_sends_it(graph):
 def test_it_deletes_a_contact(graph):
     folder = graph.folder()
     created = graph.contact(folder)
-    path = f"{graph.contacts_path(folder)}/{created['id']}"
+    path = f"{graph.contact_path(folder, created['id'])}"
     assert graph.delete(path).status_code == 204
     assert graph.get(path).status_code == 404
     assert graph.delete(path).status_code == 404

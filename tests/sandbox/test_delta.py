@@ -41,8 +41,8 @@ def test_it_returns_only_changes_in_the_next_round(graph):
     folder = graph.folder()
     kept, changed, deleted = (graph.contact(folder, surname=s) for s in ("Kept", "Changed", "Deleted"))
     _, delta_link, _ = _round(graph, _delta(graph, folder))
-    graph.patch(f"{graph.contacts_path(folder)}/{changed['id']}", {"jobTitle": "Owner"})
-    graph.delete(f"{graph.contacts_path(folder)}/{deleted['id']}")
+    graph.patch(f"{graph.contact_path(folder, changed['id'])}", {"jobTitle": "Owner"})
+    graph.delete(f"{graph.contact_path(folder, deleted['id'])}")
     added = graph.contact(folder, surname="Added")
     items, next_link, _ = _round(graph, delta_link)
     by_id = {i["id"]: i for i in items}
@@ -72,7 +72,7 @@ def test_it_reports_a_change_made_during_a_round_in_the_next_one(graph):
     first, second = graph.contact(folder, surname="A"), graph.contact(folder, surname="B")
     page = graph.get(_delta(graph, folder), headers={"Prefer": "odata.maxpagesize=1"}).json()
     assert [c["id"] for c in page["value"]] == [first["id"]]
-    graph.patch(f"{graph.contacts_path(folder)}/{first['id']}", {"jobTitle": "Late"})
+    graph.patch(f"{graph.contact_path(folder, first['id'])}", {"jobTitle": "Late"})
     rest, delta_link, _ = _round(graph, page["@odata.nextLink"])
     assert [c["id"] for c in rest] == [second["id"]]
     later, _, _ = _round(graph, delta_link)

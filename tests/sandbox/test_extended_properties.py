@@ -19,7 +19,7 @@ def test_it_does_not_echo_the_stamp_unless_expanded(graph):
     folder = graph.folder()
     created = _stamped(graph, folder, "CT000123")
     assert "singleValueExtendedProperties" not in created
-    body = graph.get(f"{graph.contacts_path(folder)}/{created['id']}", params={"$expand": EXPAND}).json()
+    body = graph.get(f"{graph.contact_path(folder, created['id'])}", params={"$expand": EXPAND}).json()
     assert body["singleValueExtendedProperties"] == [{"id": CANONICAL, "value": "CT000123"}]
 
 
@@ -51,7 +51,7 @@ def test_it_finds_a_stamp_only_in_the_folder_asked(graph):
 def test_it_restamps_with_patch(graph):
     folder = graph.folder()
     created = _stamped(graph, folder, "CT000123")
-    path = f"{graph.contacts_path(folder)}/{created['id']}"
+    path = f"{graph.contact_path(folder, created['id'])}"
     graph.patch(path, {"singleValueExtendedProperties": [{"id": PROPERTY, "value": "CT000999"}]})
     body = graph.get(path, params={"$expand": EXPAND}).json()
     assert body["singleValueExtendedProperties"][0]["value"] == "CT000999"
@@ -61,7 +61,7 @@ def test_it_restamps_with_patch(graph):
 def test_it_omits_the_expanded_property_on_an_unstamped_contact(graph):
     folder = graph.folder()
     created = graph.contact(folder)
-    body = graph.get(f"{graph.contacts_path(folder)}/{created['id']}", params={"$expand": EXPAND}).json()
+    body = graph.get(f"{graph.contact_path(folder, created['id'])}", params={"$expand": EXPAND}).json()
     assert "singleValueExtendedProperties" not in body
 
 

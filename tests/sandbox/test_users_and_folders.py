@@ -51,7 +51,7 @@ def test_it_refuses_a_second_folder_with_the_same_name(graph):
 def test_it_refuses_to_rename_a_folder_onto_another_name(graph):
     graph.folder("One")
     second = graph.folder("Two")
-    response = graph.patch(f"/users/{MAILBOX}/contactFolders/{second}", {"displayName": "One"})
+    response = graph.patch(f"{graph.folder_path(second)}", {"displayName": "One"})
     assert response.status_code == 409
 
 
@@ -78,6 +78,6 @@ def test_it_pages_folders_with_top_and_next_links(graph):
 def test_it_deletes_a_folders_contacts_with_it(graph):
     folder = graph.folder()
     contact = graph.contact(folder)
-    assert graph.delete(f"/users/{MAILBOX}/contactFolders/{folder}").status_code == 204
-    response = graph.get(f"{graph.contacts_path(folder)}/{contact['id']}")
+    assert graph.delete(f"{graph.folder_path(folder)}").status_code == 204
+    response = graph.get(f"{graph.contact_path(folder, contact['id'])}")
     assert response.status_code == 404
