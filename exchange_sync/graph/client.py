@@ -3,7 +3,8 @@
 It takes everything from its constructor (base URL, token provider, timeouts, sleep),
 reads no settings and knows no models. Requests go through
 :class:`~exchange_sync.graph.transport.GraphTransport`, which pages, retries (see
-:mod:`exchange_sync.graph.retry`; timed-out POSTs are retried too), counts and raises
+:mod:`exchange_sync.graph.retry`; a contact create is never resent once it may have
+run), counts and raises
 the typed errors of :mod:`exchange_sync.graph.errors`.
 """
 
@@ -145,7 +146,12 @@ class GraphClient:
         return self._transport.request("GET", paths.contact_folder(mailbox, folder_id))
 
     def create_contact_folder(self, mailbox: str, display_name: str) -> dict[str, Any]:
-        """Create a folder. ``GraphConflictError`` (``ErrorFolderExists``) if the name is taken."""
+        """Create a folder. ``GraphConflictError`` (``ErrorFolderExists``) if the name is taken.
+
+        Unlike a contact create, this one is resent after a timeout or a 503/504: a
+        resend of a create that did happen is refused with ``ErrorFolderExists``, so it
+        cannot make a second folder, and the caller adopts the folder of that name.
+        """
         return self._transport.request("POST", paths.contact_folders(mailbox), body={"displayName": display_name})
 
     def rename_contact_folder(self, mailbox: str, folder_id: str, display_name: str) -> dict[str, Any]:
@@ -208,10 +214,17 @@ class GraphClient:
     ) -> dict[str, Any]:
         """Create a contact (stamped with ``stamp`` when given); returns Graph's contact.
 
-        May be retried after a timeout: see the module docstring.
+        Never sent twice: a timeout, a connection lost after sending or a 503/504 may
+        mean Graph created it anyway, so ``GraphTransientError`` is raised at once and
+        the caller looks the stamp up (:meth:`find_contacts_by_stamp`) before creating
+        again (429s, refused before they run, are retried as usual).
         """
         return self._transport.request(
-            "POST", paths.contacts(mailbox, folder_id), body=_with_stamp(body, stamp), prefer=[IMMUTABLE_ID]
+            "POST",
+            paths.contacts(mailbox, folder_id),
+            body=_with_stamp(body, stamp),
+            prefer=[IMMUTABLE_ID],
+            resend_unanswered=False,
         )
 
     def update_contact(

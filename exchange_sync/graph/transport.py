@@ -3,10 +3,22 @@
 The retry policy (:mod:`exchange_sync.graph.retry`) is applied here, so every request
 of the client, ``$batch`` envelopes included, follows it.
 
-Retried POSTs: a POST that timed out, lost its connection or got a 503/504 may still
-have been carried out by Graph. It is retried anyway (it counts as transient), so a
-create can happen twice; callers stamp every contact they create and look the stamp up
-(``GraphClient.find_contacts_by_stamp``) before creating again.
+Requests that may have run: a request that timed out, lost its connection after it
+was sent, or got a 503/504 may still have been carried out by Graph
+(https://learn.microsoft.com/graph/best-practices-concept#handling-expected-errors).
+For most requests a second run is harmless (reads, PATCH, DELETE) or refused (a folder
+create answers 409 ``ErrorFolderExists``, which its caller turns into adopting the
+folder), so they are retried. A contact create is not: sent twice, it makes two
+contacts. It is sent with ``resend_unanswered=False``: such a failure raises
+``GraphTransientError`` at once, and the caller looks the stamp up
+(``GraphClient.find_contacts_by_stamp``) before creating again, the way batch members
+answering 503/504 are handled (:mod:`exchange_sync.graph.batch`). Failures that prove
+the request never ran are still retried: a 429 (refused before it runs), a 401, a
+connection that could not be opened, a token that could not be fetched.
+
+``$batch`` envelopes are resent like any request even though their members may carry
+creates: the sync engine copes with that (it stamps creates and removes duplicates it
+finds), and turning a lost envelope into per-member answers is a change for later.
 
 Counting: ``request_count`` is the number of HTTP round trips to Graph (each attempt,
 each ``$batch`` envelope once); ``operation_count`` is the number of Graph operations
@@ -24,6 +36,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from urllib3.exceptions import NewConnectionError
 
 from .auth import TokenProvider
 from .errors import GraphError, GraphTransientError, error_from_response, parse_retry_after
@@ -90,11 +103,15 @@ class GraphTransport:
         headers: dict[str, str] | None = None,
         prefer: Sequence[str] = (),
         operations: int = 1,
+        resend_unanswered: bool = True,
     ) -> Any:
         """Send one Graph request with retries; the decoded JSON answer (``None`` if empty).
 
         ``prefer`` values are joined into one ``Prefer`` header; ``operations`` is how
         many Graph operations the request carries (batch members) for ``operation_count``.
+        ``resend_unanswered=False`` is for requests that must not run twice (a contact
+        create): a timeout, a connection lost after sending, or a 503/504 raises
+        ``GraphTransientError`` at once instead of sending it again (module docstring).
 
         A 401 makes the token provider forget its token and the request go once more
         with a fresh one; it does not use up a retry.
@@ -110,6 +127,13 @@ class GraphTransport:
             try:
                 response = self._send(method, url, params, body, extra, client_request_id, operations)
             except (*TRANSIENT_EXCEPTIONS, GraphTransientError) as exc:
+                if not resend_unanswered and isinstance(exc, TRANSIENT_EXCEPTIONS) and not _never_sent(exc):
+                    raise GraphTransientError(
+                        f"{type(exc).__name__} on {method} {_path(url)}: Graph may have carried it out; "
+                        "look it up before sending it again",
+                        code=type(exc).__name__,
+                        request_id=client_request_id,
+                    ) from exc
                 failures += 1
                 delay = self.retry_policy.delay(failures, None)
                 if delay is None and isinstance(exc, GraphTransientError):
@@ -134,7 +158,9 @@ class GraphTransport:
             if status in RETRYABLE_STATUSES:
                 failures += 1
                 retry_after = parse_retry_after(response.headers)
-                delay = self.retry_policy.delay(failures, retry_after)
+                # A 429 is refused before the request runs; a 503/504 may come after it ran.
+                resend = resend_unanswered or status == 429
+                delay = self.retry_policy.delay(failures, retry_after) if resend else None
                 if delay is not None:
                     logger.warning("%s on %s %s; retrying in %.1fs", status, method, _path(url), delay)
                     self.sleep(delay)
@@ -190,6 +216,14 @@ class GraphTransport:
     def close(self) -> None:
         """Close the HTTP session."""
         self._session.close()
+
+
+def _never_sent(exc: Exception) -> bool:
+    """True when the request provably never reached Graph (no connection was made)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(exc, requests.ConnectionError) and isinstance(reason, NewConnectionError)
 
 
 def _origin(url: str) -> tuple[str, str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 import requests
 import responses
@@ -16,7 +18,7 @@ from exchange_sync.graph import (
     GraphTransientError,
 )
 from exchange_sync.graph.retry import RetryPolicy
-from tests.graph.conftest import BASE, CONTACTS_URL, FOLDER_ID, MAILBOX, load
+from tests.graph.conftest import BASE, CONTACTS_URL, FOLDER_ID, MAILBOX, RecordingTokenProvider, load
 
 USER_URL = f"{BASE}/users/{MAILBOX}"
 THROTTLED = {"status": 429, "json": load("error_too_many_requests.json")}
@@ -199,14 +201,80 @@ def test_it_retries_timeouts_passing_its_timeout_to_requests(mocked, tokens, sle
     assert [call.request.req_kwargs["timeout"] for call in mocked.calls] == [(3.0, 20.0), (3.0, 20.0)]
 
 
-def test_it_retries_a_post_that_timed_out_even_though_it_may_have_been_applied(mocked, client, sleep):
-    # Documented behaviour: callers stamp contacts and look them up before creating again.
-    mocked.post(CONTACTS_URL, body=requests.ReadTimeout("read timed out"))
+CREATE = {"givenName": "Person"}
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        {"body": requests.ReadTimeout("read timed out")},
+        {"body": requests.ConnectionError("Connection aborted: RemoteDisconnected")},
+        {"status": 503, "json": load("error_service_unavailable.json")},
+        {"status": 504, "body": ""},
+    ],
+    ids=["read timeout", "connection lost", "503", "504"],
+)
+def test_it_never_resends_a_contact_create_that_may_have_run(mocked, client, sleep, failure):
+    mocked.post(CONTACTS_URL, **failure)
+
+    with pytest.raises(GraphTransientError) as caught:
+        client.create_contact(MAILBOX, FOLDER_ID, CREATE, stamp="CT000001")
+
+    # The caller looks the stamp up (find_contacts_by_stamp) before creating again.
+    assert len(mocked.calls) == 1
+    assert sleep.calls == []
+    assert caught.value.request_id
+
+
+def test_a_create_answered_503_still_makes_the_next_request_wait_its_retry_after(mocked, client, sleep):
+    mocked.post(CONTACTS_URL, headers={"Retry-After": "4"}, **UNAVAILABLE)
+    with pytest.raises(GraphTransientError) as caught:
+        client.create_contact(MAILBOX, FOLDER_ID, CREATE, stamp="CT000001")
+    assert caught.value.retry_after == 4.0
+    mocked.get(USER_URL, json=load("user.json"))
+
+    client.get_user(MAILBOX)
+
+    assert sleep.calls == [4.0]
+
+
+def test_it_resends_a_contact_create_that_graph_refused_before_running(mocked, client, sleep):
+    mocked.post(CONTACTS_URL, headers={"Retry-After": "2"}, **THROTTLED)
+    mocked.post(CONTACTS_URL, status=401, json=load("error_invalid_token.json"))
+    mocked.post(CONTACTS_URL, body=requests.ConnectTimeout("connect timed out"))
     mocked.post(CONTACTS_URL, status=201, json=load("contact.json"))
 
-    client.create_contact(MAILBOX, FOLDER_ID, {"givenName": "Person"}, stamp="CT000001")
+    client.create_contact(MAILBOX, FOLDER_ID, CREATE, stamp="CT000001")
 
-    assert [call.request.method for call in mocked.calls] == ["POST", "POST"]
+    assert len(mocked.calls) == 4
+    assert sleep.calls == [2.0, 1.0]  # Retry-After, then backoff after the second failure
+
+
+def test_it_resends_a_contact_create_whose_connection_could_not_be_opened(sleep):
+    # A real refused connection (a port just freed, so nothing listens): never sent.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    local = GraphClient(f"http://127.0.0.1:{port}/v1.0", RecordingTokenProvider(), sleep=sleep, max_attempts=2)
+
+    with pytest.raises(GraphTransientError) as caught:
+        local.create_contact(MAILBOX, FOLDER_ID, CREATE, stamp="CT000001")
+
+    assert local.request_count == 2
+    assert "after 2 attempts" in str(caught.value)
+
+
+@pytest.mark.parametrize("failure", [{"body": requests.ReadTimeout("read timed out")}, UNAVAILABLE])
+def test_it_resends_a_folder_create_because_a_second_run_is_refused_as_existing(mocked, client, sleep, failure):
+    folders_url = f"{BASE}/users/{MAILBOX}/contactFolders"
+    mocked.post(folders_url, **failure)
+    mocked.post(folders_url, status=409, json=load("error_folder_exists.json"))
+
+    # The caller (sync/folder.py) adopts the folder of that name on this conflict.
+    with pytest.raises(GraphConflictError):
+        client.create_contact_folder(MAILBOX, "Business Central")
+
+    assert len(mocked.calls) == 2
 
 
 def test_it_reports_connection_errors_outlasting_the_retries_as_transient(mocked, client, sleep):
