@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+from exchange_sync.sandbox.models import Contact, ContactEmail, ExtendedProperty
 from tests.sandbox.conftest import MAILBOX
 
 
@@ -77,7 +78,16 @@ def test_it_pages_folders_with_top_and_next_links(graph):
 
 def test_it_deletes_a_folders_contacts_with_it(graph):
     folder = graph.folder()
-    contact = graph.contact(folder)
-    assert graph.delete(f"{graph.folder_path(folder)}").status_code == 204
-    response = graph.get(f"{graph.contact_path(folder, contact['id'])}")
-    assert response.status_code == 404
+    other = graph.folder("Other")
+    stamp = [{"id": "String {0ecadc8a-1c4b-4a4b-9c25-0a9f1b2c3d4e} Name BcContactNo", "value": "CT000001"}]
+    contact = graph.contact(folder, emailAddresses=[{"address": "ann@x.example"}], singleValueExtendedProperties=stamp)
+    graph.delete(graph.contact_path(folder, graph.contact(folder, surname="Gone")["id"]))  # a tombstone too
+    kept = graph.contact(other)
+    rows = Contact.objects.filter(folder__graph_id=folder)
+    assert rows.count() == 2
+    assert graph.delete(graph.folder_path(folder)).status_code == 204
+    assert not Contact.objects.filter(graph_id=contact["id"]).exists()
+    assert not Contact.objects.filter(mailbox__email=MAILBOX).exclude(graph_id=kept["id"]).exists()
+    assert not ExtendedProperty.objects.exists()
+    assert not ContactEmail.objects.exists()
+    assert graph.get(graph.contact_path(other, kept["id"])).status_code == 200
