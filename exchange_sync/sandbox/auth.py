@@ -3,7 +3,9 @@
 Tokens are JWTs signed with HS256 under a key derived from SECRET_KEY, so only tokens
 this site issued verify. Lifetime: GRAPH_SANDBOX_TOKEN_LIFETIME_SECONDS (3600, like
 Entra's default). Graph answers a missing, foreign or expired token with 401
-`InvalidAuthenticationToken` (https://learn.microsoft.com/graph/errors).
+`InvalidAuthenticationToken` (https://learn.microsoft.com/graph/errors): one signed with
+another key, for another audience than Graph, from another issuer than the tenant's
+`https://sts.windows.net/{tid}/`, or without an expiry.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ def token_issue(*, tenant: str, client_id: str) -> tuple[str, int]:
     lifetime = token_lifetime()
     claims = {
         "aud": GRAPH_AUDIENCE,
-        "iss": f"https://sts.windows.net/{tenant}/",
+        "iss": _issuer(tenant),
         "iat": now,
         "nbf": now,
         "exp": now + lifetime,
@@ -57,11 +59,24 @@ def token_verify(authorization: str | None) -> dict:
     if not authorization or not authorization.startswith("Bearer ") or not authorization[7:].strip():
         raise _unauthorized("Access token is empty.")
     try:
-        return jwt.decode(authorization[7:].strip(), _key(), algorithms=[_ALGORITHM], audience=GRAPH_AUDIENCE)
+        claims = jwt.decode(
+            authorization[7:].strip(),
+            _key(),
+            algorithms=[_ALGORITHM],
+            audience=GRAPH_AUDIENCE,
+            options={"require": ["exp", "iat", "aud", "iss", "tid"]},
+        )
     except jwt.ExpiredSignatureError as exc:
         raise _unauthorized("Lifetime validation failed, the token is expired.") from exc
     except jwt.InvalidTokenError as exc:
         raise _unauthorized("Access token validation failure. Invalid audience or signature.") from exc
+    if claims["iss"] != _issuer(str(claims["tid"])):
+        raise _unauthorized("Access token validation failure. Invalid issuer.")
+    return claims
+
+
+def _issuer(tenant: str) -> str:
+    return f"https://sts.windows.net/{tenant}/"
 
 
 def _unauthorized(message: str) -> GraphError:

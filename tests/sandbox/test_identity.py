@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import jwt
 import msal
 import pytest
 import requests
@@ -11,6 +12,7 @@ import time_machine
 from django.conf import settings
 from django.test import override_settings
 
+from exchange_sync.sandbox import auth
 from tests.sandbox.conftest import MAILBOX, token_request
 
 
@@ -141,3 +143,45 @@ def test_it_refuses_an_expired_token(graph, live_server):
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "InvalidAuthenticationToken"
     assert response.json()["error"]["message"] == "Lifetime validation failed, the token is expired."
+
+
+def _claims(**changes: object) -> dict:
+    """Claims like the sandbox's own tokens carry, with some changed (None: left out)."""
+    now = int(time.time())
+    claims = {
+        "aud": "https://graph.microsoft.com",
+        "iss": "https://sts.windows.net/contoso/",
+        "iat": now,
+        "nbf": now,
+        "exp": now + 600,
+        "appid": settings.M365_CLIENT_ID,
+        "tid": "contoso",
+        "roles": ["Contacts.ReadWrite"],
+    }
+    claims.update(changes)
+    return {k: v for k, v in claims.items() if v is not None}
+
+
+@pytest.mark.parametrize(
+    ("token", "message"),
+    [
+        (lambda: jwt.encode(_claims(), auth._key()), None),  # the control: accepted
+        (lambda: jwt.encode(_claims(), b"the signing key of another site, not ours"), "Invalid audience or signature."),
+        (lambda: jwt.encode(_claims(aud="api://another-api"), auth._key()), "Invalid audience or signature."),
+        (lambda: jwt.encode(_claims(aud=None), auth._key()), "Invalid audience or signature."),
+        (lambda: jwt.encode(_claims(iss="https://sts.windows.net/fabrikam/"), auth._key()), "Invalid issuer."),
+        (lambda: jwt.encode(_claims(iss="https://evil.example/"), auth._key()), "Invalid issuer."),
+        (lambda: jwt.encode(_claims(exp=None), auth._key()), "Invalid audience or signature."),
+        (lambda: jwt.encode(_claims(), None, algorithm="none"), "Invalid audience or signature."),
+    ],
+)
+def test_it_refuses_well_formed_tokens_it_did_not_issue(graph, token, message):
+    headers = {"Authorization": f"Bearer {token()}"}
+    response = requests.get(f"{graph.base}/users/{MAILBOX}", headers=headers, timeout=10)
+    if message is None:
+        assert response.status_code == 200
+        return
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "InvalidAuthenticationToken"
+    assert response.json()["error"]["message"] == f"Access token validation failure. {message}"
+    assert response.headers["WWW-Authenticate"].startswith("Bearer ")
