@@ -12,7 +12,7 @@ import pytest
 import requests
 from django.test import override_settings
 
-from exchange_sync.sandbox import clock
+from exchange_sync.sandbox import clock, throttle
 from exchange_sync.sandbox.services import mailbox_add, mailbox_configure
 from tests.sandbox.conftest import MAILBOX
 
@@ -303,3 +303,80 @@ def test_it_refuses_requests_with_429_at_the_configured_rate_and_commits_nothing
     assert response.json()["error"]["code"] == "TooManyRequests"
     assert response.headers["Retry-After"] == "1"
     assert graph.get(graph.contacts_path(folder)).json()["value"] == []
+
+
+def test_the_outlook_limits_are_the_defaults_when_settings_do_not_override_them(graph, fake_clock, gate, settings):
+    for name in (
+        "GRAPH_SANDBOX_THROTTLE_LIMIT",
+        "GRAPH_SANDBOX_THROTTLE_WINDOW_SECONDS",
+        "GRAPH_SANDBOX_CONCURRENCY_LIMIT",
+    ):
+        if hasattr(settings, name):
+            delattr(settings, name)
+    mailbox_configure(MAILBOX, throttle=True)
+    for _ in range(9_999):  # the window filled in-process: 10,000 HTTP requests would take too long
+        throttle.count_request(MAILBOX)
+    assert graph.get(f"/users/{MAILBOX}").status_code == 200  # the 10,000th
+    refused = graph.get(f"/users/{MAILBOX}")
+    assert refused.status_code == 429
+    assert refused.json()["error"]["code"] == "TooManyRequests"
+    assert refused.headers["Retry-After"] == "600"
+    fake_clock.advance(599)
+    assert graph.get(f"/users/{MAILBOX}").headers["Retry-After"] == "1"
+    fake_clock.advance(1)  # everything counted at t=0 has left the 600 s window
+    assert graph.get(f"/users/{MAILBOX}").status_code == 200
+    # 4 concurrent requests per mailbox.
+    mailbox_configure(MAILBOX, throttle=True, latency_ms=1)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        running = [pool.submit(_get_user, graph) for _ in range(4)]
+        gate.wait_until_held(4)
+        fifth = graph.get(f"/users/{MAILBOX}")
+        gate.open()
+        assert [f.result().status_code for f in running] == [200] * 4
+    assert fifth.json()["error"]["code"] == "ApplicationThrottled"
+
+
+@override_settings(GRAPH_SANDBOX_LATENCY_MS=250)
+def test_it_takes_latency_from_settings_unless_the_mailbox_says_otherwise(graph, fake_clock):
+    graph.get(f"/users/{MAILBOX}")
+    assert fake_clock.waits == [0.25]
+    mailbox_configure(MAILBOX, latency_ms=0)
+    graph.get(f"/users/{MAILBOX}")
+    assert fake_clock.waits == [0.25]
+
+
+@override_settings(GRAPH_SANDBOX_LOST_CREATE_RATE=1.0)
+def test_it_takes_the_lost_create_rate_from_settings_unless_the_mailbox_says_otherwise(graph):
+    created = graph.post(f"/users/{MAILBOX}/contactFolders", {"displayName": "Business Central"})
+    assert created.status_code == 504
+    mailbox_configure(MAILBOX, lost_create_rate=0.0)
+    folder = graph.get(f"/users/{MAILBOX}/contactFolders").json()["value"][0]["id"]
+    assert graph.post(graph.contacts_path(folder), {"surname": "Lee"}).status_code == 201
+
+
+def test_it_can_lose_the_answer_to_a_folder_create_that_committed(graph):
+    mailbox_configure(MAILBOX, lost_create_rate=1.0)
+    response = graph.post(f"/users/{MAILBOX}/contactFolders", {"displayName": "Business Central"})
+    assert response.status_code == 504
+    assert response.json()["error"]["code"] == "GatewayTimeout"
+    mailbox_configure(MAILBOX, lost_create_rate=0.0)
+    found = graph.get(f"/users/{MAILBOX}/contactFolders", params={"$filter": "displayName eq 'Business Central'"})
+    assert [f["displayName"] for f in found.json()["value"]] == ["Business Central"]
+    again = graph.post(f"/users/{MAILBOX}/contactFolders", {"displayName": "Business Central"})
+    assert again.json()["error"]["code"] == "ErrorFolderExists"  # what a blind retry meets
+
+
+def test_transient_errors_are_503_with_retry_after_or_504_without(graph):
+    mailbox_configure(MAILBOX, transient_rate=1.0)
+    answers = [graph.get(f"/users/{MAILBOX}") for _ in range(20)]
+    unavailable = [a for a in answers if a.status_code == 503]
+    timed_out = [a for a in answers if a.status_code == 504]
+    assert unavailable  # the sequence is seeded: the same 20 answers every run
+    assert timed_out
+    assert len(unavailable) + len(timed_out) == 20
+    for answer in unavailable:
+        assert answer.json()["error"]["code"] == "ServiceUnavailable"
+        assert answer.headers["Retry-After"] == "1"
+    for answer in timed_out:
+        assert answer.json()["error"]["code"] == "GatewayTimeout"
+        assert "Retry-After" not in answer.headers
