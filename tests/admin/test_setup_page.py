@@ -164,7 +164,12 @@ def test_a_user_cannot_open_or_change_another_users_setup(as_user, ann, ann_setu
 def test_a_superuser_sees_every_setup_with_its_health(as_user, superuser, ann_setup, bob_setup):
     ann_setup.needs_attention, ann_setup.last_error = True, "The mailbox was not found. Check the email."
     ann_setup.save()
+    make_person()
+    make_person(email="")
+    make_person(privacy_blocked=True)
+    make_company()
     page = as_user(superuser).get(SETUPS).content.decode()
+    assert "3 (1 of type Company, 1 privacy blocked, 1 without email)" in page  # the Excluded column
     assert "ann@cronus.example" in page and "bob@cronus.example" in page
     assert "Needs attention: The mailbox was not found. Check the email." in page
     assert "Not synchronized yet" in page
