@@ -16,7 +16,7 @@ from urllib.parse import unquote
 
 from . import clock
 from .errors import GraphError, bad_request, invalid_user
-from .knobs import Knobs, chance, knobs_for
+from .knobs import Knobs, chance, knobs_for, process_state_sync
 from .models import Mailbox
 from .throttle import concurrency_refused, concurrency_slot, count_request
 
@@ -97,6 +97,7 @@ def dispatch(request: GraphRequest, *, in_batch: bool = False, slot_refused: boo
     if operation is None:
         raise GraphError(405, "Request_BadRequest", f"The HTTP method '{request.method}' is not allowed here.")
     mailbox = _mailbox(args[0])
+    process_state_sync(mailbox)
     knobs = knobs_for(mailbox)
     if knobs.is_access_denied:
         # An app without consent, or outside the application access policy:

@@ -6,17 +6,25 @@ GRAPH_SANDBOX_TRANSIENT_ERROR_RATE (0.0), GRAPH_SANDBOX_LOST_CREATE_RATE (0.0),
 GRAPH_SANDBOX_DELTA_EXPIRY ("off"), GRAPH_SANDBOX_RANDOM_SEED (0),
 GRAPH_SANDBOX_THROTTLE_ERROR_RATE (0.0: the share of requests refused at random with 429
 TooManyRequests, on top of the throttle model; global only, for fault drills).
+
+Per-mailbox knobs live on the mailbox row, so a change made by any process (the
+`sandbox_mailbox` command, the admin, a test) applies at the server's next request.
+The random sequences (and the throttle window, see `throttle`) live in the memory of
+the process serving Graph; `process_state_sync` starts them afresh there when it sees
+that the mailbox's knobs were set since (a new `Mailbox.knobs_version`).
 """
 
 from __future__ import annotations
 
 import random
 import threading
+import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
 
 from .models import DeltaExpiry, Mailbox
+from .throttle import throttle_reset
 
 
 @dataclass(frozen=True)
@@ -55,7 +63,8 @@ def chance(email: str, rate: float) -> bool:
     """A seeded coin toss per mailbox: the same requests in the same order fail the same way.
 
     The generator restarts from GRAPH_SANDBOX_RANDOM_SEED when the mailbox's knobs are
-    set (`reseed`), so a test that configures a mailbox gets a reproducible sequence.
+    set (see `process_state_sync`), so a test that configures a mailbox gets a
+    reproducible sequence.
     """
     if rate <= 0:
         return False
@@ -66,7 +75,17 @@ def chance(email: str, rate: float) -> bool:
         return rng.random() < rate
 
 
-def reseed(email: str) -> None:
-    """Restart a mailbox's random sequence (in this process)."""
+_seen_versions: dict[str, tuple[int, uuid.UUID]] = {}
+
+
+def process_state_sync(mailbox: Mailbox) -> None:
+    """Restart the mailbox's random sequence and throttle window in this process if its
+    knobs were set (by any process) since this process last saw it. Costs no query: the
+    mailbox row is read for every request anyway."""
+    version = (mailbox.pk, mailbox.knobs_version)
     with _random_lock:
-        _randoms.pop(email, None)
+        if _seen_versions.get(mailbox.email) == version:
+            return
+        _seen_versions[mailbox.email] = version
+        _randoms.pop(mailbox.email, None)
+    throttle_reset(mailbox.email)

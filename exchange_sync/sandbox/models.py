@@ -8,6 +8,8 @@ round over 10,000 contacts costs one indexed range scan per page.
 
 from __future__ import annotations
 
+import uuid
+
 from django.db import models
 
 
@@ -46,6 +48,9 @@ class Mailbox(models.Model):
     is_access_denied = models.BooleanField(
         default=False, verbose_name="access denied", help_text="Every Graph call on this mailbox answers 403."
     )
+    # New on every knob change: the serving process, which keeps the throttle window and
+    # the random sequence in memory, starts both afresh when it sees another value.
+    knobs_version = models.UUIDField(default=uuid.uuid4, editable=False)
 
     class Meta:
         ordering = ["email"]

@@ -18,11 +18,9 @@ from django.utils import timezone
 
 from . import ids
 from .errors import GraphError, not_found
-from .knobs import reseed
 from .models import Contact, ContactEmail, DeltaExpiry, ExtendedProperty, Folder, Mailbox
 from .odata import canonical_property_id
 from .shapes import display_name_from_parts
-from .throttle import throttle_reset
 
 KNOB_FIELDS = {
     "latency_ms": "latency_ms",
@@ -73,8 +71,9 @@ def mailbox_configure(email: str, **knobs: object) -> Mailbox:
     """Set simulation knobs of a mailbox at run time; None (or "" for expire_delta) means global default.
 
     Knobs: latency_ms (int), throttle (bool), transient_rate (0..1), lost_create_rate (0..1),
-    expire_delta ("off" | "410" | "syncStateNotFound"), access_denied (bool). Also restarts
-    the mailbox's seeded random sequence and its throttle window.
+    expire_delta ("off" | "410" | "syncStateNotFound"), access_denied (bool). Also gives
+    the mailbox a new `knobs_version`, so the process serving Graph restarts the
+    mailbox's seeded random sequence and throttle window at its next request on it.
     """
     mailbox = mailbox_get(email)
     unknown = set(knobs) - set(KNOB_FIELDS)
@@ -86,9 +85,8 @@ def mailbox_configure(email: str, **knobs: object) -> Mailbox:
         if knob == "expire_delta" and value not in ("", None, *DeltaExpiry.values):
             raise ValueError(f"expire_delta must be one of {', '.join(DeltaExpiry.values)}")
         setattr(mailbox, KNOB_FIELDS[knob], value if knob != "expire_delta" else (value or ""))
-    mailbox.save(update_fields=[KNOB_FIELDS[k] for k in knobs])
-    reseed(mailbox.email)
-    throttle_reset(mailbox.email)
+    mailbox.knobs_version = uuid.uuid4()
+    mailbox.save(update_fields=[*(KNOB_FIELDS[k] for k in knobs), "knobs_version"])
     return mailbox
 
 

@@ -6,10 +6,19 @@ requests per 10 minutes and 4 concurrent requests per app and mailbox. Over the 
 "Application is over its MailboxConcurrency limit." [observed]. Requests refused while
 throttled still count, as Outlook's usage keeps counting.
 
-The accounting is per process, in memory. That is enough: the sandbox is served by one
-process (threaded runserver for demos, live_server in tests) and workers are only its
-clients. Settings: GRAPH_SANDBOX_THROTTLE_LIMIT (10000),
-GRAPH_SANDBOX_THROTTLE_WINDOW_SECONDS (600), GRAPH_SANDBOX_CONCURRENCY_LIMIT (4).
+The counts (the window's timestamps and the requests in flight) live in the memory of
+the process serving Graph, not in the database: a database row written on every request
+would cost each Graph call a write lock, and a request count left behind by a killed
+process would never be given back. What that means:
+- one serving process is assumed (threaded runserver for demos and the bench,
+  live_server in tests); workers are only its clients. Several serving processes would
+  each count on their own, and restarting the server forgets the window;
+- `sandbox_mailbox set` (or any knob change) from another process cannot clear this
+  memory itself: it writes a new `Mailbox.knobs_version`, and the serving process
+  restarts the mailbox's window at its next request on that mailbox
+  (`knobs.process_state_sync`). Requests in flight are never forgotten.
+Settings: GRAPH_SANDBOX_THROTTLE_LIMIT (10000), GRAPH_SANDBOX_THROTTLE_WINDOW_SECONDS
+(600), GRAPH_SANDBOX_CONCURRENCY_LIMIT (4).
 """
 
 from __future__ import annotations
@@ -96,6 +105,6 @@ def concurrency_slot(email: str) -> Iterator[None]:
 
 
 def throttle_reset(email: str) -> None:
-    """Forget a mailbox's usage (when its knobs are set or it is reset)."""
+    """Forget a mailbox's usage in this process (when its knobs were set or it was reset)."""
     with _lock:
         _requests.pop(email, None)

@@ -2,13 +2,32 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from io import StringIO
 
 import pytest
+from django.conf import settings
 from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test import override_settings
 
 from exchange_sync.sandbox import services
 from exchange_sync.sandbox.models import Contact, Mailbox
+from tests.sandbox.conftest import MAILBOX
+
+# Another process running the command against this test's database.
+_OTHER_PROCESS = """
+import os, sys
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bcsync_project.settings_test")
+from django.conf import settings
+settings.DATABASES["default"]["NAME"] = sys.argv[1]
+import django
+django.setup()
+from django.core.management import call_command
+call_command("sandbox_mailbox", *sys.argv[2:])
+"""
 
 
 def run(*args: str) -> str:
@@ -66,3 +85,23 @@ def test_it_resets_a_mailbox_to_empty_with_default_knobs(db):
 def test_it_says_when_a_mailbox_is_unknown(db):
     with pytest.raises(CommandError, match="No sandbox mailbox nobody@cronus.example"):
         run("reset", "nobody@cronus.example")
+
+
+@override_settings(GRAPH_SANDBOX_THROTTLE_LIMIT=2)
+def test_a_set_from_another_process_restarts_the_servers_throttle_window(graph):
+    services.mailbox_configure(MAILBOX, throttle=True)
+    assert [graph.get(f"/users/{MAILBOX}").status_code for _ in range(3)] == [200, 200, 429]
+    database = connection.settings_dict["NAME"]
+    done = subprocess.run(
+        [sys.executable, "-c", _OTHER_PROCESS, database, "set", MAILBOX, "--throttle", "on"],
+        cwd=settings.BASE_DIR,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "bcsync_project.settings_test"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"Set throttle on {MAILBOX}" in done.stdout
+    # The window lives in the server's memory; the other process marked the knobs changed.
+    assert [graph.get(f"/users/{MAILBOX}").status_code for _ in range(3)] == [200, 200, 429]

@@ -7,7 +7,11 @@
         [--transient-rate R] [--lost-create-rate R] [--expire-delta off|410|syncStateNotFound|default]
         [--access-denied on|off]
 
-Knob changes take effect at once for the running web server (they live on the mailbox row).
+Knob changes take effect at the running web server's next request (they live on the
+mailbox row). The throttle counts and the random sequences live in the memory of the
+process serving Graph, which this command cannot reach: `set` and `reset` mark the
+mailbox's knobs as changed, and the server restarts that mailbox's throttle window and
+random sequence at its next request on it. Restarting the server also forgets them.
 """
 
 from __future__ import annotations
@@ -34,7 +38,11 @@ def _number(kind: type) -> Callable[[str], object]:
 
 
 class Command(BaseCommand):
-    help = "Provision Graph sandbox mailboxes (add, list, reset) and set their simulation knobs (set)."
+    help = (
+        "Provision Graph sandbox mailboxes (add, list, reset) and set their simulation knobs (set). "
+        "Throttle counts live in the web server's memory; a knob change here restarts them there at "
+        "the server's next request on the mailbox."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
@@ -44,7 +52,17 @@ class Command(BaseCommand):
         sub.add_parser("list", help="List mailboxes with their effective knobs.")
         reset = sub.add_parser("reset", help="Delete a mailbox's folders and contacts; knobs back to defaults.")
         reset.add_argument("email")
-        knob = sub.add_parser("set", help="Set simulation knobs of a mailbox ('default' = global setting).")
+        knob = sub.add_parser(
+            "set",
+            help="Set simulation knobs of a mailbox ('default' = global setting).",
+            description=(
+                "Set simulation knobs of a mailbox ('default' = global setting). They apply at the web "
+                "server's next request. Throttle counts and random sequences live in the serving process's "
+                "memory, not in the database: this command cannot clear them itself, it marks the knobs "
+                "changed and the server restarts the mailbox's throttle window and random sequence at its "
+                "next request on that mailbox."
+            ),
+        )
         knob.add_argument("email")
         # Options not given are absent (SUPPRESS), so "default" (None) differs from "leave alone".
         knob.add_argument("--latency-ms", type=_number(int), default=argparse.SUPPRESS)
