@@ -266,7 +266,9 @@ def _delta_expired(call: Call) -> GraphError:
 
 def contacts_delta(call: Call) -> GraphResponse:
     """A page of a delta round. Rounds are ranges of the mailbox change counter:
-    the first round lists live contacts, later ones every change (deletions as @removed)."""
+    the first round lists live contacts, later ones every change (deletions as @removed,
+    with `@odata.type` as the documented removed messages and events carry it:
+    https://learn.microsoft.com/graph/delta-query-messages)."""
     folder = _folder(call, call.args[0])
     query = call.request.query
     if "$expand" in query:
@@ -295,7 +297,7 @@ def contacts_delta(call: Call) -> GraphResponse:
         changes = changes.filter(is_deleted=False)
     rows = list(changes[: page + 1])
     value = [
-        {"id": c.graph_id, "@removed": {"reason": "deleted"}}
+        {"@odata.type": "#microsoft.graph.contact", "id": c.graph_id, "@removed": {"reason": "deleted"}}
         if c.is_deleted
         else contact_render(c, folder_graph_id=folder.graph_id, select=state["sel"])
         for c in rows[:page]

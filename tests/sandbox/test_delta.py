@@ -48,7 +48,11 @@ def test_it_returns_only_changes_in_the_next_round(graph):
     by_id = {i["id"]: i for i in items}
     assert set(by_id) == {changed["id"], deleted["id"], added["id"]}
     assert by_id[changed["id"]]["jobTitle"] == "Owner"
-    assert by_id[deleted["id"]] == {"id": deleted["id"], "@removed": {"reason": "deleted"}}
+    assert by_id[deleted["id"]] == {
+        "@odata.type": "#microsoft.graph.contact",
+        "id": deleted["id"],
+        "@removed": {"reason": "deleted"},
+    }
     assert kept["id"] not in by_id
     assert _round(graph, next_link)[0] == []
 

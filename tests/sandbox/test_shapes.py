@@ -22,9 +22,10 @@ def _kind(value: object) -> str:
     return type(value).__name__
 
 
-def assert_same_shape(actual: dict, example: dict) -> None:
-    """Same keys; same JSON type wherever both sides have a value (null means "any")."""
-    assert set(actual) == set(example)
+def assert_same_shape(actual: dict, example: dict, *, not_shown: frozenset[str] = frozenset()) -> None:
+    """Same keys (plus `not_shown`: keys the shortened documented example leaves out);
+    same JSON type wherever both sides have a value (null means "any")."""
+    assert set(actual) == set(example) | not_shown
     for key, value in example.items():
         if value is not None and actual[key] is not None:
             assert _kind(actual[key]) == _kind(value), key
@@ -52,13 +53,44 @@ def test_an_expanded_contact_carries_the_documented_property_list(graph):
     assert body["singleValueExtendedProperties"] == example["singleValueExtendedProperties"]
 
 
+# The documented folder and user examples are shortened: they leave out the entity's
+# @odata.context, which Graph sends (as the documented contact example shows).
+ENTITY_CONTEXT = frozenset({"@odata.context"})
+
+
 def test_a_folder_looks_like_the_documented_one(graph):
     folder = graph.folder()
-    assert_same_shape(graph.get(f"{graph.folder_path(folder)}").json(), documented("contact_folder.json"))
+    body = graph.get(graph.folder_path(folder)).json()
+    assert_same_shape(body, documented("contact_folder.json"), not_shown=ENTITY_CONTEXT)
 
 
 def test_a_user_looks_like_the_documented_one(graph):
-    assert_same_shape(graph.get(f"/users/{MAILBOX}").json(), documented("user.json"))
+    assert_same_shape(graph.get(f"/users/{MAILBOX}").json(), documented("user.json"), not_shown=ENTITY_CONTEXT)
+
+
+def test_a_contacts_page_looks_like_the_documented_shape(graph):
+    folder = graph.folder()
+    for _ in range(2):
+        graph.contact(folder)
+    page = graph.get(graph.contacts_path(folder), params={"$top": "1"}).json()
+    example = documented("contacts_page.json")
+    assert_same_shape(page, example)
+    assert_same_shape(page["value"][0], example["value"][0])
+    last = graph.get(page["@odata.nextLink"]).json()
+    assert set(last) == set(example) - {"@odata.nextLink"}  # the last page has no link
+
+
+def test_a_removed_contact_in_delta_looks_like_the_documented_shape(graph):
+    folder = graph.folder()
+    contact = graph.contact(folder)
+    body = graph.get(f"{graph.contacts_path(folder)}/delta").json()
+    graph.delete(graph.contact_path(folder, contact["id"]))
+    changes = graph.get(body["@odata.deltaLink"]).json()
+    example = documented("contacts_delta_removed.json")
+    assert_same_shape(changes, example)
+    assert_same_shape(changes["value"][0], example["value"][0])
+    assert changes["value"][0]["@removed"] == example["value"][0]["@removed"] == {"reason": "deleted"}
+    assert changes["value"][0]["id"] == contact["id"]
 
 
 def test_a_delta_page_looks_like_the_documented_one(graph):
@@ -86,19 +118,29 @@ def test_a_delta_page_looks_like_the_documented_one(graph):
 def test_errors_look_like_the_documented_one(graph, path, status):
     folder = graph.folder()
     gone = graph.folder("Gone")
-    graph.delete(f"{graph.folder_path(gone)}")
+    graph.delete(graph.folder_path(gone))
     contact = graph.contact(folder)
-    graph.delete(f"{graph.contact_path(folder, contact['id'])}")
+    graph.delete(graph.contact_path(folder, contact["id"]))
     ids = {"folder": folder, "missing": gone, "missing_contact": contact["id"]}
     url = path.format(mailbox=MAILBOX, **{name: quote(value, safe="") for name, value in ids.items()})
-    response = graph.get(url, headers={"client-request-id": "f0e1d2c3-0000-0000-0000-000000000000"})
+    response = graph.get(url)
     assert response.status_code == status
     example = documented("error.json")
     body = response.json()
+    assert_same_shape(body, example)
     assert_same_shape(body["error"], example["error"])
     assert_same_shape(body["error"]["innerError"], example["error"]["innerError"])
-    assert response.headers["client-request-id"] == "f0e1d2c3-0000-0000-0000-000000000000"
     assert response.headers["request-id"]
+
+
+def test_an_error_echoes_the_client_request_id_as_documented(graph):
+    client_request_id = "f0e1d2c3-0000-0000-0000-000000000000"
+    response = graph.get("/users/nobody@cronus.example", headers={"client-request-id": client_request_id})
+    # The documented batch example shows the innerError of a request that sent one.
+    example = documented("batch_response.json")["responses"][1]["body"]["error"]["innerError"]
+    assert_same_shape(response.json()["error"]["innerError"], example)
+    assert response.json()["error"]["innerError"]["client-request-id"] == client_request_id
+    assert response.headers["client-request-id"] == client_request_id
 
 
 def test_malformed_ids_are_graphs_400(graph):
@@ -107,11 +149,20 @@ def test_malformed_ids_are_graphs_400(graph):
 
 
 def test_a_batch_answer_looks_like_the_documented_one(graph):
-    members = [{"id": "1", "method": "GET", "url": f"/users/{MAILBOX}"}]
-    body = graph.post("/$batch", {"requests": members}).json()
+    members = [
+        {"id": "1", "method": "GET", "url": f"/users/{MAILBOX}"},
+        {"id": "2", "method": "GET", "url": "/users/nobody@cronus.example"},
+    ]
+    response = graph.post("/$batch", {"requests": members}, headers={"client-request-id": "e70c5c1b-0000"})
+    body = response.json()
     example = documented("batch_response.json")
     assert_same_shape(body, example)
-    assert_same_shape(body["responses"][0], example["responses"][0])
+    answers = {r["id"]: r for r in body["responses"]}
+    assert_same_shape(answers["1"], example["responses"][0])
+    assert_same_shape(answers["2"], example["responses"][1])
+    documented_error = example["responses"][1]["body"]["error"]
+    assert_same_shape(answers["2"]["body"]["error"], documented_error)
+    assert_same_shape(answers["2"]["body"]["error"]["innerError"], documented_error["innerError"])
 
 
 def test_ids_are_long_standard_base64_with_padding(graph):
