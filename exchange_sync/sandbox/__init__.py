@@ -13,5 +13,14 @@ Graph (`v1.0/`, bearer token from the identity endpoint): `users/{email}`,
 `views_graph` (HTTP), `graph` (dispatch and simulated conditions), `operations`
 (the endpoints), `batch`, `odata` (query options), `shapes` (JSON), `services` (writes,
 also the Python API for tests: `mailbox_add`, `mailbox_configure`, `mailbox_reset`),
-`knobs` and `throttle` (simulation), `views_outlook` (the "Outlook (sandbox)" page).
+`knobs` and `throttle` (simulation), `clock` (time, replaceable in tests), `views_outlook`
+(the "Outlook (sandbox)" page).
+
+State: mailboxes, folders, contacts and knobs live in the database, shared by every
+process. The throttle counts (requests in the window, requests in flight) and the seeded
+random sequences live in the memory of the one process serving Graph (runserver,
+live_server): a knob change from another process (`sandbox_mailbox set`, the admin)
+cannot clear them itself; it writes a new `Mailbox.knobs_version` and the server starts
+that mailbox's window and sequence afresh at its next request on it. Several serving
+processes would each count on their own; a restart forgets the counts.
 """

@@ -6,8 +6,11 @@ Only the forms Graph supports on contacts are accepted (https://learn.microsoft.
   `$filter=emailAddresses/any(a:a/address eq 'x@y')` on contacts
   (https://learn.microsoft.com/graph/api/singlevaluelegacyextendedproperty-get);
 - `$expand=singleValueExtendedProperties($filter=id eq '<id>')`;
-- `$select`, `$top`, `Prefer: odata.maxpagesize=N`.
-Anything else in `$filter` is refused like Outlook refuses it.
+- `$select`, `$top`, `Prefer: odata.maxpagesize=N` (answered with `Preference-Applied`).
+Anything else in `$filter` is refused like Outlook refuses it. Other query options
+(`$orderby`, `$skip`, `$count`, `$search`...) are ignored, not refused: graph-notes.md
+does not say how Outlook answers them on contacts, and Graph supports some of them, so
+a client relying on one gets the sandbox's default order and paging instead.
 """
 
 from __future__ import annotations

@@ -188,7 +188,9 @@ def contacts_list(call: Call) -> GraphResponse:
     query = call.request.query
     select = odata.select(query.get("$select"), SELECTABLE)
     wanted = odata.contact_filter(query.get("$filter"))
-    page = odata.top(query.get("$top")) or odata.max_page_size(call.request.headers.get("prefer")) or odata.DEFAULT_PAGE
+    top = odata.top(query.get("$top"))
+    preferred = None if top else odata.max_page_size(call.request.headers.get("prefer"))
+    page = top or preferred or odata.DEFAULT_PAGE
     after = _token_load(query["$skiptoken"])["after"] if "$skiptoken" in query else 0
     contacts = Contact.objects.filter(folder=folder, is_deleted=False, pk__gt=after).order_by("pk")
     if wanted is not None and wanted.property_id is not None:
@@ -208,7 +210,13 @@ def contacts_list(call: Call) -> GraphResponse:
     if len(rows) > page:
         params = {k: v for k, v in query.items() if k != "$skiptoken"}
         body["@odata.nextLink"] = _link(call, {**params, "$skiptoken": _token_dump({"after": rows[page - 1].pk})})
-    return GraphResponse(200, body)
+    # Graph says which page size it honoured (OData's Preference-Applied header);
+    # $top wins over the preference, and then the preference is not applied.
+    return GraphResponse(200, body, _preference_applied(preferred))
+
+
+def _preference_applied(page_size: int | None) -> dict[str, str]:
+    return {"Preference-Applied": f"odata.maxpagesize={page_size}"} if page_size else {}
 
 
 def _contact_context(call: Call, folder: Folder) -> str:
@@ -291,7 +299,8 @@ def contacts_delta(call: Call) -> GraphResponse:
         }
     if state.get("f") not in (None, folder.graph_id):
         raise bad_request("The delta token does not belong to this folder.", "ErrorInvalidUrlQuery")
-    page = odata.max_page_size(call.request.headers.get("prefer")) or state["ps"] or odata.DEFAULT_PAGE
+    preferred = odata.max_page_size(call.request.headers.get("prefer")) or state["ps"]
+    page = preferred or odata.DEFAULT_PAGE
     changes = Contact.objects.filter(folder=folder, seq__gt=state["after"], seq__lte=state["upto"]).order_by("seq")
     if state["since"] == 0:
         changes = changes.filter(is_deleted=False)
@@ -309,10 +318,7 @@ def contacts_delta(call: Call) -> GraphResponse:
         body["@odata.nextLink"] = _link(call, {"$skiptoken": _token_dump(token)})
     else:
         body["@odata.deltaLink"] = _link(call, {"$deltatoken": _token_dump({**base, "since": state["upto"]})})
-    headers = (
-        {"Preference-Applied": f"odata.maxpagesize={page}"} if state["ps"] or "prefer" in call.request.headers else {}
-    )
-    return GraphResponse(200, body, headers)
+    return GraphResponse(200, body, _preference_applied(preferred))
 
 
 def _current_seq(mailbox: Mailbox) -> int:

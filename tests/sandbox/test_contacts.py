@@ -162,3 +162,34 @@ def test_it_accepts_three_emails_and_two_business_phones(graph):
     folder = graph.folder()
     body = {"emailAddresses": [{"address": f"a{i}@x.example"} for i in range(3)], "businessPhones": ["1", "2"]}
     assert graph.post(graph.contacts_path(folder), body).status_code == 201
+
+
+def test_it_pages_contacts_by_the_preferred_page_size_and_says_it_applied_it(graph):
+    folder = graph.folder()
+    for surname in ("A", "B", "C"):
+        graph.contact(folder, surname=surname)
+    prefer = {"Prefer": 'odata.maxpagesize=2, IdType="ImmutableId"'}
+    first = graph.get(graph.contacts_path(folder), headers=prefer)
+    assert [c["surname"] for c in first.json()["value"]] == ["A", "B"]
+    assert first.headers["Preference-Applied"] == "odata.maxpagesize=2"
+    rest = graph.get(first.json()["@odata.nextLink"], headers=prefer)
+    assert [c["surname"] for c in rest.json()["value"]] == ["C"]
+    assert rest.headers["Preference-Applied"] == "odata.maxpagesize=2"
+
+
+def test_top_wins_over_the_preferred_page_size_which_is_then_not_applied(graph):
+    folder = graph.folder()
+    for surname in ("A", "B", "C"):
+        graph.contact(folder, surname=surname)
+    response = graph.get(graph.contacts_path(folder), params={"$top": "1"}, headers={"Prefer": "odata.maxpagesize=2"})
+    assert [c["surname"] for c in response.json()["value"]] == ["A"]
+    assert "Preference-Applied" not in response.headers
+
+
+def test_it_claims_no_page_size_it_was_not_asked_for(graph):
+    folder = graph.folder()
+    graph.contact(folder)
+    prefer = {"Prefer": 'IdType="ImmutableId"'}
+    for path in (graph.contacts_path(folder), f"{graph.contacts_path(folder)}/delta"):
+        assert "Preference-Applied" not in graph.get(path, headers=prefer).headers, path
+        assert "Preference-Applied" not in graph.get(path).headers, path
