@@ -50,17 +50,25 @@ def sync_run_create(
 def sync_run_claim(run: SyncRun) -> bool:
     """Make `run` the setup's running run, unless another live run holds it.
 
-    One conditional UPDATE, atomic on every database: of two runs claiming at the same
-    moment exactly one wins. A claim held by a finished or stale run is taken over.
+    A compare-and-swap: read who holds the setup, decide whether that claim is dead
+    (finished or stale), then one UPDATE conditional on the setup's own column still
+    naming that holder. Of two runs claiming at the same moment exactly one wins, on
+    every database. (A condition reaching through the join to the holder's status
+    would not do: PostgreSQL re-checks only the updated row's own columns when the
+    row changed under it, so both claims could pass.)
     """
     now = timezone.now()
-    free = (
-        Q(running_run__isnull=True)
-        | Q(running_run=run)
-        | Q(running_run__status__in=SyncRun.FINISHED)
-        | Q(running_run__heartbeat_at__lt=now - STALE_RUN_AFTER)
-    )
-    claimed = ExchangeSyncSetup.objects.filter(pk=run.setup_id).filter(free).update(running_run=run)
+    holder_id = ExchangeSyncSetup.objects.filter(pk=run.setup_id).values_list("running_run_id", flat=True).first()
+    if holder_id is not None and holder_id != run.pk:
+        holder = SyncRun.objects.filter(pk=holder_id).values("status", "heartbeat_at").first()
+        alive = (
+            holder is not None
+            and holder["status"] not in SyncRun.FINISHED
+            and not (holder["heartbeat_at"] and holder["heartbeat_at"] < now - STALE_RUN_AFTER)
+        )
+        if alive:
+            return False
+    claimed = ExchangeSyncSetup.objects.filter(pk=run.setup_id, running_run_id=holder_id).update(running_run=run)
     if claimed:
         SyncRun.objects.filter(pk=run.pk).update(status=SyncRun.Status.RUNNING, started_at=now, heartbeat_at=now)
         run.status, run.started_at, run.heartbeat_at = SyncRun.Status.RUNNING, now, now

@@ -85,6 +85,28 @@ def test_two_runs_started_at_the_same_moment_never_overlap(live_server, setup, o
     assert set(outlook.by_stamp()) == {p.no for p in people}
 
 
+def test_of_many_runs_claiming_one_setup_at_the_same_moment_exactly_one_wins(setup):
+    for _round in range(5):
+        runs = [sync_run_create(setup, kind=SyncRun.Kind.INCREMENTAL, trigger=SyncRun.Trigger.JOB) for _ in range(6)]
+        barrier = threading.Barrier(len(runs))
+        won: list[bool] = []
+
+        def claim(run: SyncRun) -> None:
+            try:
+                barrier.wait()
+                won.append(sync_run_claim(run))
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=claim, args=(run,)) for run in runs]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert won.count(True) == 1, won
+        SyncRun.objects.filter(pk__in=[r.pk for r in runs]).update(status=SyncRun.Status.SUCCEEDED)
+
+
 @pytest.mark.parametrize("expiry", ["410", "syncStateNotFound"])
 def test_an_expired_delta_link_falls_back_to_a_full_reconciliation(sync, outlook, setup, expiry):
     people = [make_person() for _ in range(5)]
