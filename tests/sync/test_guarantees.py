@@ -91,14 +91,14 @@ def test_of_many_runs_claiming_one_setup_at_the_same_moment_exactly_one_wins(set
         barrier = threading.Barrier(len(runs))
         won: list[bool] = []
 
-        def claim(run: SyncRun) -> None:
+        def claim(run: SyncRun, barrier: threading.Barrier, won: list[bool]) -> None:
             try:
                 barrier.wait()
                 won.append(sync_run_claim(run))
             finally:
                 connection.close()
 
-        threads = [threading.Thread(target=claim, args=(run,)) for run in runs]
+        threads = [threading.Thread(target=claim, args=(run, barrier, won)) for run in runs]
         for thread in threads:
             thread.start()
         for thread in threads:
