@@ -154,6 +154,12 @@ class SyncRun(models.Model):
         NEEDS_CONFIRMATION = "needs_confirmation", "Needs confirmation"
         REFUSED = "refused", "Refused (another run was going)"
 
+    class PlannedReason(models.TextChoices):
+        """Which guard stopped the run: a confirmation covers that one only."""
+
+        MISSING = "missing", "Missing from the Outlook folder"
+        LEAVING = "leaving", "Leaving the scope"
+
     FINISHED = (Status.SUCCEEDED, Status.PARTIAL, Status.FAILED, Status.NEEDS_CONFIRMATION, Status.REFUSED)
 
     setup = models.ForeignKey(ExchangeSyncSetup, on_delete=models.CASCADE, related_name="runs")
@@ -189,6 +195,7 @@ class SyncRun(models.Model):
     # first 1,000), and how many in all: a confirmation allows no more than that.
     planned_deletions = models.JSONField(default=list, blank=True)
     planned_count = models.PositiveIntegerField("Planned deletions", default=0)
+    planned_reason = models.CharField(max_length=10, choices=PlannedReason.choices, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

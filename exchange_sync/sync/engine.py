@@ -45,6 +45,8 @@ CHUNK = 500
 GUARD_MIN = 10
 # Issues are written in groups of this many as the run goes, not held to its end.
 ISSUES_SAVED_AT = 1000
+# A plan waiting for confirmation lists this many contacts (and counts them all).
+PLAN_SHOWN = 1000
 REFRESHED_FIELDS = ["snapshot", "fields_hash", "change_key", "state", "failure_count"]
 
 COUNTERS = (
@@ -63,9 +65,9 @@ COUNTERS = (
 
 
 class NeedsConfirmation(Exception):
-    def __init__(self, message: str, planned: list[dict[str, str]], count: int) -> None:
+    def __init__(self, message: str, *, reason: str, planned: list[dict[str, str]], count: int) -> None:
         super().__init__(message)
-        self.planned, self.count = planned, count
+        self.reason, self.planned, self.count = reason, planned, count
 
 
 class SetupProblem(Exception):
@@ -94,8 +96,7 @@ class Engine(OutlookInbound):
         self.done = self.total = 0
         self.folder_id = ""
         self.outbox: Outbox | None = None
-        # A confirmation allows what the confirmed run showed, and no more.
-        self.allowed = run.confirms.planned_count if run.confirms_id else 0
+        self.confirms = run.confirms if run.confirms_id else None
         # Set when an Outlook change could not be applied: the run then keeps the old
         # delta link, so the next run sees that change again.
         self.delta_incomplete = False
@@ -249,26 +250,43 @@ class Engine(OutlookInbound):
 
     def _guard(self, seen: Seen) -> None:
         """Stop before deleting or recreating most of the folder, unless a person
-        confirmed at least that many."""
+        confirmed this very plan."""
         linked = self.setup.links.filter(state=ContactLink.State.LINKED, graph_id__isnull=False).count()
         missing = len(seen.missing_link_ids)
         emptied = linked > 1 and missing == linked
-        if (emptied or (missing > GUARD_MIN and missing * 2 > linked)) and missing > self.allowed:
-            raise NeedsConfirmation(
-                f"{missing} of the {linked} synchronized contacts are missing from the Outlook folder "
-                f"'{self.setup.folder_name}' (emptied?). Confirm to handle them as deleted in Outlook.",
-                self._describe(ContactLink.objects.filter(pk__in=seen.missing_link_ids[:1000])),
-                missing,
-            )
+        if emptied or (missing > GUARD_MIN and missing * 2 > linked):
+            links = ContactLink.objects.filter(pk__in=seen.missing_link_ids[:PLAN_SHOWN])
+            if not self._confirmed(SyncRun.PlannedReason.MISSING, missing, links):
+                raise NeedsConfirmation(
+                    f"{missing} of the {linked} synchronized contacts are missing from the Outlook folder "
+                    f"'{self.setup.folder_name}' (emptied?). Confirm to handle them as deleted in Outlook.",
+                    reason=SyncRun.PlannedReason.MISSING,
+                    planned=self._describe(links),
+                    count=missing,
+                )
         leaving = self._leaving_scope()
         count = leaving.count()
-        if count > GUARD_MIN and count * 2 > linked and count > self.allowed:
-            raise NeedsConfirmation(
-                f"This sync would delete {count} of the {linked} synchronized contacts from Outlook "
-                "(deleted in Business Central or no longer matching the filter). Confirm to delete them.",
-                self._describe(leaving[:1000]),
-                count,
-            )
+        if count > GUARD_MIN and count * 2 > linked:
+            links = leaving.order_by("pk")[:PLAN_SHOWN]
+            if not self._confirmed(SyncRun.PlannedReason.LEAVING, count, links):
+                raise NeedsConfirmation(
+                    f"This sync would delete {count} of the {linked} synchronized contacts from Outlook "
+                    "(deleted in Business Central or no longer matching the filter). Confirm to delete them.",
+                    reason=SyncRun.PlannedReason.LEAVING,
+                    planned=self._describe(links),
+                    count=count,
+                )
+
+    def _confirmed(self, reason: str, count: int, links: QuerySet[ContactLink]) -> bool:
+        """Whether the run this one confirms showed this plan: the same guard, no more
+        contacts, and (when it listed them all) none it did not list."""
+        plan = self.confirms
+        if plan is None or plan.planned_reason != reason or count > plan.planned_count:
+            return False
+        shown = {row["no"] for row in plan.planned_deletions}
+        if len(shown) < plan.planned_count:
+            return True  # a plan too long to list whole is held to its count
+        return set(links.values_list("contact_no", flat=True)) <= shown
 
     @staticmethod
     def _describe(links: QuerySet[ContactLink]) -> list[dict[str, str]]:

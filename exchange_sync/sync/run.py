@@ -54,7 +54,7 @@ def sync_run_execute(run: SyncRun, *, client: GraphClient, progress=None) -> Syn
         run.status = SyncRun.Status.PARTIAL if engine.counts["failed"] else SyncRun.Status.SUCCEEDED
     except NeedsConfirmation as exc:
         run.status, run.error = SyncRun.Status.NEEDS_CONFIRMATION, str(exc)
-        run.planned_deletions, run.planned_count = exc.planned, exc.count
+        run.planned_deletions, run.planned_count, run.planned_reason = exc.planned, exc.count, exc.reason
     except SetupProblem as exc:
         run.status, run.error = SyncRun.Status.FAILED, str(exc)
         services.setup_mark_attention(setup, str(exc))

@@ -210,6 +210,25 @@ def test_a_confirmation_that_would_now_delete_more_asks_again(sync, outlook, gra
     assert len(outlook.contacts()) == 16  # nothing deleted
 
 
+def test_confirming_missing_contacts_never_lets_other_deletions_through(sync, outlook, graph, setup):
+    deleted_in_outlook = [make_person(city="Lyon") for _ in range(13)]
+    untouched = [make_person(city="Paris") for _ in range(12)]
+    sync()
+    for person in deleted_in_outlook:
+        outlook.delete(outlook.by_stamp()[person.no]["id"])
+    run = sync()
+    assert (run.status, run.planned_reason, run.planned_count) == (SyncRun.Status.NEEDS_CONFIRMATION, "missing", 13)
+    # Before the confirmed run goes, the filter changes: 13 others would leave Outlook.
+    setup.contact_filter = {"city": "Lyon"}
+    setup.save()
+    Contact.objects.filter(pk=deleted_in_outlook[0].pk).update(city="Oslo")
+    again = sync_run_execute(
+        sync_run_create(setup, kind=run.kind, trigger=SyncRun.Trigger.BUTTON, confirms=run), client=graph
+    )
+    assert (again.status, again.planned_reason) == (SyncRun.Status.NEEDS_CONFIRMATION, "leaving")
+    assert {p.no for p in untouched} <= set(outlook.by_stamp())  # none deleted
+
+
 def test_only_the_latest_run_of_a_setup_can_be_confirmed(sync, setup):
     make_person(city="Lyon")
     [make_person(city="Paris") for _ in range(12)]
