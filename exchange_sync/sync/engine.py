@@ -31,7 +31,7 @@ from exchange_sync.mapping import (
     values_hash,
 )
 from exchange_sync.models import ContactLink, ExchangeSyncSetup, SyncIssue, SyncRun
-from exchange_sync.outbox import Op, Outbox
+from exchange_sync.outbox import LINK_FIELDS, Op, Outbox
 from exchange_sync.selectors import contacts_in_scope, contacts_matching_filter, exclusion_reason
 from exchange_sync.sync.folder import folder_ensure
 from exchange_sync.sync.inbound import OutlookInbound
@@ -47,7 +47,6 @@ GUARD_MIN = 10
 ISSUES_SAVED_AT = 1000
 # A plan waiting for confirmation lists this many contacts (and counts them all).
 PLAN_SHOWN = 1000
-REFRESHED_FIELDS = ["snapshot", "fields_hash", "change_key", "state", "failure_count"]
 
 COUNTERS = (
     "created_in_outlook",
@@ -215,9 +214,7 @@ class Engine(OutlookInbound):
             self._compare_linked(link, item)
         if by_id:
             self._pull_unknown(list(by_id), seen)
-        if self._refreshed:
-            ContactLink.objects.bulk_update(self._refreshed, REFRESHED_FIELDS, batch_size=500)
-            self._refreshed = []
+        self._save_refreshed()
         if counts_progress:
             new_items = len(by_id) if full else len(items)
             self.total += new_items
@@ -245,6 +242,11 @@ class Engine(OutlookInbound):
                 link.change_key = item.get("changeKey") or ""
                 link.state, link.failure_count = ContactLink.State.LINKED, 0
                 self._refreshed.append(link)
+
+    def _save_refreshed(self) -> None:
+        if self._refreshed:
+            ContactLink.objects.bulk_update(self._refreshed, LINK_FIELDS, batch_size=500)
+            self._refreshed = []
 
     # --- safety -------------------------------------------------------------------
 
@@ -450,6 +452,8 @@ class Engine(OutlookInbound):
         self._heartbeat()
 
     def _heartbeat(self) -> None:
+        if len(self.issues) >= ISSUES_SAVED_AT:  # the outbox's failures too
+            self.save_issues()
         self.run.progress_done, self.run.progress_total = self.done, self.total
         services.sync_run_heartbeat(self.run)
         if self._progress:

@@ -92,30 +92,31 @@ class OutlookInbound:
                 "contact"
             )
         }
-        contacts_by_no = {
-            c.no: c for c in Contact.objects.filter(no__in=[s for s in stamps.values() if s and s not in links_by_no])
-        }
+        # Ours, but not linked: an adopted folder or a reset setup. Linked to its
+        # contact; one since deleted or no longer in scope in Business Central is
+        # removed from Outlook by the (guarded) out-of-scope step, never copied back as
+        # a new contact. One INSERT for the page, not one per contact.
+        unlinked = {s for s in stamps.values() if s and s not in links_by_no}
+        contacts_by_no = {c.no: c for c in Contact.objects.filter(no__in=unlinked)}
+        new_links = [
+            ContactLink(setup=self.setup, contact=contacts_by_no.get(no), contact_no=no, state=ContactLink.State.LINKED)
+            for no in sorted(unlinked)
+        ]
+        for link in ContactLink.objects.bulk_create(new_links):
+            links_by_no[link.contact_no] = link
+        in_scope = self._in_scope_ids(link.contact_id for link in links_by_no.values())
+        made_in_outlook = []
         for item in items:
-            stamp = stamps[item["id"]]
-            link = links_by_no.get(stamp)
-            if link is None and stamp:
-                # Ours, but not linked: an adopted folder or a reset setup. Linked to
-                # its contact; one since deleted or no longer in scope in Business
-                # Central is removed from Outlook by the (guarded) out-of-scope step,
-                # never copied back as a new contact.
-                link = ContactLink.objects.create(
-                    setup=self.setup,
-                    contact=contacts_by_no.get(stamp),
-                    contact_no=stamp,
-                    state=ContactLink.State.LINKED,
-                )
-                links_by_no[stamp] = link
+            link = links_by_no.get(stamps[item["id"]])
             if link is not None:
-                self._adopt_stamped(link, item, seen)
+                self._adopt_stamped(link, item, seen, in_scope)
             else:
-                self._pull_new(item, seen)
+                made_in_outlook.append(item)
+        self._save_refreshed()  # adopted links are in the database before any new contact is matched
+        for item in made_in_outlook:
+            self._pull_new(item, seen)
 
-    def _adopt_stamped(self, link: ContactLink, item: dict[str, Any], seen: Seen) -> None:
+    def _adopt_stamped(self, link: ContactLink, item: dict[str, Any], seen: Seen, in_scope: set[int]) -> None:
         """An Outlook contact stamped with a contact number we sync: the copy whose
         create answer was lost is linked; a second copy of a linked one is removed."""
         if link.graph_id and link.graph_id != item["id"]:
@@ -132,11 +133,11 @@ class OutlookInbound:
         link.graph_id, link.change_key, link.state = item["id"], item.get("changeKey") or "", ContactLink.State.LINKED
         # It carries our stamp, so Outlook holds these values for it as written.
         link.snapshot, link.fields_hash = outlook, values_hash(outlook)
-        link.save(update_fields=["graph_id", "change_key", "state", "snapshot", "fields_hash"])
+        self._refreshed.append(link)
         if link.contact_id is None:
             return  # deleted in Business Central: removed from Outlook later
         seen.handled_contacts.add(link.contact_id)
-        if link.contact_id in self._in_scope_ids([link.contact_id]):
+        if link.contact_id in in_scope:
             self._compare_linked(link, item)
 
     def _pull_new(self, item: dict[str, Any], seen: Seen) -> None:

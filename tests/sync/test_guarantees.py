@@ -358,6 +358,25 @@ def test_a_full_sync_after_outlook_touched_every_contact_costs_the_same_queries_
     assert large == small
 
 
+def test_adopting_a_folder_of_stamped_contacts_costs_the_same_queries_for_more_contacts(sync, setup):
+    def queries_for_adopting_the_folder(count: int) -> int:
+        for _ in range(count):
+            make_person()
+        sync()
+        # A reset setup finds its folder by name and links every stamped contact in it.
+        setup.links.all().delete()
+        ExchangeSyncSetup.objects.filter(pk=setup.pk).update(folder_id="", delta_link="")
+        with CaptureQueriesContext(connection) as captured:
+            run = sync(full=True)
+        assert run.status == SyncRun.Status.SUCCEEDED, run.error
+        assert run.unchanged >= count and run.created_in_outlook == run.created_in_bc == 0
+        return len(captured.captured_queries)
+
+    small = queries_for_adopting_the_folder(20)
+    large = queries_for_adopting_the_folder(60)  # 80 contacts in all
+    assert large == small
+
+
 def test_a_filter_that_cannot_be_used_fails_the_run_with_what_to_fix(sync, setup):
     ExchangeSyncSetup.objects.filter(pk=setup.pk).update(contact_filter={"email": "x@y"})
     run = sync()
