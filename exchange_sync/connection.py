@@ -26,6 +26,6 @@ def graph_client_from_settings(*, base_url: str | None = None, **client_options:
         sandbox_root=sandbox_root,
         timeout=settings.GRAPH_TIMEOUT_SECONDS,
     )
-    # A throttled mailbox may ask for minutes (Outlook's window is 10 minutes): a
-    # background sync waits that out rather than failing.
-    return GraphClient(base_url, tokens, timeout=settings.GRAPH_TIMEOUT_SECONDS, max_backoff=600.0, **client_options)
+    # A throttled mailbox may ask for minutes (Outlook's window is 10 minutes): the
+    # client honours a Retry-After up to its max_retry_after (10 minutes) rather than failing.
+    return GraphClient(base_url, tokens, timeout=settings.GRAPH_TIMEOUT_SECONDS, **client_options)

@@ -6,6 +6,7 @@ the Outlook page for each mailbox.
 
 from __future__ import annotations
 
+import uuid
 from urllib.parse import urlencode
 
 from django.contrib import admin
@@ -38,6 +39,13 @@ class MailboxAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    def save_model(self, request: HttpRequest, obj: Mailbox, form, change: bool) -> None:
+        # Changed knobs start a fresh throttle window and random sequence in the
+        # serving process, as `sandbox_mailbox set` does.
+        if form.changed_data:
+            obj.knobs_version = uuid.uuid4()
+        super().save_model(request, obj, form, change)
 
     @admin.display(description="Outlook")
     def outlook_link(self, mailbox: Mailbox) -> str:

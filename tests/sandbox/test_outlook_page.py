@@ -7,7 +7,7 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from exchange_sync.sandbox import services
-from exchange_sync.sandbox.models import Contact
+from exchange_sync.sandbox.models import Contact, Mailbox
 from tests.factories import make_user
 
 URL = "/graph-sandbox/outlook/"
@@ -74,3 +74,23 @@ def test_it_is_linked_from_the_mailbox_admin(superuser, admin_client_for, folder
     html = admin_client_for(superuser).get(reverse("admin:graph_sandbox_mailbox_changelist")).content.decode()
     assert URL in html
     assert "Outlook (sandbox)" in html
+
+
+def test_changing_a_mailboxs_knobs_in_the_admin_restarts_its_simulation(superuser, admin_client_for, folder):
+    mailbox = Mailbox.objects.get(email="alice@cronus.example")
+    before = mailbox.knobs_version
+    url = reverse("admin:graph_sandbox_mailbox_change", args=[mailbox.pk])
+    response = admin_client_for(superuser).post(
+        url,
+        {
+            "display_name": mailbox.display_name,
+            "latency_ms": 25,
+            "transient_error_rate": 0,
+            "lost_create_rate": 0,
+            "delta_expiry": mailbox.delta_expiry,
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    mailbox.refresh_from_db()
+    assert mailbox.latency_ms == 25
+    assert mailbox.knobs_version != before
