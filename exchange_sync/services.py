@@ -25,6 +25,14 @@ def exchange_sync_setup_get_or_create(user: AbstractBaseUser) -> ExchangeSyncSet
     return setup
 
 
+def exchange_sync_setup_enable(setup: ExchangeSyncSetup) -> bool:
+    """Switch background sync on (scheduled entries sync only enabled setups); True when
+    it was off."""
+    switched_on = bool(ExchangeSyncSetup.objects.filter(pk=setup.pk, is_enabled=False).update(is_enabled=True))
+    setup.is_enabled = True
+    return switched_on
+
+
 def sync_run_active(setup: ExchangeSyncSetup) -> SyncRun | None:
     """The run of this setup that is queued or running (and not stale), if any."""
     cutoff = timezone.now() - STALE_RUN_AFTER

@@ -44,6 +44,9 @@ from django_q.exceptions import TimeoutException
 from django_q.models import Schedule
 from django_q.tasks import async_task
 
+from exchange_sync.background import user_can_run_sync
+from exchange_sync.models import ExchangeSyncSetup
+from exchange_sync.services import exchange_sync_setup_enable
 from jobqueue.models import WEEKDAY_FIELDS, JobQueueEntry, JobQueueLogEntry
 from jobqueue.objects import CONTACT_SYNC_CODEUNIT_ID, ObjectType, object_resolve
 from jobqueue.recurrence import first_run_at, next_run_at
@@ -57,8 +60,6 @@ DISPATCHER_SCHEDULE_NAME = "Job Queue Dispatcher"
 DISPATCHER_FUNC = "jobqueue.tasks.dispatch_due_entries"
 RUN_FUNC = "jobqueue.tasks.run_entry"
 CONTACT_SYNC_MINUTES_BETWEEN_RUNS = 30
-# Codeunit 6700 refuses to run as a user without it (exchange_sync.background).
-CONTACT_SYNC_PERMISSION = "exchange_sync.run_contact_sync"
 LOG_RETENTION_DAYS = 7
 
 _RELEASED_CLAIM = {
@@ -468,14 +469,13 @@ def job_queue_entry_contact_sync_ensure(user) -> ContactSyncEntry:
             f"User {name} has no Microsoft 365 authentication email. Enter it in the "
             "Microsoft 365 Authentication section of the user card, then set up the job queue entry."
         )
-    try:
-        setup = user.exchange_sync_setup  # exchange_sync's per-user setup (reverse one-to-one)
-    except ObjectDoesNotExist:
+    setup = ExchangeSyncSetup.objects.filter(user=user).first()
+    if setup is None:
         raise JobQueueError(
             f"User {name} has no Exchange Sync. Setup yet. Open the Exchange Sync. Setup page, "
             "then set up the job queue entry from there."
-        ) from None
-    if not (user.is_active and user.has_perm(CONTACT_SYNC_PERMISSION)):
+        )
+    if not user_can_run_sync(user):
         raise JobQueueError(
             f"User {name} may not start contact synchronizations, so an entry running as them would "
             "fail. Give them the permission 'Can start contact synchronization' on the user card first."
@@ -483,7 +483,7 @@ def job_queue_entry_contact_sync_ensure(user) -> ContactSyncEntry:
     with transaction.atomic():
         # Lock the user row so two clicks cannot create two entries.
         get_user_model().objects.select_for_update().filter(pk=user.pk).first()
-        switched_on = bool(type(setup).objects.filter(pk=setup.pk, is_enabled=False).update(is_enabled=True))
+        switched_on = exchange_sync_setup_enable(setup)
         weekday = Q()
         for field_name in WEEKDAY_FIELDS:
             weekday |= Q(**{field_name: True})
