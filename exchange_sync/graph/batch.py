@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .errors import GraphError, error_from_response, parse_retry_after
+from .errors import GraphError, GraphTransientError, error_from_response, parse_retry_after
 from .retry import RETRYABLE_STATUSES
 
 if TYPE_CHECKING:
@@ -116,8 +116,7 @@ def run_batch(transport: GraphTransport, requests_: Sequence[BatchRequest]) -> l
     pending = list(requests_)
     while pending:
         chunk, pending = pending[:MAX_BATCH_SIZE], pending[MAX_BATCH_SIZE:]
-        envelope = {"requests": [r.to_json() for r in chunk]}
-        answers = parse_batch_answer(transport.request("POST", "/$batch", body=envelope, operations=len(chunk)))
+        answers = _send_envelope(transport, chunk)
         # Each member is decided on its own: one out of attempts, or asking for a wait
         # longer than the policy honours, keeps its final answer without holding back
         # the others.
@@ -150,6 +149,33 @@ def run_batch(transport: GraphTransport, requests_: Sequence[BatchRequest]) -> l
         transport.sleep(delay)
         pending = retry + pending
     return [final[r.id] for r in requests_]
+
+
+def _send_envelope(transport: GraphTransport, chunk: list[BatchRequest]) -> dict[str, BatchResponse]:
+    """One ``$batch`` round trip. An envelope carrying a POST (a create) is never sent
+    twice blindly: when its answer is lost (a timeout, a 503/504), every member gets a
+    504 of its own, so the POSTs go back to the caller to look up by stamp, and the
+    other members are retried like any 504 member."""
+    envelope = {"requests": [r.to_json() for r in chunk]}
+    creates = any(r.method.upper() == "POST" for r in chunk)
+    try:
+        answer = transport.request(
+            "POST", "/$batch", body=envelope, operations=len(chunk), resend_unanswered=not creates
+        )
+    except GraphTransientError as exc:
+        if not creates:
+            raise
+        logger.warning("A $batch with creates went unanswered (%s); its members are settled one by one", exc)
+        return {r.id: _unanswered_member(r.id, exc) for r in chunk}
+    return parse_batch_answer(answer)
+
+
+def _unanswered_member(request_id: str, exc: GraphTransientError) -> BatchResponse:
+    return BatchResponse(
+        id=request_id,
+        status=504,
+        body={"error": {"code": "BatchUnanswered", "message": f"The $batch carrying this request was lost: {exc}"}},
+    )
 
 
 def _retryable(request: BatchRequest, answer: BatchResponse) -> bool:

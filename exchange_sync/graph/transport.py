@@ -16,9 +16,9 @@ answering 503/504 are handled (:mod:`exchange_sync.graph.batch`). Failures that 
 the request never ran are still retried: a 429 (refused before it runs), a 401, a
 connection that could not be opened, a token that could not be fetched.
 
-``$batch`` envelopes are resent like any request even though their members may carry
-creates: the sync engine copes with that (it stamps creates and removes duplicates it
-finds), and turning a lost envelope into per-member answers is a change for later.
+A ``$batch`` envelope carrying a create is sent the same way; when its answer is lost,
+:mod:`exchange_sync.graph.batch` gives each member a 504 of its own, so the creates are
+looked up by stamp and the other members retried.
 
 Counting: ``request_count`` is the number of HTTP round trips to Graph (each attempt,
 each ``$batch`` envelope once); ``operation_count`` is the number of Graph operations

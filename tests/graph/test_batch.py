@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import requests
 
 from exchange_sync.graph import (
     STAMP_PROPERTY_ID,
@@ -118,6 +119,37 @@ def test_it_never_resends_a_create_that_may_have_run(endpoint, client, sleep, st
     assert answers[0].status == status  # the caller looks it up by its stamp instead
     assert len(fake.envelopes) == 1
     assert sleep.calls == []
+
+
+@pytest.mark.parametrize("lost", ["timeout", "503"])
+def test_a_lost_envelope_carrying_a_create_is_never_resent_whole(mocked, client, sleep, lost):
+    create = BatchRequest("0", "POST", CONTACTS_PATH, body={"givenName": "A"})
+    read = BatchRequest("1", "GET", f"/users/{MAILBOX}/contacts/{CONTACT_ID}")
+    if lost == "timeout":
+        mocked.add("POST", BATCH_URL, body=requests.exceptions.ReadTimeout("read timed out"))
+    else:
+        mocked.add("POST", BATCH_URL, status=503, json=load("error_service_unavailable.json"))
+    fake = FakeBatchEndpoint()
+    mocked.add_callback("POST", BATCH_URL, callback=fake)
+
+    answers = client.batch([create, read])
+
+    # The create comes back unanswered, for the caller to look up by its stamp; the
+    # read is sent again on its own.
+    assert (answers[0].status, answers[0].body["error"]["code"]) == (504, "BatchUnanswered")
+    assert answers[1].ok
+    assert [[m["id"] for m in envelope] for envelope in fake.envelopes] == [["1"]]
+
+
+def test_a_lost_envelope_of_reads_only_is_resent(mocked, client, sleep):
+    mocked.add("POST", BATCH_URL, body=requests.exceptions.ReadTimeout("read timed out"))
+    fake = FakeBatchEndpoint()
+    mocked.add_callback("POST", BATCH_URL, callback=fake)
+
+    answers = client.batch(gets(2))
+
+    assert [a.status for a in answers] == [200, 200]
+    assert [[m["id"] for m in envelope] for envelope in fake.envelopes] == [["0", "1"]]
 
 
 def test_it_resends_a_throttled_create_because_graph_refused_it_before_running(endpoint, client, sleep):
