@@ -76,6 +76,9 @@ class ExchangeSyncSetup(models.Model):
         default=OnOutlookDelete.RECREATE,
     )
     delta_link = models.TextField(blank=True, editable=False)
+    # Runs in a row that kept the old delta link because an Outlook contact could not
+    # be read; after a few the link moves on anyway, so one bad item cannot freeze it.
+    delta_link_kept_runs = models.PositiveSmallIntegerField(default=0, editable=False)
     # Contacts modified at or after this moment are candidates for the next push: the
     # start of the last run that pushed everything it planned to.
     changes_since = models.DateTimeField(null=True, blank=True, editable=False)

@@ -43,6 +43,8 @@ CHUNK = 500
 # A run that would delete (or find deleted in Outlook) more than half of the linked
 # contacts, and more than this many, stops for a person to confirm.
 GUARD_MIN = 10
+# Runs in a row that may keep the old delta link because an Outlook contact could not be read.
+DELTA_LINK_KEPT_RUNS = 2
 # Issues are written in groups of this many as the run goes, not held to its end.
 ISSUES_SAVED_AT = 1000
 # A plan waiting for confirmation lists this many contacts (and counts them all).
@@ -148,9 +150,22 @@ class Engine(OutlookInbound):
         self.outbox.flush()
         if self.outbox.sent and delta_link:
             delta_link = self._catch_up(delta_link)
-        # The delta link is saved only now, with every change it reported applied.
-        if not self.delta_incomplete:
-            ExchangeSyncSetup.objects.filter(pk=self.setup.pk).update(delta_link=delta_link or "")
+        self._save_delta_link(delta_link)
+
+    def _save_delta_link(self, delta_link: str | None) -> None:
+        """The delta link is saved only now, with every change it reported applied. When
+        an Outlook contact could not be read, the old link is kept so the next run sees
+        that change again, for at most DELTA_LINK_KEPT_RUNS runs in a row."""
+        setups = ExchangeSyncSetup.objects.filter(pk=self.setup.pk)
+        if self.delta_incomplete and self.setup.delta_link_kept_runs < DELTA_LINK_KEPT_RUNS:
+            setups.update(delta_link_kept_runs=self.setup.delta_link_kept_runs + 1)
+            return
+        if self.delta_incomplete:
+            self._note(
+                f"Some Outlook contacts could not be read in {DELTA_LINK_KEPT_RUNS + 1} runs in a row; they are "
+                "read again when they change in Outlook, or by a Full Sync."
+            )
+        setups.update(delta_link=delta_link or "", delta_link_kept_runs=0)
 
     # --- pull ---------------------------------------------------------------------
 

@@ -4,7 +4,9 @@ run and the setup (health), release the claim. Never raises for sync problems.""
 from __future__ import annotations
 
 import logging
+import threading
 
+from django.db import connection
 from django.utils import timezone
 
 from exchange_sync import services
@@ -21,6 +23,10 @@ from exchange_sync.sync.engine import COUNTERS, Engine, NeedsConfirmation, Setup
 from exchange_sync.sync.folder import MAILBOX_NOT_FOUND
 
 logger = logging.getLogger(__name__)
+
+# How often a running run shows it is alive, whatever it is doing (well under
+# services.STALE_RUN_AFTER).
+PULSE_SECONDS = 60.0
 
 
 def sync_setup(
@@ -49,6 +55,8 @@ def sync_run_execute(run: SyncRun, *, client: GraphClient, progress=None) -> Syn
     setup = ExchangeSyncSetup.objects.select_related("user__m365_identity").get(pk=run.setup_id)
     requests_before = client.request_count
     engine = Engine(run, setup, client, progress)
+    pulse = _Pulse(run.pk)
+    pulse.start()
     try:
         engine.execute()
         run.status = SyncRun.Status.PARTIAL if engine.counts["failed"] else SyncRun.Status.SUCCEEDED
@@ -79,6 +87,7 @@ def sync_run_execute(run: SyncRun, *, client: GraphClient, progress=None) -> Syn
         logger.exception("Sync run %s failed", run.pk)
         run.status, run.error = SyncRun.Status.FAILED, f"The synchronization stopped on an unexpected error: {exc!r}"
     finally:
+        pulse.stop()
         engine.save_issues()
         for name in COUNTERS:
             setattr(run, name, engine.counts[name])
@@ -91,6 +100,30 @@ def sync_run_execute(run: SyncRun, *, client: GraphClient, progress=None) -> Syn
         ExchangeSyncSetup.objects.filter(pk=setup.pk).update(changes_since=run.started_at)
     services.setup_mark_result(setup, run)
     return run
+
+
+class _Pulse(threading.Thread):
+    """Shows the run is alive while it waits: a long Retry-After (Outlook may ask for
+    minutes, several times) must not let the run look dead, or another run of the setup
+    would take over its claim (services.STALE_RUN_AFTER) and both would write."""
+
+    def __init__(self, run_id: int) -> None:
+        super().__init__(name=f"sync-run-{run_id}-pulse", daemon=True)
+        self.run_id = run_id
+        self._stopped = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self._stopped.wait(PULSE_SECONDS):
+                SyncRun.objects.filter(pk=self.run_id, status=SyncRun.Status.RUNNING).update(
+                    heartbeat_at=timezone.now()
+                )
+        finally:
+            connection.close()  # this thread's own database connection
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self.join()
 
 
 def _mailbox_message(setup: ExchangeSyncSetup) -> str:

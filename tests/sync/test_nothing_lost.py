@@ -7,6 +7,7 @@ from contacts.models import Contact
 from exchange_sync.graph.errors import GraphNotFoundError
 from exchange_sync.models import ContactLink, ExchangeSyncSetup, SyncIssue, SyncRun
 from exchange_sync.sync.engine import Engine
+from tests.browser.conftest import wait_until
 from tests.factories import make_person
 from tests.sync.conftest import MAILBOX
 
@@ -196,3 +197,47 @@ def test_full_sync_repairs_a_difference_the_change_log_no_longer_shows(sync, out
     run = sync(full=True)
     assert run.updated_in_outlook == 1
     assert outlook.by_stamp()[people[0].no]["jobTitle"] == "Buyer"
+
+
+def test_an_outlook_contact_that_never_reads_cannot_freeze_the_change_log(sync, outlook, graph, setup, monkeypatch):
+    make_person()
+    sync()
+    unreadable = outlook.create(displayName="Ida Unread", emailAddresses=[{"address": "ida@outlook.example"}])
+    request_get = graph.batch_request_get_contact
+
+    def breaks_one(request_id, mailbox, folder_id, graph_id, **kwargs):
+        if graph_id == unreadable["id"]:
+            graph_id = "not-a-graph-id"
+        return request_get(request_id, mailbox, folder_id, graph_id, **kwargs)
+
+    monkeypatch.setattr(graph, "batch_request_get_contact", breaks_one)
+    link_before = setup.delta_link
+    kept = [sync(), sync()]
+    assert all(run.failed == 1 for run in kept)
+    setup.refresh_from_db()
+    assert setup.delta_link == link_before
+    moved_on = sync()
+    assert "could not be read in 3 runs in a row" in moved_on.error
+    setup.refresh_from_db()
+    assert setup.delta_link != link_before and setup.delta_link_kept_runs == 0
+    monkeypatch.undo()
+    assert sync().created_in_bc == 0  # behind the link now
+    assert sync(full=True).created_in_bc == 1  # a Full Sync reads it
+    assert Contact.objects.filter(email="ida@outlook.example").exists()
+
+
+def test_a_run_shows_it_is_alive_while_it_waits(sync, monkeypatch):
+    make_person()
+    monkeypatch.setattr("exchange_sync.sync.run.PULSE_SECONDS", 0.05)
+    push = Engine._push
+    beats: list[bool] = []
+
+    def wait_like_a_long_retry_after(self, full, seen):
+        first = SyncRun.objects.get(pk=self.run.pk).heartbeat_at
+        beats.append(bool(wait_until(lambda: SyncRun.objects.get(pk=self.run.pk).heartbeat_at != first)))
+        return push(self, full, seen)
+
+    monkeypatch.setattr(Engine, "_push", wait_like_a_long_retry_after)
+    run = sync()
+    assert run.status == SyncRun.Status.SUCCEEDED
+    assert beats == [True]
