@@ -3,20 +3,19 @@
 Every timed run: 150 ms per Graph operation (each member of a batch costs it, at most 4
 at a time per mailbox), the throttle on (10,000 requests per 10 minutes, 4 concurrent),
 a fresh mailbox or a fresh throttle window, the sync in a process of its own. Scenarios
-(choose with BENCH_SIZES, comma separated; default all, close to an hour on a 2-core
-machine, most of it the 100k memory run; BENCH_SIZES=1k,1k-work,incr takes about 6 minutes):
+(choose with BENCH_SIZES, comma separated; default all, about 20 minutes on a 2-core
+machine; BENCH_SIZES=1k,1k-work,incr takes about 2 minutes):
 
-- ``1k``: full sync of 1,000 contacts into an empty folder (about 55 s; bound 38 s);
+- ``1k``: full sync of 1,000 contacts into an empty folder (about 40 s; bound 38 s);
 - ``1k-work``: the same without latency or throttle: the time the engine and the
-  sandbox spend working, which the simulated latency adds to (about 20 s);
-- ``10k``: full sync of 10,000 contacts (over 10 minutes: 10,000 creates plus the reads
+  sandbox spend working, which the simulated latency adds to (about 5 s);
+- ``10k``: full sync of 10,000 contacts (about 10 minutes: 10,000 creates plus the reads
   pass Outlook's 10,000 requests per 10 minutes, so the run must wait for the window);
 - ``incr``: 10,000 linked contacts (linked by an untimed full sync without latency),
   then an incremental sync with no change, then one after 1% (100) contacts changed in
   Business Central;
 - ``100k``: full sync of 100,000 contacts for peak memory only, without latency or
-  throttle (it measures memory, not speed; about half an hour, the sandbox creating
-  100,000 contacts one by one).
+  throttle (it measures memory, not speed; about 8 minutes).
 
 Each row: wall time of the run, Graph HTTP requests (round trips, a $batch once), Graph
 operations (batch members one by one, what the throttle counts), requests per contact,
