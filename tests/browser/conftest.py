@@ -7,8 +7,10 @@ Screenshots of every step go to test-artifacts/browser/ (or BROWSER_SCREENSHOT_D
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -70,15 +72,23 @@ def worker(sandbox_site, tmp_path):
         "Q_WORKERS": "1",
     }
     log = (tmp_path / "qcluster.log").open("w")
+    # Its own process group: qcluster forks workers, and all of them must be gone (with
+    # their database sessions) before the test database is dropped.
     process = subprocess.Popen(
-        [sys.executable, "manage.py", "qcluster"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        [sys.executable, "manage.py", "qcluster"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     yield process
-    process.terminate()
-    try:
+    os.killpg(process.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)  # stragglers of the group
+    process.wait()
 
 
 class Steps:
