@@ -2,9 +2,9 @@
 
 A run (after `run.py` has claimed the setup) goes: make sure of the Outlook folder, pull
 what changed in Outlook (delta query; a full run reads the whole folder), check that
-nothing drastic is about to happen (mass deletion, emptied folder), push what changed
-in Business Central, remove from Outlook what left the scope. Business Central is the
-source: on a conflict its values win. See DESIGN.md, "Sync semantics".
+nothing drastic is about to happen (mass deletion, emptied folder: guard.py), push what
+changed in Business Central, remove from Outlook what left the scope. Business Central is
+the source: on a conflict its values win. See DESIGN.md, "Sync semantics".
 """
 
 from __future__ import annotations
@@ -34,21 +34,17 @@ from exchange_sync.models import ContactLink, ExchangeSyncSetup, SyncIssue, Sync
 from exchange_sync.outbox import LINK_FIELDS, Op, Outbox
 from exchange_sync.selectors import contacts_in_scope, contacts_matching_filter, exclusion_reason
 from exchange_sync.sync.folder import folder_ensure
+from exchange_sync.sync.guard import deletions_guard
 from exchange_sync.sync.inbound import OutlookInbound
 
 logger = logging.getLogger(__name__)
 
 DELTA_PAGE_SIZE = 500
 CHUNK = 500
-# A run that would delete (or find deleted in Outlook) more than half of the linked
-# contacts, and more than this many, stops for a person to confirm.
-GUARD_MIN = 10
 # Runs in a row that may keep the old delta link because an Outlook contact could not be read.
 DELTA_LINK_KEPT_RUNS = 2
 # Issues are written in groups of this many as the run goes, not held to its end.
 ISSUES_SAVED_AT = 1000
-# A plan waiting for confirmation lists this many contacts (and counts them all).
-PLAN_SHOWN = 1000
 
 COUNTERS = (
     "created_in_outlook",
@@ -63,12 +59,6 @@ COUNTERS = (
     "failed",
     "conflicts",
 )
-
-
-class NeedsConfirmation(Exception):
-    def __init__(self, message: str, *, reason: str, planned: list[dict[str, str]], count: int) -> None:
-        super().__init__(message)
-        self.reason, self.planned, self.count = reason, planned, count
 
 
 class SetupProblem(Exception):
@@ -266,51 +256,9 @@ class Engine(OutlookInbound):
     # --- safety -------------------------------------------------------------------
 
     def _guard(self, seen: Seen) -> None:
-        """Stop before deleting or recreating most of the folder, unless a person
-        confirmed this very plan."""
-        linked = self.setup.links.filter(state=ContactLink.State.LINKED, graph_id__isnull=False).count()
-        missing = len(seen.missing_link_ids)
-        emptied = linked > 1 and missing == linked
-        if emptied or (missing > GUARD_MIN and missing * 2 > linked):
-            links = ContactLink.objects.filter(pk__in=seen.missing_link_ids[:PLAN_SHOWN])
-            if not self._confirmed(SyncRun.PlannedReason.MISSING, missing, links):
-                raise NeedsConfirmation(
-                    f"{missing} of the {linked} synchronized contacts are missing from the Outlook folder "
-                    f"'{self.setup.folder_name}' (emptied?). Confirm to handle them as deleted in Outlook.",
-                    reason=SyncRun.PlannedReason.MISSING,
-                    planned=self._describe(links),
-                    count=missing,
-                )
-        leaving = self._leaving_scope()
-        count = leaving.count()
-        if count > GUARD_MIN and count * 2 > linked:
-            links = leaving.order_by("pk")[:PLAN_SHOWN]
-            if not self._confirmed(SyncRun.PlannedReason.LEAVING, count, links):
-                raise NeedsConfirmation(
-                    f"This sync would delete {count} of the {linked} synchronized contacts from Outlook "
-                    "(deleted in Business Central or no longer matching the filter). Confirm to delete them.",
-                    reason=SyncRun.PlannedReason.LEAVING,
-                    planned=self._describe(links),
-                    count=count,
-                )
-
-    def _confirmed(self, reason: str, count: int, links: QuerySet[ContactLink]) -> bool:
-        """Whether the run this one confirms showed this plan: the same guard, no more
-        contacts, and (when it listed them all) none it did not list."""
-        plan = self.confirms
-        if plan is None or plan.planned_reason != reason or count > plan.planned_count:
-            return False
-        shown = {row["no"] for row in plan.planned_deletions}
-        if len(shown) < plan.planned_count:
-            return True  # a plan too long to list whole is held to its count
-        return set(links.values_list("contact_no", flat=True)) <= shown
-
-    @staticmethod
-    def _describe(links: QuerySet[ContactLink]) -> list[dict[str, str]]:
-        return [
-            {"no": link.contact_no, "name": link.contact.name if link.contact else "(deleted contact)"}
-            for link in links.select_related("contact")
-        ]
+        deletions_guard(
+            self.setup, missing_link_ids=seen.missing_link_ids, leaving=self._leaving_scope(), confirms=self.confirms
+        )
 
     def _leaving_scope(self):
         return self.setup.links.filter(state=ContactLink.State.LINKED, graph_id__isnull=False).exclude(

@@ -19,8 +19,9 @@ from exchange_sync.graph.errors import (
     GraphTransientError,
 )
 from exchange_sync.models import ExchangeSyncSetup, SyncRun
-from exchange_sync.sync.engine import COUNTERS, Engine, NeedsConfirmation, SetupProblem
+from exchange_sync.sync.engine import COUNTERS, Engine, SetupProblem
 from exchange_sync.sync.folder import MAILBOX_NOT_FOUND
+from exchange_sync.sync.guard import NeedsConfirmation
 
 logger = logging.getLogger(__name__)
 
