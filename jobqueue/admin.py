@@ -13,7 +13,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from jobqueue import services
+from jobqueue import contact_sync, services
 from jobqueue.models import WEEKDAY_FIELDS, JobQueueEntry, JobQueueLogEntry
 
 CARD_ACTIONS: dict[str, str] = {
@@ -255,7 +255,7 @@ class JobQueueEntryAdmin(admin.ModelAdmin):
         else:
             raise PermissionDenied
         try:
-            result = services.job_queue_entry_contact_sync_ensure(owner)
+            result = contact_sync.job_queue_entry_contact_sync_ensure(owner)
         except services.JobQueueError as exc:
             self.message_user(request, str(exc), level=messages.ERROR)
             back = request.headers.get("referer", "")

@@ -5,7 +5,7 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from exchange_sync.models import ExchangeSyncSetup
-from jobqueue import services
+from jobqueue import contact_sync, services
 from jobqueue.models import WEEKDAY_FIELDS, JobQueueEntry
 from tests.factories import make_user
 from tests.jobqueue.conftest import JOB_QUEUE_CLERK_PERMISSIONS, grant
@@ -37,7 +37,7 @@ def boss_client(admin_client_for, superuser):
 
 
 def test_it_creates_a_ready_recurring_codeunit_6700_entry_every_30_minutes(bob):
-    result = services.job_queue_entry_contact_sync_ensure(bob)
+    result = contact_sync.job_queue_entry_contact_sync_ensure(bob)
     entry = result.entry
     assert result.created and not result.background_sync_switched_on
     assert (entry.object_type_to_run, entry.object_id_to_run) == ("Codeunit", 6700)
@@ -49,23 +49,23 @@ def test_it_creates_a_ready_recurring_codeunit_6700_entry_every_30_minutes(bob):
 
 
 def test_it_opens_the_existing_entry_instead_of_creating_another(bob):
-    first = services.job_queue_entry_contact_sync_ensure(bob).entry
-    again = services.job_queue_entry_contact_sync_ensure(bob)
+    first = contact_sync.job_queue_entry_contact_sync_ensure(bob).entry
+    again = contact_sync.job_queue_entry_contact_sync_ensure(bob)
     assert (again.entry, again.created) == (first, False)
-    other = services.job_queue_entry_contact_sync_ensure(syncing_user("ann"))
+    other = contact_sync.job_queue_entry_contact_sync_ensure(syncing_user("ann"))
     assert other.created and other.entry != first
 
 
 def test_a_user_without_a_microsoft_365_email_gets_a_clear_error():
     with pytest.raises(services.JobQueueError, match="no Microsoft 365 authentication email"):
-        services.job_queue_entry_contact_sync_ensure(make_user("nomail"))
+        contact_sync.job_queue_entry_contact_sync_ensure(make_user("nomail"))
     assert not JobQueueEntry.objects.exists()
 
 
 def test_a_user_without_a_setup_gets_a_clear_error_and_no_entry():
     user = grant(make_user("nosetup", mailbox="nosetup@cronus.example"), "run_contact_sync")
     with pytest.raises(services.JobQueueError, match="no Exchange Sync. Setup yet"):
-        services.job_queue_entry_contact_sync_ensure(user)
+        contact_sync.job_queue_entry_contact_sync_ensure(user)
     assert not JobQueueEntry.objects.exists()
 
 
@@ -73,13 +73,13 @@ def test_a_user_without_the_sync_permission_gets_a_clear_error_and_no_entry():
     user = make_user("clerk", mailbox="clerk@cronus.example")
     ExchangeSyncSetup.objects.create(user=user)
     with pytest.raises(services.JobQueueError, match="may not start contact synchronizations"):
-        services.job_queue_entry_contact_sync_ensure(user)
+        contact_sync.job_queue_entry_contact_sync_ensure(user)
     assert not JobQueueEntry.objects.exists()
 
 
 def test_background_sync_that_is_off_is_switched_on_so_the_entry_can_run():
     user = syncing_user("ann", enabled=False)
-    result = services.job_queue_entry_contact_sync_ensure(user)
+    result = contact_sync.job_queue_entry_contact_sync_ensure(user)
     assert result.created and result.background_sync_switched_on
     assert ExchangeSyncSetup.objects.get(user=user).is_enabled
 
