@@ -4,10 +4,11 @@ Real Outlook ids are base64 of an entry id and may contain `+`, `/` and `=`; cli
 must treat them as opaque and URL-encode them in paths (graph-notes.md). Sandbox ids are
 standard base64 (so about three in four contain `+` or `/`, and all end in `=`) of a
 fixed marker, a kind byte and 31 random bytes. A string that is not strict base64 of
-that shape (a stray character such as `!` or the URL-safe `-`/`_` included) is
-answered with 400 `ErrorInvalidIdMalformed`, as Graph does for ids it cannot parse
+that shape (a stray character such as `!` included) is answered with 400
+`ErrorInvalidIdMalformed`, as Graph does for ids it cannot parse
 (https://learn.microsoft.com/graph/errors); an id left unencoded in a path usually
-splits into two segments and gets a 400 too.
+splits into two segments and gets a 400 too. Ids in the URL-safe alphabet, which the
+sandbox issued before, are still accepted.
 """
 
 from __future__ import annotations
@@ -38,7 +39,13 @@ def new_change_key() -> str:
 def check_id(value: str) -> bytes:
     """Return the kind of a sandbox id; raise 400 ErrorInvalidIdMalformed otherwise."""
     try:
-        raw = base64.b64decode(value.encode("ascii"), validate=True)
+        encoded = value.encode("ascii")
+        if b"-" in encoded or b"_" in encoded:
+            # Ids this sandbox issued before it used the standard alphabet (URL-safe,
+            # padded): still its own, so a demo database made then keeps working.
+            raw = base64.b64decode(encoded, altchars=b"-_", validate=True)
+        else:
+            raw = base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError, UnicodeEncodeError):
         raw = b""
     if len(raw) != _RAW_LENGTH or not raw.startswith(_MARKER):
