@@ -3,10 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+DEVSTAMP := $(VENV)/.installed-dev
 
 .PHONY: run test lint bench chaos screenshots migrate demo clean
 
-# (Re)install whenever requirements.txt changes.
+# (Re)install whenever requirements.txt changes: runtime only, for `make run`.
 # The venv is made with $(PYTHON) (override: make PYTHON=python3.11 ...), which must be 3.11+.
 $(STAMP): requirements.txt
 	@test -x $(PY) || { \
@@ -19,6 +20,11 @@ $(STAMP): requirements.txt
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $(STAMP)
+
+# Tests and tooling on top (requirements-dev.txt includes requirements.txt).
+$(DEVSTAMP): $(STAMP) requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $(DEVSTAMP)
 
 .env:
 	cp .env.example .env
@@ -46,23 +52,23 @@ $(CHROMIUM):
 	$$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
 	  || { echo "Could not install Debian's 'chromium' package ($(CHROMIUM)); install it by hand." >&2; exit 1; }
 
-test: $(STAMP) $(CHROMIUM)
+test: $(DEVSTAMP) $(CHROMIUM)
 	$(PY) -m pytest -q -n 2
 
-lint: $(STAMP)
+lint: $(DEVSTAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
 # Refresh the README's screenshots: the browser walk-through, saved under docs/.
-screenshots: $(STAMP) $(CHROMIUM)
+screenshots: $(DEVSTAMP) $(CHROMIUM)
 	rm -rf docs/screenshots
 	BROWSER_SCREENSHOT_DIR=docs/screenshots $(PY) -m pytest -q tests/browser/test_main_flows.py
 
 # Benchmarks and fault drills against the sandbox (not part of `make test`).
-bench: $(STAMP)
+bench: $(DEVSTAMP)
 	$(PY) -m bench.run
 
-chaos: $(STAMP)
+chaos: $(DEVSTAMP)
 	$(PY) -m bench.chaos
 
 clean:
