@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint bench chaos screenshots migrate demo clean
+.PHONY: run test lint bench chaos mutate screenshots migrate demo clean
 
 # (Re)install whenever requirements.txt changes: runtime only, for `make run`.
 # The venv is made with $(PYTHON) (override: make PYTHON=python3.11 ...), which must be 3.11+.
@@ -72,4 +72,10 @@ chaos: $(DEVSTAMP)
 	$(PY) -m bench.chaos
 
 clean:
-	rm -rf $(VENV) db.sqlite3 .test-db*.sqlite3*
+	rm -rf $(VENV) db.sqlite3 .test-db*.sqlite3* mutants
+
+# Mutation testing of the modules behind README's "What a sync guarantees" (mutmut; slow,
+# not part of `make test` or CI): see docs/mutation.md. Some modules only:
+# make mutate MODULES="sync.guard services.sync_run_claim"
+mutate: $(DEVSTAMP)
+	$(PY) -m tests.mutation $(MODULES)

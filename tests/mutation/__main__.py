@@ -1,0 +1,123 @@
+"""Run mutmut over the modules that carry the guarantees and report their scores.
+
+    python -m tests.mutation [MODULE ...]      (make mutate MODULES="sync.guard outbox")
+
+Each MODULE is a key of TARGETS (all of them when none is given). mutmut keeps its
+results under mutants/: a function whose code did not change since is not tested again
+unless its module is named. The report (per module: mutants, killed, survived, no test,
+timeout; then every survivor) is printed and written to mutants/score.md.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+MUTANTS = ROOT / "mutants"
+CLASS = "\u01c1"  # how mutmut joins a class and its method in a mutant's name
+
+# What each module promises is README's "What a sync guarantees"; these are the mutant
+# names (globs) of the code that keeps each promise.
+TARGETS: dict[str, list[str]] = {
+    "outbox": ["exchange_sync.outbox.*"],
+    "sync.guard": ["exchange_sync.sync.guard.*"],
+    "sync.run": ["exchange_sync.sync.run.*"],
+    "services.sync_run_claim": ["exchange_sync.services.x_sync_run_claim__mutmut_*"],
+    "sync.engine": [
+        f"exchange_sync.sync.engine.x{CLASS}Engine{CLASS}{method}__mutmut_*"
+        for method in (
+            "_pull_changes",
+            "_pull_everything",
+            "_pull_page",
+            "_compare_linked",
+            "_leaving_scope",
+            "_remove_duplicates",
+            "_apply_missing",
+            "_push",
+            "_sendable",
+            "_push_one",
+            "_delete_out_of_scope",
+            "_in_scope_ids",
+        )
+    ],
+    "sync.inbound": ["exchange_sync.sync.inbound.*"],
+    "contact_filter": ["exchange_sync.contact_filter.*"],
+    "mapping": ["exchange_sync.mapping.*"],
+}
+
+STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no test", 33: "no test", 36: "timeout", 24: "timeout"}
+STATUS |= {-24: "timeout", 152: "timeout", 255: "timeout", None: "not run"}
+
+
+def main(modules: list[str]) -> int:
+    unknown = [name for name in modules if name not in TARGETS]
+    if unknown:
+        print(f"Unknown module(s) {unknown}; choose from: {' '.join(TARGETS)}", file=sys.stderr)
+        return 2
+    modules = modules or list(TARGETS)
+    patterns = [pattern for name in modules for pattern in TARGETS[name]]
+    # The template test database of tests/mutation/plugin.py is made anew by mutmut's
+    # first test run, so it always has the current migrations.
+    (MUTANTS / ".test-db-mutmut-template.sqlite3").unlink(missing_ok=True)
+    env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}  # SQLite only
+    mutmut = Path(sys.executable).with_name("mutmut")
+    started = time.monotonic()
+    code = subprocess.call(
+        [str(mutmut), "run", "--max-children", str(os.cpu_count() or 2), *patterns], cwd=ROOT, env=env
+    )
+    minutes = (time.monotonic() - started) / 60
+    report = score(modules, minutes)
+    MUTANTS.mkdir(exist_ok=True)
+    (MUTANTS / "score.md").write_text(report)
+    print(report)
+    return code
+
+
+def results() -> dict[str, int | None]:
+    """Every mutant's exit code, from mutmut's files under mutants/."""
+    found: dict[str, int | None] = {}
+    for meta in MUTANTS.glob("exchange_sync/**/*.py.meta"):
+        found.update(json.loads(meta.read_text())["exit_code_by_key"])
+    return found
+
+
+def score(modules: list[str], minutes: float) -> str:
+    codes = results()
+    lines = [
+        f"Mutation score, {time.strftime('%Y-%m-%d %H:%M')}, {minutes:.0f} min on {os.cpu_count()} cores",
+        "",
+        "| module | mutants | killed | survived | no test | timeout | not run | score |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    survivors: list[str] = []
+    total: Counter[str] = Counter()
+    for name in modules:
+        keys = sorted(key for key in codes if any(fnmatch.fnmatchcase(key, p) for p in TARGETS[name]))
+        counts = Counter(STATUS.get(codes[key], "suspicious") for key in keys)
+        survivors += [key for key in keys if STATUS.get(codes[key]) in ("survived", "no test")]
+        total += counts
+        lines.append(_row(name, len(keys), counts))
+    lines.append(_row("all", sum(total.values()), total))
+    lines += ["", "Survivors (`mutmut show NAME` shows the change):", ""]
+    lines += [f"- {key}" for key in survivors] or ["- none"]
+    return "\n".join(lines) + "\n"
+
+
+def _row(name: str, mutants: int, counts: Counter[str]) -> str:
+    checked = mutants - counts["not run"]
+    # A timeout is a kill: the mutant made the tests hang, which a run would notice.
+    killed = counts["killed"] + counts["timeout"]
+    rate = f"{100 * killed / checked:.1f}%" if checked else "-"
+    cells = [counts[s] for s in ("killed", "survived", "no test", "timeout", "not run")]
+    return f"| {name} | {mutants} | " + " | ".join(map(str, cells)) + f" | {rate} |"
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
