@@ -7,9 +7,6 @@ reached directly (the engine's own tests reach them through the sandbox)."""
 
 from __future__ import annotations
 
-import threading
-import time
-
 import pytest
 
 from exchange_sync.graph.errors import (
@@ -255,27 +252,3 @@ def test_sync_setup_runs_a_new_run_of_the_kind_asked_for(setup, engine):
     )
     assert StandInEngine.made[0].run == run
     assert sync_setup(setup, client=Client()).kind == SyncRun.Kind.INCREMENTAL
-
-
-def test_a_run_shows_it_is_alive_while_its_engine_waits(transactional_db, engine, monkeypatch):
-    # A Retry-After of minutes: the engine makes no progress, yet the run must not look
-    # dead (services.STALE_RUN_AFTER), or another run would take its setup over.
-    setup = ExchangeSyncSetup.objects.create(user=make_user("ann", mailbox=MAILBOX))
-    monkeypatch.setattr(run_module, "PULSE_SECONDS", 0.05)
-    pulses = []
-
-    def wait(engine) -> None:
-        claimed = SyncRun.objects.get(pk=engine.run.pk).heartbeat_at
-        for _ in range(600):  # until the pulse has beaten twice (at most a minute)
-            time.sleep(0.1)
-            beat = SyncRun.objects.get(pk=engine.run.pk).heartbeat_at
-            if beat != (pulses[-1] if pulses else claimed):
-                pulses.append(beat)
-            if len(pulses) == 2:
-                return
-
-    engine(wait)
-    run = _execute(setup)
-    assert run.status == SyncRun.Status.SUCCEEDED
-    assert len(pulses) == 2
-    assert [thread for thread in threading.enumerate() if thread.name.startswith("sync-run-")] == []
