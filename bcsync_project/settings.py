@@ -129,8 +129,34 @@ if REDIS_URL:
 else:
     Q_CLUSTER["orm"] = "default"
 
+# --- HTTPS (production) -------------------------------------------------------------
+# Secure by default whenever DEBUG is off; each can be set in the environment. Behind a
+# TLS-terminating proxy, SECURE_PROXY_SSL_HEADER names the header it sets (for example
+# X-Forwarded-Proto): only set it when the proxy always sets or strips that header.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+_proxy_ssl_header = env("SECURE_PROXY_SSL_HEADER", default="").strip()
+if _proxy_ssl_header:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https")
+
 # --- Microsoft 365 / Graph ----------------------------------------------------------
 GRAPH_SANDBOX = env.bool("GRAPH_SANDBOX", default=DEBUG)
+# The sandbox is a fake Microsoft 365 whose sign-in hands out tokens: it never runs with
+# DEBUG off, except in a staging drill that asks for it by this deliberate name.
+GRAPH_SANDBOX_STAGING_DRILL = env.bool("GRAPH_SANDBOX_STAGING_DRILL", default=False)
+if GRAPH_SANDBOX and not DEBUG and not GRAPH_SANDBOX_STAGING_DRILL:
+    raise environ.ImproperlyConfigured(
+        "GRAPH_SANDBOX is on while DEBUG is off: the Graph sandbox is a fake Microsoft 365 that hands out "
+        "tokens, so it does not start in production. Set GRAPH_SANDBOX=false (and the M365_* settings of your "
+        "app registration), or GRAPH_SANDBOX_STAGING_DRILL=true for a staging drill against the sandbox."
+    )
+# Entra ID's sign-in host: the only place the client secret is ever sent (outside the
+# sandbox). Another cloud's host can be set, e.g. https://login.microsoftonline.us.
+M365_AUTHORITY_HOST = env("M365_AUTHORITY_HOST", default="https://login.microsoftonline.com").rstrip("/")
 M365_TENANT_ID = env("M365_TENANT_ID", default="sandbox" if GRAPH_SANDBOX else "")
 M365_CLIENT_ID = env("M365_CLIENT_ID", default="")
 M365_CLIENT_SECRET = env("M365_CLIENT_SECRET", default="")

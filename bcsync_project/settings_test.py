@@ -11,6 +11,12 @@ os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
 os.environ.setdefault("GRAPH_SANDBOX", "true")
 os.environ.setdefault("M365_CLIENT_ID", "bcsync-sandbox-client")
 os.environ.setdefault("M365_CLIENT_SECRET", "bcsync-sandbox-secret")
+# The suite runs with DEBUG off (as production does) but against the sandbox, over plain
+# HTTP: a staging drill, without the HTTPS redirect and secure-only cookies.
+os.environ.setdefault("GRAPH_SANDBOX_STAGING_DRILL", "true")
+for name in ("SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE"):
+    os.environ.setdefault(name, "false")
+os.environ.setdefault("SECURE_HSTS_SECONDS", "0")
 
 from bcsync_project.settings import *  # noqa: E402,F403
 
