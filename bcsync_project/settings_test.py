@@ -26,3 +26,9 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # another test process, on the same broker: one queue per test process. A worker that a
 # test starts is given the test's queue (Q_CLUSTER["name"]) in BCSYNC_TEST_QUEUE.
 Q_CLUSTER = {**Q_CLUSTER, "name": os.environ.get("BCSYNC_TEST_QUEUE") or f"bcsync-tests-{os.getpid()}"}  # noqa: F405
+
+# Pages render with DEBUG off here, without a `collectstatic`: plain static file names,
+# found in the apps' folders (production uses the hashed, collected ones).
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
+STATIC_ROOT = None
+WHITENOISE_USE_FINDERS = True
