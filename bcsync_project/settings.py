@@ -33,12 +33,13 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    # Before django_q: its `qcluster` command wraps django-q2's to stop in bounded time.
+    "jobqueue",
     "django_q",
     "health_check",
     "contacts",
     "exchange_sync",
     "exchange_sync.sandbox",
-    "jobqueue",
 ]
 
 MIDDLEWARE = [
@@ -134,6 +135,10 @@ Q_CLUSTER = {
     "sync": env.bool("Q_SYNC", default=False),
     "label": "Django Q2",
 }
+# Seconds `manage.py qcluster` waits after SIGTERM for running syncs to stop after their
+# current chunk, before it kills its workers (keep it under the service manager's own
+# stop timeout, e.g. systemd's TimeoutStopSec=90 or Kubernetes' grace period of 30 s).
+Q_STOP_TIMEOUT = env.float("Q_STOP_TIMEOUT", default=25.0)
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:

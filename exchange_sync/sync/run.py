@@ -23,6 +23,7 @@ from exchange_sync.models import ExchangeSyncSetup, SyncRun
 from exchange_sync.sync.engine import COUNTERS, Engine, SetupProblem
 from exchange_sync.sync.folder import MAILBOX_NOT_FOUND
 from exchange_sync.sync.guard import NeedsConfirmation
+from exchange_sync.sync.shutdown import RunInterrupted
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +66,8 @@ def sync_run_execute(run: SyncRun, *, client: GraphClient, progress=None) -> Syn
     except NeedsConfirmation as exc:
         run.status, run.error = SyncRun.Status.NEEDS_CONFIRMATION, str(exc)
         run.planned_deletions, run.planned_count, run.planned_reason = exc.planned, exc.count, exc.reason
+    except RunInterrupted as exc:
+        run.status, run.error = SyncRun.Status.INTERRUPTED, str(exc)
     except SetupProblem as exc:
         run.status, run.error = SyncRun.Status.FAILED, str(exc)
         services.setup_mark_attention(setup, str(exc))
