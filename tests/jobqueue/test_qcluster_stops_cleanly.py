@@ -107,9 +107,7 @@ def test_sigterm_interrupts_a_running_sync_after_its_chunk_and_the_worker_exits(
     try:
         run, _ = services.sync_run_queue(setup, kind=SyncRun.Kind.FULL, trigger=SyncRun.Trigger.BUTTON)
         # Creates are reaching Outlook: the run is in its first chunk of CHUNK contacts.
-        _wait_until(
-            lambda: OutlookContact.objects.filter(mailbox__email=MAILBOX).exists(), 60, "the run", process, log
-        )
+        _wait_until(lambda: OutlookContact.objects.filter(mailbox__email=MAILBOX).exists(), 60, "the run", process, log)
 
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=150)
