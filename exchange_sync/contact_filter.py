@@ -165,8 +165,8 @@ class _Parser:
         if op:
             self._skip_spaces()
             if self._at_term_end():
-                blank = "<>''" if op == "<>" else f"{op}''"
-                raise FilterSyntaxError(f'"{op}" needs a value after it (for a blank value write {blank}).')
+                blank = f" (for a blank value write {op}'')" if op in ("=", "<>") else ""
+                raise FilterSyntaxError(f'"{op}" needs a value after it{blank}.')
         if self.text.startswith("..", self.pos):
             if op:
                 raise FilterSyntaxError(f'"{op}" cannot be combined with a range ("..").')
