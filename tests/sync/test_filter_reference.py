@@ -22,16 +22,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from contacts.models import Contact
-from exchange_sync.contact_filter import (
-    AllOf,
-    AnyOf,
-    Compare,
-    Match,
-    Node,
-    Range,
-    contact_filter_parse,
-    contact_filter_q,
-)
+from exchange_sync.contact_filter import contact_filter_q
+from exchange_sync.filter_syntax import AllOf, AnyOf, Compare, Match, Node, Range, filter_parse
 
 # Letters with and without other cases (ß has no one-letter capital; ẞ's small form is
 # ß), regex metacharacters, filter symbols (only in quoted values) and a space.
@@ -153,7 +145,7 @@ def write(node: Node, draw) -> str:
 @given(cities=st.lists(CITY, min_size=1, max_size=8), node=tree, data=st.data())
 def test_the_database_selects_what_the_reference_selects_for_any_expression(cities, node, data):
     text = write(node, data.draw)
-    assert contact_filter_parse(text) == node, text
+    assert filter_parse(text) == node, text
     Contact.objects.all().delete()
     Contact.objects.bulk_create(Contact(no=f"T{i}", name=f"T{i}", city=city) for i, city in enumerate(cities))
     selected = set(Contact.objects.filter(contact_filter_q({"city": text})).values_list("city", flat=True))
@@ -201,4 +193,4 @@ def test_the_reference_and_the_database_agree_on_the_cases_that_differ_between_d
         "@ẞ",
     ]:
         selected = set(Contact.objects.filter(contact_filter_q({"city": text})).values_list("city", flat=True))
-        assert selected == {city for city in cities if reference(contact_filter_parse(text), city)}, text
+        assert selected == {city for city in cities if reference(filter_parse(text), city)}, text
