@@ -33,15 +33,20 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    # Before django_q: its `qcluster` command wraps django-q2's to stop in bounded time.
+    "jobqueue",
     "django_q",
+    "health_check",
     "contacts",
     "exchange_sync",
     "exchange_sync.sandbox",
-    "jobqueue",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files straight from the WSGI server (gunicorn), compressed and cached for
+    # ever under their hashed names; `collectstatic` puts them in STATIC_ROOT.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -97,8 +102,14 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Hashed names (so browsers may cache them for ever) once collected; with DEBUG on
+    # the plain names are served from the apps' folders, no collectstatic needed.
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
 
 LOGGING = {
     "version": 1,
@@ -124,13 +135,45 @@ Q_CLUSTER = {
     "sync": env.bool("Q_SYNC", default=False),
     "label": "Django Q2",
 }
+# Seconds `manage.py qcluster` waits after SIGTERM for running syncs to stop after their
+# current chunk, before it kills its workers (keep it under the service manager's own
+# stop timeout, e.g. systemd's TimeoutStopSec=90 or Kubernetes' grace period of 30 s).
+Q_STOP_TIMEOUT = env.float("Q_STOP_TIMEOUT", default=25.0)
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
 
+# --- HTTPS (production) -------------------------------------------------------------
+# Secure by default whenever DEBUG is off; each can be set in the environment. Behind a
+# TLS-terminating proxy, SECURE_PROXY_SSL_HEADER names the header it sets (for example
+# X-Forwarded-Proto): only set it when the proxy always sets or strips that header.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+_proxy_ssl_header = env("SECURE_PROXY_SSL_HEADER", default="").strip()
+# Load balancers probe the health endpoint over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^health/$"]
+if _proxy_ssl_header:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https")
+
 # --- Microsoft 365 / Graph ----------------------------------------------------------
 GRAPH_SANDBOX = env.bool("GRAPH_SANDBOX", default=DEBUG)
+# The sandbox is a fake Microsoft 365 whose sign-in hands out tokens: it never runs with
+# DEBUG off, except in a staging drill that asks for it by this deliberate name.
+GRAPH_SANDBOX_STAGING_DRILL = env.bool("GRAPH_SANDBOX_STAGING_DRILL", default=False)
+if GRAPH_SANDBOX and not DEBUG and not GRAPH_SANDBOX_STAGING_DRILL:
+    raise environ.ImproperlyConfigured(
+        "GRAPH_SANDBOX is on while DEBUG is off: the Graph sandbox is a fake Microsoft 365 that hands out "
+        "tokens, so it does not start in production. Set GRAPH_SANDBOX=false (and the M365_* settings of your "
+        "app registration), or GRAPH_SANDBOX_STAGING_DRILL=true for a staging drill against the sandbox."
+    )
+# Entra ID's sign-in host: the only place the client secret is ever sent (outside the
+# sandbox). Another cloud's host can be set, e.g. https://login.microsoftonline.us.
+M365_AUTHORITY_HOST = env("M365_AUTHORITY_HOST", default="https://login.microsoftonline.com").rstrip("/")
 M365_TENANT_ID = env("M365_TENANT_ID", default="sandbox" if GRAPH_SANDBOX else "")
 M365_CLIENT_ID = env("M365_CLIENT_ID", default="")
 M365_CLIENT_SECRET = env("M365_CLIENT_SECRET", default="")

@@ -71,7 +71,7 @@ class Stage:
         }
         # Workers run with DEBUG off: Django keeps every SQL query in memory with DEBUG on,
         # which would inflate the peak memory measured.
-        self.worker_env = {**self.env, "DEBUG": "false"}
+        self.worker_env = {**self.env, "DEBUG": "false", "GRAPH_SANDBOX_STAGING_DRILL": "true"}
 
     @property
     def is_sqlite(self) -> bool:

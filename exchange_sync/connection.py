@@ -5,9 +5,31 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 from exchange_sync.graph.auth import msal_token_provider
 from exchange_sync.graph.client import GraphClient
+
+# Where the sandbox serves Graph, below its identity root (exchange_sync/sandbox/urls.py).
+SANDBOX_GRAPH_SUFFIX = "/graph-sandbox/v1.0"
+
+
+def sandbox_identity_root(base_url: str) -> str:
+    """The sandbox's sign-in root for a sandbox Graph URL.
+
+    In sandbox mode the client secret goes to the sandbox that serves Graph, so that URL
+    must be a sandbox's: with a real Graph host (GRAPH_SANDBOX left on by mistake) the
+    secret would be posted to a token URL built from that host. Refused instead; the
+    system check `exchange_sync.E001` says so before anything starts.
+    """
+    base_url = base_url.rstrip("/")
+    if not base_url.endswith(SANDBOX_GRAPH_SUFFIX):
+        raise ImproperlyConfigured(
+            f"GRAPH_SANDBOX is on, but GRAPH_BASE_URL ({base_url}) is not a Graph sandbox (it must end in "
+            f"{SANDBOX_GRAPH_SUFFIX}). The client secret is only sent to the sandbox in sandbox mode: set "
+            "GRAPH_SANDBOX=false to use Microsoft 365."
+        )
+    return base_url.removesuffix("/v1.0")
 
 
 def graph_client_from_settings(*, base_url: str | None = None, **client_options: Any) -> GraphClient:
@@ -18,11 +40,12 @@ def graph_client_from_settings(*, base_url: str | None = None, **client_options:
     `client_options` go to GraphClient (tests pass a recording `session`).
     """
     base_url = (base_url or settings.GRAPH_BASE_URL).rstrip("/")
-    sandbox_root = base_url.removesuffix("/v1.0") if settings.GRAPH_SANDBOX else None
+    sandbox_root = sandbox_identity_root(base_url) if settings.GRAPH_SANDBOX else None
     tokens = msal_token_provider(
         settings.M365_TENANT_ID,
         settings.M365_CLIENT_ID,
         settings.M365_CLIENT_SECRET,
+        authority_host=settings.M365_AUTHORITY_HOST,
         sandbox_root=sandbox_root,
         timeout=settings.GRAPH_TIMEOUT_SECONDS,
     )

@@ -6,11 +6,10 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 
-from exchange_sync.contact_filter import FILTER_FIELDS, contact_filter_validate
+from exchange_sync.contact_filter import FILTER_FIELDS, FILTER_SYNTAX, contact_filter_validate
 from exchange_sync.models import ExchangeSyncSetup
 
 FILTER_PREFIX = "filter_"
-FILTER_HELP = "Business Central filter syntax: London|Paris for either, A* for starting with A. Blank: any."
 
 
 def filter_form_field(field: str) -> str:
@@ -36,7 +35,7 @@ class ExchangeSyncSetupForm(forms.ModelForm):
                 required=False,
                 max_length=250,
                 initial=saved.get(field, ""),
-                help_text=FILTER_HELP if field == "name" else "",
+                help_text=FILTER_SYNTAX if field == "name" else "",
                 widget=forms.TextInput(attrs={"class": "vTextField", "data-contact-filter": field}),
             )
 

@@ -156,6 +156,7 @@ class SyncRun(models.Model):
         FAILED = "failed", "Failed"
         NEEDS_CONFIRMATION = "needs_confirmation", "Needs confirmation"
         REFUSED = "refused", "Refused (another run was going)"
+        INTERRUPTED = "interrupted", "Interrupted (the worker stopped; the next sync carries on)"
 
     class PlannedReason(models.TextChoices):
         """Which guard stopped the run: a confirmation covers that one only."""
@@ -163,7 +164,14 @@ class SyncRun(models.Model):
         MISSING = "missing", "Missing from the Outlook folder"
         LEAVING = "leaving", "Leaving the scope"
 
-    FINISHED = (Status.SUCCEEDED, Status.PARTIAL, Status.FAILED, Status.NEEDS_CONFIRMATION, Status.REFUSED)
+    FINISHED = (
+        Status.SUCCEEDED,
+        Status.PARTIAL,
+        Status.FAILED,
+        Status.NEEDS_CONFIRMATION,
+        Status.REFUSED,
+        Status.INTERRUPTED,
+    )
 
     setup = models.ForeignKey(ExchangeSyncSetup, on_delete=models.CASCADE, related_name="runs")
     kind = models.CharField(max_length=12, choices=Kind.choices)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import UTC, datetime, time
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -11,6 +11,10 @@ from django.db import models
 
 from jobqueue.objects import ObjectType, object_get, object_list_text
 from jobqueue.recurrence import Recurrence
+
+# Dates end in the year 9999; scheduling looks up to a week ahead of a moment, so a job
+# cannot be scheduled in the last weeks of the calendar.
+LAST_SCHEDULABLE = datetime(9999, 12, 1, tzinfo=UTC)
 
 WEEKDAY_FIELDS = (
     "run_on_mondays",
@@ -184,6 +188,13 @@ class JobQueueEntry(models.Model):
                     )
                 }
             )
+        for name in ("earliest_start_at", "expires_at"):
+            moment = getattr(self, name)
+            if moment is not None and moment >= LAST_SCHEDULABLE:
+                label = self._meta.get_field(name).verbose_name
+                raise ValidationError(
+                    {name: f"{label} must be before {LAST_SCHEDULABLE:%d %B %Y}: no run can be scheduled later."}
+                )
         if (self.starting_time or self.ending_time or self.minutes_between_runs) and not self.is_recurring:
             raise ValidationError("Tick at least one weekday (Run on Mondays ... Sundays) to make the entry recurring.")
 

@@ -107,7 +107,7 @@ class SyncRunAdmin(_OwnRowsMixin, admin.ModelAdmin):
 
     @admin.display(description="Result")
     def summary(self, obj: SyncRun) -> str:
-        if obj.error and obj.status in (SyncRun.Status.FAILED, SyncRun.Status.REFUSED):
+        if obj.error and obj.status in (SyncRun.Status.FAILED, SyncRun.Status.REFUSED, SyncRun.Status.INTERRUPTED):
             return obj.error
         if not obj.is_finished:
             return ""

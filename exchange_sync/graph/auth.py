@@ -211,13 +211,23 @@ def msal_token_provider(
     client_id: str,
     client_secret: str,
     *,
+    authority_host: str = DEFAULT_AUTHORITY_HOST,
     sandbox_root: str | None = None,
     timeout: float = 30.0,
 ) -> MsalTokenProvider:
     """The production token provider, or the same one wired to the sandbox at ``sandbox_root``.
 
-    ``sandbox_root`` is the sandbox's identity root, e.g.
-    ``"http://127.0.0.1:8000/graph-sandbox"``.
+    ``authority_host`` is Entra ID's sign-in host (another cloud's, for example
+    ``https://login.microsoftonline.us``): the only host the secret is sent to. With
+    ``sandbox_root`` (the sandbox's identity root, e.g.
+    ``"http://127.0.0.1:8000/graph-sandbox"``) msal's calls to the default host go to the
+    sandbox instead.
     """
-    http_client = SandboxIdentityHttpClient(sandbox_root, timeout) if sandbox_root else None
-    return MsalTokenProvider(tenant_id, client_id, client_secret, http_client=http_client, timeout=timeout)
+    if sandbox_root:
+        http_client = SandboxIdentityHttpClient(sandbox_root, timeout)
+        authority_host = DEFAULT_AUTHORITY_HOST
+    else:
+        http_client = None
+    return MsalTokenProvider(
+        tenant_id, client_id, client_secret, authority_host=authority_host, http_client=http_client, timeout=timeout
+    )

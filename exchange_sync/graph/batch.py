@@ -117,6 +117,7 @@ def run_batch(transport: GraphTransport, requests_: Sequence[BatchRequest]) -> l
     while pending:
         chunk, pending = pending[:MAX_BATCH_SIZE], pending[MAX_BATCH_SIZE:]
         answers = _send_envelope(transport, chunk)
+        transport.count_throttled(sum(1 for answer in answers.values() if answer.status == 429))
         # Each member is decided on its own: one out of attempts, or asking for a wait
         # longer than the policy honours, keeps its final answer without holding back
         # the others.

@@ -115,6 +115,11 @@ class GraphClient:
         """Graph operations sent, as throttling counts them: each request, each batch member."""
         return self._transport.operation_count
 
+    @property
+    def throttled_count(self) -> int:
+        """429 answers received (throttling), batch members' included."""
+        return self._transport.throttled_count
+
     def close(self) -> None:
         """Close the HTTP session."""
         self._transport.close()

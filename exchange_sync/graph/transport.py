@@ -24,6 +24,7 @@ Counting: ``request_count`` is the number of HTTP round trips to Graph (each att
 each ``$batch`` envelope once); ``operation_count`` is the number of Graph operations
 sent, as Graph's throttling counts them: every standalone request once, every batch
 member once (the envelope itself not). Identity (token) calls are not counted.
+``throttled_count`` is the number of 429 answers, batch members' included.
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ class GraphTransport:
         self._count_lock = threading.Lock()
         self.request_count = 0
         self.operation_count = 0
+        self.throttled_count = 0
         # A Retry-After still owed when an answer became final (attempts used up):
         # the mailbox stays throttled, so whatever request comes next waits it out.
         self._owed_wait = 0.0
@@ -156,6 +158,8 @@ class GraphTransport:
                 self._token_provider.invalidate()
                 continue
             if status in RETRYABLE_STATUSES:
+                if status == 429:
+                    self.count_throttled(1)
                 failures += 1
                 retry_after = parse_retry_after(response.headers)
                 # A 429 is refused before the request runs; a 503/504 may come after it ran.
@@ -169,6 +173,11 @@ class GraphTransport:
             headers_out = dict(response.headers)
             headers_out.setdefault("client-request-id", client_request_id)
             raise error_from_response(status, response.content, headers_out)
+
+    def count_throttled(self, answers: int) -> None:
+        """Record 429 answers (of requests, or of ``$batch`` members) for ``throttled_count``."""
+        with self._count_lock:
+            self.throttled_count += answers
 
     def owe_wait(self, retry_after: float | None) -> None:
         """Make the next request wait `retry_after` seconds (a final answer's hint), unless

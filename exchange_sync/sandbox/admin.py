@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import admin
 from django.http import HttpRequest
 from django.urls import reverse
@@ -32,6 +33,20 @@ class MailboxAdmin(admin.ModelAdmin):
         "is_access_denied",
     ]
     change_list_template = "graph_sandbox/mailbox_change_list.html"
+
+    # The tables stay when the sandbox is off, but nothing serves them (no Outlook page,
+    # no Graph): the admin hides them rather than link to pages that do not exist.
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return settings.GRAPH_SANDBOX and super().has_module_permission(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Mailbox | None = None) -> bool:
+        return settings.GRAPH_SANDBOX and super().has_view_permission(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Mailbox | None = None) -> bool:
+        return settings.GRAPH_SANDBOX and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Mailbox | None = None) -> bool:
+        return settings.GRAPH_SANDBOX and super().has_delete_permission(request, obj)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Mailbox | None = None) -> list[str]:
         # Mailboxes are provisioned with `manage.py sandbox_mailbox add`; only knobs are edited here.

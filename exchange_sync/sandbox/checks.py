@@ -15,8 +15,9 @@ def sandbox_settings_check(app_configs: object = None, **kwargs: object) -> list
     if not settings.DEBUG:
         warnings.append(
             Warning(
-                "The Graph sandbox (a fake Microsoft Graph) is served at /graph-sandbox/ while DEBUG is off.",
-                hint="Set GRAPH_SANDBOX=false in production.",
+                "The Graph sandbox (a fake Microsoft Graph) is served at /graph-sandbox/ while DEBUG is off "
+                "(GRAPH_SANDBOX_STAGING_DRILL).",
+                hint="Only for a staging drill: set GRAPH_SANDBOX=false in production.",
                 id="graph_sandbox.W001",
             )
         )

@@ -36,6 +36,7 @@ from exchange_sync.selectors import contacts_in_scope, contacts_matching_filter,
 from exchange_sync.sync.folder import folder_ensure
 from exchange_sync.sync.guard import deletions_guard
 from exchange_sync.sync.inbound import OutlookInbound
+from exchange_sync.sync.shutdown import RunInterrupted, shutdown_requested
 
 logger = logging.getLogger(__name__)
 
@@ -411,8 +412,13 @@ class Engine(OutlookInbound):
         self.run.error = (self.run.error + "\n" + message).strip()
 
     def _tick(self, count: int) -> None:
+        """A chunk or page is done: show progress, and stop here if the worker is shutting down."""
         self.done = min(self.done + count, self.total)
         self._heartbeat()
+        if shutdown_requested():
+            if self.outbox:
+                self.outbox.flush()  # the chunk's writes still queued: sent and recorded
+            raise RunInterrupted()
 
     def _heartbeat(self) -> None:
         if len(self.issues) >= ISSUES_SAVED_AT:  # the outbox's failures too

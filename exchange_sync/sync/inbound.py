@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from contacts.models import Contact
-from exchange_sync.contact_filter import contact_filter_validate
+from exchange_sync.contact_filter import contact_filter_fixed_values
 from exchange_sync.graph.batch import error_from_batch_response
 from exchange_sync.graph.errors import GraphNotFoundError
 from exchange_sync.graph.stamp import stamp_value
@@ -202,9 +202,9 @@ class OutlookInbound:
         contact = Contact(type=Contact.Type.PERSON, **values)
         # Fixed values of the filter (e.g. Salesperson Code JO) fill blanks, so a
         # contact made in Outlook stays in this setup's scope.
-        for name, expression in contact_filter_validate(self.setup.contact_filter).items():
-            if name != "type" and not getattr(contact, name) and not any(c in expression for c in "|*"):
-                setattr(contact, name, expression)
+        for name, value in contact_filter_fixed_values(self.setup.contact_filter).items():
+            if not getattr(contact, name):
+                setattr(contact, name, value)
         contact.save()
         self.counts["created_in_bc"] += 1
         return contact

@@ -3,6 +3,7 @@ run and the setup (health), release the claim. Never raises for sync problems.""
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 
@@ -22,6 +23,7 @@ from exchange_sync.models import ExchangeSyncSetup, SyncRun
 from exchange_sync.sync.engine import COUNTERS, Engine, SetupProblem
 from exchange_sync.sync.folder import MAILBOX_NOT_FOUND
 from exchange_sync.sync.guard import NeedsConfirmation
+from exchange_sync.sync.shutdown import RunInterrupted
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +56,7 @@ def sync_run_execute(run: SyncRun, *, client: GraphClient, progress=None) -> Syn
     if not services.sync_run_claim(run):
         return services.sync_run_refuse(run)
     setup = ExchangeSyncSetup.objects.select_related("user__m365_identity").get(pk=run.setup_id)
-    requests_before = client.request_count
+    requests_before, throttled_before = client.request_count, client.throttled_count
     engine = Engine(run, setup, client, progress)
     pulse = _Pulse(run.pk)
     pulse.start()
@@ -64,6 +66,8 @@ def sync_run_execute(run: SyncRun, *, client: GraphClient, progress=None) -> Syn
     except NeedsConfirmation as exc:
         run.status, run.error = SyncRun.Status.NEEDS_CONFIRMATION, str(exc)
         run.planned_deletions, run.planned_count, run.planned_reason = exc.planned, exc.count, exc.reason
+    except RunInterrupted as exc:
+        run.status, run.error = SyncRun.Status.INTERRUPTED, str(exc)
     except SetupProblem as exc:
         run.status, run.error = SyncRun.Status.FAILED, str(exc)
         services.setup_mark_attention(setup, str(exc))
@@ -97,6 +101,7 @@ def sync_run_execute(run: SyncRun, *, client: GraphClient, progress=None) -> Syn
         run.finished_at = timezone.now()
         run.save()
         services.sync_run_release(run)
+        _log_outcome(run, setup, throttled=client.throttled_count - throttled_before)
     if run.status in (SyncRun.Status.SUCCEEDED, SyncRun.Status.PARTIAL):
         ExchangeSyncSetup.objects.filter(pk=setup.pk).update(changes_since=run.started_at)
     services.setup_mark_result(setup, run)
@@ -125,6 +130,25 @@ class _Pulse(threading.Thread):
     def stop(self) -> None:
         self._stopped.set()
         self.join()
+
+
+def _log_outcome(run: SyncRun, setup: ExchangeSyncSetup, *, throttled: int) -> None:
+    """One structured line per run, for log search and monitoring: JSON after a fixed
+    prefix. Counts and ids only: never a contact's data, a token or an error's text."""
+    started = run.started_at or run.created_at
+    fields = {
+        "run": run.pk,
+        "setup": setup.pk,
+        "mailbox": setup.mailbox,
+        "kind": run.kind,
+        "trigger": run.trigger,
+        "status": run.status,
+        **{name: getattr(run, name) for name in COUNTERS},
+        "graph_requests": run.graph_requests,
+        "throttled_429": throttled,
+        "duration_s": round((run.finished_at - started).total_seconds(), 3),
+    }
+    logger.info("sync_run_finished %s", json.dumps(fields, sort_keys=True))
 
 
 def _mailbox_message(setup: ExchangeSyncSetup) -> str:

@@ -138,12 +138,12 @@ def test_the_preview_endpoint_counts_what_the_typed_filter_would_sync(as_user, a
     make_person(city="Paris", salesperson_code="JO", email="")
     make_company(city="Paris", salesperson_code="JO")
     make_person(city="Rome", salesperson_code="JO")
-    answer = as_user(ann).get(PREVIEW, {"filter_city": "London|paris", "filter_salesperson_code": "J*"}).json()
+    answer = as_user(ann).get(PREVIEW, {"filter_city": "London|@paris", "filter_salesperson_code": "J*"}).json()
     assert answer["text"] == (
         "2 contacts will sync; 2 match the filter but are excluded: 1 of type Company, 1 without email."
     )
     assert answer["in_scope"] == 2
-    assert answer["filter"] == "City: London|paris; Salesperson Code: J*"
+    assert answer["filter"] == "City: London|@paris; Salesperson Code: J*"
 
 
 def test_the_preview_endpoint_explains_an_invalid_filter(as_user, ann):

@@ -220,3 +220,38 @@ def test_a_window_whose_starting_and_ending_times_are_equal_is_refused(boss_clie
 def test_a_window_with_time_in_it_is_accepted(boss_client, superuser, starting, ending):
     form = recurring_form(superuser, starting_time=starting, ending_time=ending)
     assert boss_client.post(reverse("admin:jobqueue_jobqueueentry_add"), form).status_code == 302
+
+
+@pytest.mark.parametrize("field", ["earliest_start_at", "expires_at"])
+def test_a_date_at_the_end_of_the_calendar_is_a_form_error_not_a_server_error(boss_client, make_entry, field):
+    entry = make_entry(run_on_mondays=True, minutes_between_runs=30)
+    url = reverse("admin:jobqueue_jobqueueentry_change", args=[entry.pk])
+    data = {
+        "object_type_to_run": entry.object_type_to_run,
+        "object_id_to_run": str(entry.object_id_to_run),
+        "user": entry.user_id,
+        "priority": 1000,
+        "maximum_attempts": 3,
+        "rerun_delay_seconds": 60,
+        "minutes_between_runs": 30,
+        "run_on_mondays": "on",
+        f"{field}_0": "9999-12-31",
+        f"{field}_1": "23:00:00",
+    }
+
+    response = boss_client.post(url, data)
+
+    assert response.status_code == 200
+    assert "must be before 01 December 9999" in response.content.decode()
+
+
+def test_set_status_to_ready_refuses_an_earliest_start_at_the_end_of_the_calendar(boss_client, make_entry):
+    entry = make_entry(run_on_mondays=True, minutes_between_runs=30)
+    JobQueueEntry.objects.filter(pk=entry.pk).update(earliest_start_at=timezone.now().replace(year=9999, month=12))
+
+    response = act(boss_client, "set_ready", entry)
+
+    assert response.status_code == 200
+    assert any("must be before 01 December 9999" in m for m in messages_of(response))
+    entry.refresh_from_db()
+    assert entry.status == Status.ON_HOLD

@@ -1,0 +1,34 @@
+"""System checks for the Microsoft 365 connection settings: run before the web server
+or a worker starts, so a misconfiguration is refused instead of leaking a secret."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.checks import Error, register
+from django.core.exceptions import ImproperlyConfigured
+
+from exchange_sync.connection import sandbox_identity_root
+
+
+@register()
+def graph_settings_check(app_configs: object = None, **kwargs: object) -> list[Error]:
+    """The client secret may only go to the configured sign-in host (or, in sandbox mode,
+    to the sandbox that serves GRAPH_BASE_URL)."""
+    errors = []
+    if settings.GRAPH_SANDBOX:
+        try:
+            sandbox_identity_root(settings.GRAPH_BASE_URL)
+        except ImproperlyConfigured as exc:
+            errors.append(Error(str(exc), id="exchange_sync.E001"))
+    elif urlsplit(settings.M365_AUTHORITY_HOST).scheme != "https":
+        errors.append(
+            Error(
+                f"M365_AUTHORITY_HOST ({settings.M365_AUTHORITY_HOST}) is not an https address: the client secret "
+                "would travel unencrypted.",
+                hint="Leave it unset (https://login.microsoftonline.com) or set your cloud's https sign-in host.",
+                id="exchange_sync.E002",
+            )
+        )
+    return errors
