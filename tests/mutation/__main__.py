@@ -48,7 +48,7 @@ TARGETS: dict[str, list[str]] = {
         )
     ],
     "sync.inbound": ["exchange_sync.sync.inbound.*"],
-    "contact_filter": ["exchange_sync.contact_filter.*"],
+    "contact_filter": ["exchange_sync.contact_filter.*", "exchange_sync.filter_syntax.*"],
     "mapping": ["exchange_sync.mapping.*"],
 }
 

@@ -22,6 +22,7 @@ from exchange_sync.sync import run as run_module
 from exchange_sync.sync.engine import COUNTERS, SetupProblem
 from exchange_sync.sync.guard import NeedsConfirmation
 from exchange_sync.sync.run import sync_run_execute, sync_setup
+from exchange_sync.sync.shutdown import RunInterrupted
 from tests.factories import make_user
 
 MAILBOX = "ann@cronus.example"
@@ -32,6 +33,7 @@ class Client:
 
     def __init__(self) -> None:
         self.request_count = 7  # requests of earlier runs through the same client
+        self.throttled_count = 1
 
 
 class StandInEngine:
@@ -143,6 +145,17 @@ def test_a_run_that_needs_confirmation_keeps_its_plan_and_deletes_nothing(setup,
     assert (run.created_in_outlook, run.graph_requests, run.progress_done, run.progress_total) == (1, 2, 1, 3)
     assert setup.changes_since is None  # the changes this run did not push are pushed by the next
     assert (setup.running_run_id, setup.needs_attention, setup.last_error) == (None, False, run.error)
+
+
+def test_a_run_stopped_by_its_worker_shutting_down_is_interrupted_and_leaves_the_rest_to_the_next(setup, engine):
+    engine(_raising(RunInterrupted()))
+    run = _execute(setup)
+    assert (run.status, run.error) == (
+        SyncRun.Status.INTERRUPTED,
+        "The job queue worker was shut down; the next sync carries on from here.",
+    )
+    assert (run.created_in_outlook, run.graph_requests) == (1, 2)
+    assert (setup.running_run_id, setup.changes_since, setup.needs_attention) == (None, None, False)
 
 
 def test_a_problem_only_a_person_can_fix_marks_the_setup(setup, engine):
