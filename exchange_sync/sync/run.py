@@ -27,9 +27,9 @@ from exchange_sync.sync.shutdown import RunInterrupted
 
 logger = logging.getLogger(__name__)
 
-# How often a running run shows it is alive, whatever it is doing (well under
-# services.STALE_RUN_AFTER).
-PULSE_SECONDS = 60.0
+# How often a running run shows it is alive, whatever it is doing (several beats fit in
+# services.STALE_RUN_AFTER, after which a run is taken to be dead).
+PULSE_SECONDS = 20.0
 
 
 def sync_setup(
