@@ -106,10 +106,29 @@ def _folder_exists_error() -> GraphError:
 
 
 @transaction.atomic
-def folder_create(mailbox: Mailbox, display_name: str) -> Folder:
+def folder_create(mailbox: Mailbox, display_name: str, extended: Iterable[dict] = ()) -> Folder:
     if _folder_name_taken(mailbox, display_name):
         raise _folder_exists_error()
-    return Folder.objects.create(mailbox=mailbox, graph_id=ids.new_id(ids.FOLDER), display_name=display_name)
+    folder = Folder(mailbox=mailbox, graph_id=ids.new_id(ids.FOLDER), display_name=display_name)
+    _set_folder_extended(folder, extended)
+    folder.save()
+    return folder
+
+
+def folder_set_extended(folder: Folder, extended: Iterable[dict]) -> Folder:
+    """Set (or, with a null value, remove) single-value extended properties of a folder."""
+    _set_folder_extended(folder, extended)
+    folder.save(update_fields=["extended"])
+    return folder
+
+
+def _set_folder_extended(folder: Folder, extended: Iterable[dict]) -> None:
+    for item in extended:
+        property_id = canonical_property_id(str(item["id"]))
+        if item.get("value") is None:
+            folder.extended.pop(property_id, None)
+        else:
+            folder.extended[property_id] = str(item["value"])
 
 
 @transaction.atomic
