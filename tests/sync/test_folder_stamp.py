@@ -1,5 +1,6 @@
-"""The folder stamp: folders bcsync creates carry it, folders existing setups already
-use get it on their next run, and a stamped folder of the chosen name is bcsync's."""
+"""The folder stamp: folders bcsync creates carry it, and folders existing setups already
+use get it on their next run. (That a stamped folder of the chosen name is used without
+asking is shown by the adopted-folder tests of test_nothing_lost.py and test_guarantees.py.)"""
 
 from __future__ import annotations
 
@@ -43,18 +44,3 @@ def test_the_folder_an_existing_setup_uses_is_stamped_on_its_next_run_and_keeps_
     assert person.no in outlook.by_stamp()
     setup.refresh_from_db()
     assert setup.folder_id == folder.graph_id and not setup.needs_attention
-
-
-def test_a_stamped_folder_of_the_chosen_name_is_used_without_asking(sync, setup, graph, outlook):
-    person = make_person()
-    sync()
-    folder_id = setup.folder_id
-    # The setup is reset (or bcsync reinstalled): it finds its own folder by name.
-    ExchangeSyncSetup.objects.filter(pk=setup.pk).update(folder_id="", delta_link="")
-
-    run = sync()
-
-    assert run.status == SyncRun.Status.SUCCEEDED, run.error
-    setup.refresh_from_db()
-    assert setup.folder_id == folder_id
-    assert list(outlook.by_stamp()) == [person.no]
