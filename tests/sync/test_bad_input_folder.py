@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.urls import reverse
 
 from contacts.models import Contact
 from exchange_sync.models import ExchangeSyncSetup, SyncRun
@@ -80,7 +81,7 @@ def test_a_setup_named_like_a_personal_folder_never_takes_it_over(sync, setup, g
 
 
 def test_a_personal_folder_adopted_without_import_links_matching_contacts_and_leaves_the_rest_alone(
-    sync, setup, graph, outlook
+    sync, setup, graph, outlook, admin_client
 ):
     colleague = make_person(first_name="Maria", surname="Mum", email="mum@home.example")
     other = make_person(first_name="Other", surname="Colleague", email="other@cronus.example")
@@ -104,7 +105,10 @@ def test_a_personal_folder_adopted_without_import_links_matching_contacts_and_le
         if graph_id != mum_id:
             assert after[graph_id] == state
     assert set(Contact.objects.values_list("pk", flat=True)) == {colleague.pk, other.pk}
-    assert "2 contacts already in it matched no synchronized contact by email and were left alone" in run.error
+    left_alone = "2 contacts already in it matched no synchronized contact by email and were left alone"
+    assert left_alone in run.error
+    run_page = admin_client.get(reverse("admin:exchange_sync_syncrun_change", args=[run.pk])).content.decode()
+    assert left_alone in run_page
     # Business Central's contacts are synchronized into the folder.
     stamps = {item["stamp"] for item in outlook.contacts()}
     assert {colleague.no, other.no} <= stamps
