@@ -145,13 +145,9 @@ def folder_get(call: Call) -> GraphResponse:
 def folder_update(call: Call) -> GraphResponse:
     folder = _folder(call, call.args[0])
     name = _body_dict(call).get("displayName")
-    extended = extended_clean(call.request.body)
-    if name is not None:
-        if not isinstance(name, str) or not name.strip():
-            raise bad_request("The folder name is required.", "ErrorInvalidArgument")
-        folder = services.folder_rename(folder, name)
-    if extended:
-        folder = services.folder_set_extended(folder, extended)
+    if name is not None and (not isinstance(name, str) or not name.strip()):
+        raise bad_request("The folder name is required.", "ErrorInvalidArgument")
+    folder = services.folder_update(folder, display_name=name, extended=extended_clean(call.request.body))
     body = {"@odata.context": _context(call, "/contactFolders/$entity")}
     return GraphResponse(200, body | folder_render(folder, root_folder_id=call.mailbox.root_folder_id))
 

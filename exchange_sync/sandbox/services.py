@@ -115,8 +115,12 @@ def folder_create(mailbox: Mailbox, display_name: str, extended: Iterable[dict] 
     return folder
 
 
-def folder_set_extended(folder: Folder, extended: Iterable[dict]) -> Folder:
-    """Set (or, with a null value, remove) single-value extended properties of a folder."""
+@transaction.atomic
+def folder_update(folder: Folder, *, display_name: str | None = None, extended: Iterable[dict] = ()) -> Folder:
+    """PATCH a folder: rename it (409 when the name is taken) and set (or, with a null
+    value, remove) extended properties, all or nothing."""
+    if display_name is not None:
+        folder = folder_rename(folder, display_name)
     _set_folder_extended(folder, extended)
     folder.save(update_fields=["extended"])
     return folder

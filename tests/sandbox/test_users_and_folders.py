@@ -136,3 +136,17 @@ def test_it_refuses_a_malformed_folder_extended_property(graph):
     )
     assert response.status_code == 400
     assert graph.get(f"/users/{MAILBOX}/contactFolders").json()["value"] == []
+
+
+def test_a_folder_patch_refused_for_its_name_sets_no_extended_property_either(graph):
+    graph.folder("Family")
+    path = graph.folder_path(graph.folder("Business Central"))
+
+    response = graph.patch(
+        path, {"displayName": "Family", "singleValueExtendedProperties": [{"id": FOLDER_PROPERTY, "value": "x"}]}
+    )
+
+    assert response.status_code == 409
+    folder = graph.get(path, params=_expand()).json()
+    assert folder["displayName"] == "Business Central"
+    assert "singleValueExtendedProperties" not in folder
