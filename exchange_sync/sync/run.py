@@ -105,6 +105,8 @@ def sync_run_execute(run: SyncRun, *, client: GraphClient, progress=None) -> Syn
     if run.status in (SyncRun.Status.SUCCEEDED, SyncRun.Status.PARTIAL):
         ExchangeSyncSetup.objects.filter(pk=setup.pk).update(changes_since=run.started_at)
     services.setup_mark_result(setup, run)
+    if engine.attention and run.status in (SyncRun.Status.SUCCEEDED, SyncRun.Status.PARTIAL):
+        services.setup_mark_attention(setup, engine.attention)  # the run went on; the problem stays shown
     return run
 
 
