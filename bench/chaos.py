@@ -70,7 +70,7 @@ def _check(world: World, contacts: int) -> tuple[bool, str]:
 
 def _stale(world: World) -> int | None:
     """Set the heartbeat of the run holding the setup back by the stale period, as if
-    15 minutes had passed since its worker died; return its id."""
+    that long had passed since its worker died; return its id."""
     from django.utils import timezone
 
     from exchange_sync.models import SyncRun

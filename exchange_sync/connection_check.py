@@ -18,6 +18,7 @@ from exchange_sync.graph import (
     GraphTransientError,
 )
 from exchange_sync.models import ExchangeSyncSetup
+from exchange_sync.sync.folder import folders_named
 
 logger = logging.getLogger(__name__)
 
@@ -146,10 +147,15 @@ def _check_steps(check: ConnectionCheck, client: GraphClient, setup: ExchangeSyn
             return
         check.works.append(f"the Outlook folder '{folder.get('displayName') or setup.folder_name}' is accessible")
         return
-    folders = client.list_contact_folders(mailbox, display_name=setup.folder_name)
+    folders = folders_named(client, mailbox, setup.folder_name)
     check.works.append("the contact folders are accessible")
     if not folders:
         check.note = f"The Outlook folder '{setup.folder_name}' does not exist yet; the first sync creates it."
+    elif not any(f.is_stamped or f.id == setup.adopted_folder_id for f in folders):
+        check.note = (
+            f"An Outlook folder '{setup.folder_name}' already exists and bcsync did not create it: the sync does "
+            "not use it unless you adopt it (save this page to see how) or choose another folder name."
+        )
 
 
 def _auth_problem(check: ConnectionCheck, exc: GraphAuthError, mailbox: str) -> None:

@@ -55,6 +55,17 @@ class ExchangeSyncSetup(models.Model):
     )
     folder_id = models.CharField(max_length=400, blank=True, editable=False)
     folder_name_in_outlook = models.CharField(max_length=100, blank=True, editable=False)
+    # The Outlook folder of the chosen name that bcsync did not create and a person chose
+    # to adopt on the setup page. Any other such folder is never used (sync/folder.py).
+    adopted_folder_id = models.CharField(max_length=400, blank=True, editable=False)
+    imports_existing_contacts = models.BooleanField(
+        "Import its other contacts",
+        default=False,
+        help_text=(
+            "For an adopted folder: its contacts that match no synchronized contact by email are copied into "
+            "the contact list. Unticked, they are left alone in Outlook."
+        ),
+    )
     contact_filter = models.JSONField(
         "Contact filter",
         default=dict,
@@ -134,6 +145,23 @@ class ContactLink(models.Model):
 
     def __str__(self) -> str:
         return f"{self.contact_no} -> {self.graph_id or '(not created)'}"
+
+
+class AdoptedFolderContact(models.Model):
+    """An Outlook contact that was already in a folder when a person adopted it for a
+    setup. Unless the person asked to import them, such contacts are linked only to an
+    in-scope contact with their email, and otherwise left alone (sync/adoption.py)."""
+
+    setup = models.ForeignKey(ExchangeSyncSetup, on_delete=models.CASCADE, related_name="adopted_contacts")
+    graph_id = models.CharField(max_length=400)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["setup", "graph_id"], name="adoptedfoldercontact_unique_setup_graph_id")
+        ]
+
+    def __str__(self) -> str:
+        return self.graph_id
 
 
 class SyncRun(models.Model):

@@ -14,9 +14,11 @@ from exchange_sync.models import ExchangeSyncSetup, SyncIssue, SyncRun
 
 logger = logging.getLogger(__name__)
 
-# A run that has not reported progress for this long is taken to be dead (its worker
-# was killed): its claim on the setup no longer blocks a new run.
-STALE_RUN_AFTER = timedelta(minutes=15)
+# A run that has not shown a sign of life for this long is taken to be dead (its worker
+# was killed): its claim on the setup no longer blocks a new run. A live run beats at
+# least every sync.run.PULSE_SECONDS (20 s), whatever it is doing, so this is several
+# missed beats.
+STALE_RUN_AFTER = timedelta(seconds=90)
 ACTIVE_STATUSES = (SyncRun.Status.QUEUED, SyncRun.Status.RUNNING)
 
 
@@ -80,7 +82,51 @@ def sync_run_claim(run: SyncRun) -> bool:
     if claimed:
         SyncRun.objects.filter(pk=run.pk).update(status=SyncRun.Status.RUNNING, started_at=now, heartbeat_at=now)
         run.status, run.started_at, run.heartbeat_at = SyncRun.Status.RUNNING, now, now
+        if holder_id is not None and holder_id != run.pk:
+            _interrupt_dead([holder_id], now, taken_over_by=run.pk)
     return bool(claimed)
+
+
+def _interrupt_dead(run_ids: list[int], now, *, taken_over_by: int | None = None) -> int:
+    """Mark runs whose worker died as Interrupted (only those still shown as running)."""
+    then = f" Run #{taken_over_by} took over." if taken_over_by else ""
+    return SyncRun.objects.filter(pk__in=run_ids, status=SyncRun.Status.RUNNING).update(
+        status=SyncRun.Status.INTERRUPTED,
+        finished_at=now,
+        error=(
+            "The worker carrying out this run stopped (no sign of life for "
+            f"{int(STALE_RUN_AFTER.total_seconds())} seconds). What it wrote is kept; the next sync carries on." + then
+        ),
+    )
+
+
+def sync_runs_recover_stale(*, now=None) -> list[SyncRun]:
+    """Runs whose worker died: marked Interrupted, their setup released, and a run a
+    person started with a button queued again, so it carries on without another click.
+
+    Called every minute (the job queue dispatcher's tick). Job Queue runs are not
+    queued again here: their entry's own lease expires and the job queue reruns it.
+    Returns the runs queued in their place.
+    """
+    now = now or timezone.now()
+    dead = list(
+        SyncRun.objects.filter(status=SyncRun.Status.RUNNING, heartbeat_at__lt=now - STALE_RUN_AFTER).select_related(
+            "setup"
+        )
+    )
+    replacements = []
+    for run in dead:
+        if not _interrupt_dead([run.pk], now):
+            continue  # it came back to life, or another sweep got it
+        logger.warning("Sync run %s of setup %s stopped showing signs of life; interrupted", run.pk, run.setup_id)
+        ExchangeSyncSetup.objects.filter(pk=run.setup_id, running_run=run).update(running_run=None)
+        if run.trigger == SyncRun.Trigger.BUTTON:
+            replacement, queued = sync_run_queue(
+                run.setup, kind=run.kind, trigger=run.trigger, requested_by=run.requested_by
+            )
+            if queued:
+                replacements.append(replacement)
+    return replacements
 
 
 def sync_run_refuse(run: SyncRun) -> SyncRun:

@@ -77,6 +77,7 @@ class ExchangeSyncSetupAdmin(admin.ModelAdmin):
                 {
                     "fields": [
                         "folder_name",
+                        ("adopt_existing_folder", "imports_existing_contacts"),
                         *(filter_form_field(field) for field in FILTER_FIELDS),
                         "filter_text",
                         "filter_preview",
@@ -94,6 +95,14 @@ class ExchangeSyncSetupAdmin(admin.ModelAdmin):
         # The filter boxes are added by the form itself (one per allow-listed field).
         kwargs["fields"] = ExchangeSyncSetupForm.Meta.fields
         return super().get_form(request, obj, change=change, **kwargs)
+
+    def save_model(self, request: HttpRequest, obj: ExchangeSyncSetup, form, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        # What the form's folder check found (it ran before the save; see forms.py).
+        if form.folder_adopted:
+            self.message_user(request, form.folder_adopted, level=messages.INFO)
+        if form.folder_warning:
+            self.message_user(request, form.folder_warning, level=messages.WARNING)
 
     # --- who sees what ------------------------------------------------------------------
 

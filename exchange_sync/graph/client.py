@@ -26,7 +26,11 @@ from .errors import GraphError
 from .retry import DEFAULT_MAX_RETRY_AFTER, RetryPolicy
 from .stamp import (
     EXTENDED_PROPERTIES,
+    FOLDER_STAMP_FIELD,
+    FOLDER_STAMP_PROPERTY_ID,
     STAMP_FIELD,
+    folder_is_stamped,
+    folder_stamp_property,
     odata_quote,
     stamp_expand,
     stamp_filter,
@@ -146,18 +150,35 @@ class GraphClient:
             for item in page["value"]
         ]
 
-    def get_contact_folder(self, mailbox: str, folder_id: str) -> dict[str, Any]:
-        """One folder by id. ``GraphNotFoundError`` when it was deleted."""
-        return self._transport.request("GET", paths.contact_folder(mailbox, folder_id))
+    def get_contact_folder(self, mailbox: str, folder_id: str, *, expand_stamp: bool = False) -> dict[str, Any]:
+        """One folder by id. ``GraphNotFoundError`` when it was deleted.
 
-    def create_contact_folder(self, mailbox: str, display_name: str) -> dict[str, Any]:
-        """Create a folder. ``GraphConflictError`` (``ErrorFolderExists``) if the name is taken.
+        With ``expand_stamp`` the folder carries ``item["isBcsyncFolder"]``: whether it
+        has bcsync's folder stamp (read with ``$expand``, the documented way:
+        https://learn.microsoft.com/graph/api/singlevaluelegacyextendedproperty-get).
+        """
+        params = {"$expand": stamp_expand(FOLDER_STAMP_PROPERTY_ID)} if expand_stamp else None
+        item = self._transport.request("GET", paths.contact_folder(mailbox, folder_id), params=params)
+        if expand_stamp:
+            item[FOLDER_STAMP_FIELD] = folder_is_stamped(item)
+        return item
+
+    def create_contact_folder(self, mailbox: str, display_name: str, *, stamped: bool = False) -> dict[str, Any]:
+        """Create a folder, ``stamped`` as bcsync's in the same POST when asked.
+        ``GraphConflictError`` (``ErrorFolderExists``) if the name is taken.
 
         Unlike a contact create, this one is resent after a timeout or a 503/504: a
         resend of a create that did happen is refused with ``ErrorFolderExists``, so it
-        cannot make a second folder, and the caller adopts the folder of that name.
+        cannot make a second folder, and the caller finds the (stamped) folder of that name.
         """
-        return self._transport.request("POST", paths.contact_folders(mailbox), body={"displayName": display_name})
+        body: dict[str, Any] = {"displayName": display_name}
+        if stamped:
+            body.update(folder_stamp_property())
+        return self._transport.request("POST", paths.contact_folders(mailbox), body=body)
+
+    def stamp_contact_folder(self, mailbox: str, folder_id: str) -> dict[str, Any]:
+        """Mark an existing folder as bcsync's (PATCH with the extended property)."""
+        return self._transport.request("PATCH", paths.contact_folder(mailbox, folder_id), body=folder_stamp_property())
 
     def rename_contact_folder(self, mailbox: str, folder_id: str, display_name: str) -> dict[str, Any]:
         """Rename a folder; its id stays the same."""

@@ -66,6 +66,9 @@ class Folder(models.Model):
     mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE, related_name="folders")
     graph_id = models.CharField(max_length=100, unique=True)
     display_name = models.CharField(max_length=255)
+    # Its single-value extended properties, {canonical property id: value}: a folder
+    # has few, and Graph only reads them back by id ($expand), never searches them here.
+    extended = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -17,7 +17,7 @@ from .errors import GraphError, LostAnswer, bad_request, not_found
 from .graph import Call, GraphResponse, route
 from .knobs import chance
 from .models import Contact, ContactEmail, DeltaExpiry, ExtendedProperty, Folder, Mailbox
-from .shapes import SELECTABLE, contact_body_clean, contact_render, folder_render
+from .shapes import SELECTABLE, contact_body_clean, contact_render, extended_clean, folder_render
 
 _TOKEN_SALT = "graph-sandbox-paging"  # noqa: S105 (a signing salt, not a secret)
 
@@ -125,10 +125,11 @@ def folders_list(call: Call) -> GraphResponse:
 
 
 def folder_create(call: Call) -> GraphResponse:
+    """POST; extended properties in the body are stored, not echoed (singlevaluelegacyextendedproperty-post)."""
     name = _body_dict(call).get("displayName")
     if not isinstance(name, str) or not name.strip():
         raise bad_request("The folder name is required.", "ErrorInvalidArgument")
-    folder = services.folder_create(call.mailbox, name)
+    folder = services.folder_create(call.mailbox, name, extended_clean(call.request.body))
     _lose_answer_maybe(call)
     body = {"@odata.context": _context(call, "/contactFolders/$entity")}
     return GraphResponse(201, body | folder_render(folder, root_folder_id=call.mailbox.root_folder_id))
@@ -136,17 +137,17 @@ def folder_create(call: Call) -> GraphResponse:
 
 def folder_get(call: Call) -> GraphResponse:
     folder = _folder(call, call.args[0])
+    expand = odata.expand(call.request.query.get("$expand"))
     body = {"@odata.context": _context(call, "/contactFolders/$entity")}
-    return GraphResponse(200, body | folder_render(folder, root_folder_id=call.mailbox.root_folder_id))
+    return GraphResponse(200, body | folder_render(folder, root_folder_id=call.mailbox.root_folder_id, expand=expand))
 
 
 def folder_update(call: Call) -> GraphResponse:
     folder = _folder(call, call.args[0])
     name = _body_dict(call).get("displayName")
-    if name is not None:
-        if not isinstance(name, str) or not name.strip():
-            raise bad_request("The folder name is required.", "ErrorInvalidArgument")
-        folder = services.folder_rename(folder, name)
+    if name is not None and (not isinstance(name, str) or not name.strip()):
+        raise bad_request("The folder name is required.", "ErrorInvalidArgument")
+    folder = services.folder_update(folder, display_name=name, extended=extended_clean(call.request.body))
     body = {"@odata.context": _context(call, "/contactFolders/$entity")}
     return GraphResponse(200, body | folder_render(folder, root_folder_id=call.mailbox.root_folder_id))
 

@@ -106,10 +106,33 @@ def _folder_exists_error() -> GraphError:
 
 
 @transaction.atomic
-def folder_create(mailbox: Mailbox, display_name: str) -> Folder:
+def folder_create(mailbox: Mailbox, display_name: str, extended: Iterable[dict] = ()) -> Folder:
     if _folder_name_taken(mailbox, display_name):
         raise _folder_exists_error()
-    return Folder.objects.create(mailbox=mailbox, graph_id=ids.new_id(ids.FOLDER), display_name=display_name)
+    folder = Folder(mailbox=mailbox, graph_id=ids.new_id(ids.FOLDER), display_name=display_name)
+    _set_folder_extended(folder, extended)
+    folder.save()
+    return folder
+
+
+@transaction.atomic
+def folder_update(folder: Folder, *, display_name: str | None = None, extended: Iterable[dict] = ()) -> Folder:
+    """PATCH a folder: rename it (409 when the name is taken) and set (or, with a null
+    value, remove) extended properties, all or nothing."""
+    if display_name is not None:
+        folder = folder_rename(folder, display_name)
+    _set_folder_extended(folder, extended)
+    folder.save(update_fields=["extended"])
+    return folder
+
+
+def _set_folder_extended(folder: Folder, extended: Iterable[dict]) -> None:
+    for item in extended:
+        property_id = canonical_property_id(str(item["id"]))
+        if item.get("value") is None:
+            folder.extended.pop(property_id, None)
+        else:
+            folder.extended[property_id] = str(item["value"])
 
 
 @transaction.atomic

@@ -161,5 +161,20 @@ def contact_render(
     return full
 
 
-def folder_render(folder: Folder, *, root_folder_id: str) -> dict:
-    return {"id": folder.graph_id, "displayName": folder.display_name, "parentFolderId": root_folder_id}
+def folder_render(folder: Folder, *, root_folder_id: str, expand: tuple[bool, str | None] = (False, None)) -> dict:
+    """A folder as Graph returns it; with `expand` (from `odata.expand`) its extended
+    properties too, all or the one asked for (none: the collection is left out)."""
+    body = {"id": folder.graph_id, "displayName": folder.display_name, "parentFolderId": root_folder_id}
+    is_expanded, property_id = expand
+    extended = [{"id": pid, "value": value} for pid, value in folder.extended.items() if property_id in (None, pid)]
+    if is_expanded and extended:
+        body["singleValueExtendedProperties"] = extended
+    return body
+
+
+def extended_clean(body: dict) -> list[dict]:
+    """The `singleValueExtendedProperties` of a POST/PATCH body; 400 when malformed."""
+    value = body.get("singleValueExtendedProperties", [])
+    if not isinstance(value, list) or not all(isinstance(i, dict) and "id" in i for i in value):
+        raise _type_error("singleValueExtendedProperties")
+    return value

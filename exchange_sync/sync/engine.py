@@ -33,7 +33,8 @@ from exchange_sync.mapping import (
 from exchange_sync.models import ContactLink, ExchangeSyncSetup, SyncIssue, SyncRun
 from exchange_sync.outbox import LINK_FIELDS, Op, Outbox
 from exchange_sync.selectors import contacts_in_scope, contacts_matching_filter, exclusion_reason
-from exchange_sync.sync.folder import folder_ensure
+from exchange_sync.sync.adoption import AdoptedFolder
+from exchange_sync.sync.folder import FolderRefused, folder_ensure
 from exchange_sync.sync.guard import deletions_guard
 from exchange_sync.sync.inbound import OutlookInbound
 from exchange_sync.sync.shutdown import RunInterrupted, shutdown_requested
@@ -77,7 +78,7 @@ class Seen:
     duplicates: list[ContactLink] = field(default_factory=list)
 
 
-class Engine(OutlookInbound):
+class Engine(OutlookInbound, AdoptedFolder):
     """One run's work; `execute` raises NeedsConfirmation, SetupProblem or GraphError."""
 
     def __init__(self, run: SyncRun, setup: ExchangeSyncSetup, client: GraphClient, progress) -> None:
@@ -94,6 +95,8 @@ class Engine(OutlookInbound):
         self.delta_incomplete = False
         # Links whose Outlook copy agrees but whose record is stale, saved once a page.
         self._refreshed: list[ContactLink] = []
+        # A problem a person must fix that did not stop the run (the setup shows it).
+        self.attention = ""
 
     # --- the run ------------------------------------------------------------------
 
@@ -107,10 +110,14 @@ class Engine(OutlookInbound):
             contact_filter_validate(self.setup.contact_filter)
         except ValidationError as exc:
             raise SetupProblem(f"The contact filter cannot be used: {' '.join(exc.messages)}") from exc
-        folder = folder_ensure(self.client, self.setup, self.mailbox)
-        self.folder_id = folder.id
-        if folder.note:
-            self._note(folder.note)
+        try:
+            folder = folder_ensure(self.client, self.setup, self.mailbox)
+        except FolderRefused as exc:
+            raise SetupProblem(str(exc)) from exc
+        self.folder_id, self.attention = folder.id, folder.attention
+        for note in (folder.note, folder.attention):
+            if note:
+                self._note(note)
         self.outbox = Outbox(
             self.client,
             self.mailbox,
@@ -132,6 +139,8 @@ class Engine(OutlookInbound):
         if full:
             self.total = contacts_in_scope(self.setup).count()
             delta_link = self._pull_everything(seen)
+        if folder.is_adopted:
+            self._note_adoption()
         self._guard(seen)
         self._remove_duplicates(seen.duplicates)
         self._apply_missing(seen.missing_link_ids)

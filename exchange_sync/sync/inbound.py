@@ -142,6 +142,8 @@ class OutlookInbound:
 
     def _pull_new(self, item: dict[str, Any], seen: Seen) -> None:
         """A contact made in Outlook: link it to the Person with its email, or create one."""
+        if self._left_alone(item):
+            return  # a person's own contact in a folder they adopted (sync/adoption.py)
         values = outlook_values(item)
         label = values["name"] or values["email"] or "(no name)"
         reason = None

@@ -27,9 +27,9 @@ from exchange_sync.sync.shutdown import RunInterrupted
 
 logger = logging.getLogger(__name__)
 
-# How often a running run shows it is alive, whatever it is doing (well under
-# services.STALE_RUN_AFTER).
-PULSE_SECONDS = 60.0
+# How often a running run shows it is alive, whatever it is doing (several beats fit in
+# services.STALE_RUN_AFTER, after which a run is taken to be dead).
+PULSE_SECONDS = 20.0
 
 
 def sync_setup(
@@ -105,6 +105,8 @@ def sync_run_execute(run: SyncRun, *, client: GraphClient, progress=None) -> Syn
     if run.status in (SyncRun.Status.SUCCEEDED, SyncRun.Status.PARTIAL):
         ExchangeSyncSetup.objects.filter(pk=setup.pk).update(changes_since=run.started_at)
     services.setup_mark_result(setup, run)
+    if engine.attention and run.status in (SyncRun.Status.SUCCEEDED, SyncRun.Status.PARTIAL):
+        services.setup_mark_attention(setup, engine.attention)  # the run went on; the problem stays shown
     return run
 
 

@@ -74,6 +74,14 @@ def test_an_existing_folder_is_reported_accessible(validate, ann_setup):
     assert "the Outlook folder 'Business Central' is accessible" in message
 
 
+def test_a_persons_folder_of_the_chosen_name_is_noted_as_not_used_until_adopted(validate, ann_setup):
+    folder_create(mailbox_add(MAILBOX)[0], "Business Central")  # made in Outlook, not by bcsync
+    level, message = validate()
+    assert level == "success"
+    assert "An Outlook folder 'Business Central' already exists and bcsync did not create it" in message
+    assert "does not use it unless you adopt it" in message
+
+
 def test_a_folder_deleted_in_outlook_is_noted_as_recreated_next_sync(validate, ann_setup):
     mailbox = mailbox_add(MAILBOX)[0]
     folder = folder_create(mailbox, "Business Central")

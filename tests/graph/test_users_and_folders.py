@@ -8,6 +8,7 @@ import pytest
 import responses
 
 from exchange_sync.graph import GraphConflictError, GraphError, GraphNotFoundError
+from exchange_sync.graph.stamp import FOLDER_STAMP_PROPERTY_ID
 from tests.graph.conftest import BASE, FOLDER_ID, FOLDER_PATH, MAILBOX, load, sent_json
 
 FOLDERS_URL = f"{BASE}/users/{MAILBOX}/contactFolders"
@@ -86,6 +87,53 @@ def test_it_creates_a_folder(mocked, client):
 
     assert folder["id"] == FOLDER_ID
     assert sent_json(mocked.calls[0]) == {"displayName": "Business Central"}
+
+
+FOLDER_STAMP = {"id": FOLDER_STAMP_PROPERTY_ID, "value": "bcsync"}
+
+
+def test_it_creates_a_folder_stamped_as_bcsyncs_in_the_same_post(mocked, client):
+    mocked.post(FOLDERS_URL, status=201, json=load("contact_folder.json"))
+
+    client.create_contact_folder(MAILBOX, "Business Central", stamped=True)
+
+    assert sent_json(mocked.calls[0]) == {
+        "displayName": "Business Central",
+        "singleValueExtendedProperties": [FOLDER_STAMP],
+    }
+    assert FOLDER_STAMP_PROPERTY_ID.startswith("String {") and FOLDER_STAMP_PROPERTY_ID.endswith("} Name BcSyncFolder")
+
+
+@pytest.mark.parametrize(
+    ("answer", "is_stamped"),
+    [
+        # Graph spells the GUID in its own case: compared case-insensitively.
+        ([{"id": FOLDER_STAMP_PROPERTY_ID.replace("0f45d569", "0F45D569"), "value": "x"}], True),
+        ([FOLDER_STAMP], True),
+        (None, False),
+        ([], False),
+    ],
+)
+def test_it_reads_a_folders_stamp_with_expand(mocked, client, answer, is_stamped):
+    body = load("contact_folder.json")
+    if answer is not None:
+        body["singleValueExtendedProperties"] = answer
+    mocked.get(FOLDER_PATH, json=body)
+
+    folder = client.get_contact_folder(MAILBOX, FOLDER_ID, expand_stamp=True)
+
+    assert folder["isBcsyncFolder"] is is_stamped
+    assert mocked.calls[0].request.params == {
+        "$expand": f"singleValueExtendedProperties($filter=id eq '{FOLDER_STAMP_PROPERTY_ID}')"
+    }
+
+
+def test_it_stamps_an_existing_folder_with_a_patch(mocked, client):
+    mocked.patch(FOLDER_PATH, json=load("contact_folder.json"))
+
+    client.stamp_contact_folder(MAILBOX, FOLDER_ID)
+
+    assert sent_json(mocked.calls[0]) == {"singleValueExtendedProperties": [FOLDER_STAMP]}
 
 
 def test_it_raises_a_conflict_when_the_folder_name_exists(mocked, client):

@@ -91,3 +91,62 @@ def test_it_deletes_a_folders_contacts_with_it(graph):
     assert not ExtendedProperty.objects.exists()
     assert not ContactEmail.objects.exists()
     assert graph.get(graph.contact_path(other, kept["id"])).status_code == 200
+
+
+# --- extended properties on folders (singlevaluelegacyextendedproperty-post / -get) -----
+
+FOLDER_PROPERTY = "String {0f45d569-41fc-4de0-ac45-db55ad04fd7d} Name BcSyncFolder"
+
+
+def _expand(property_id: str = FOLDER_PROPERTY) -> dict[str, str]:
+    return {"$expand": f"singleValueExtendedProperties($filter=id eq '{property_id}')"}
+
+
+def test_it_keeps_a_folders_extended_property_set_on_create_and_returns_it_only_when_expanded(graph):
+    created = graph.post(
+        f"/users/{MAILBOX}/contactFolders",
+        {"displayName": "Business Central", "singleValueExtendedProperties": [{"id": FOLDER_PROPERTY, "value": "x"}]},
+    )
+    assert created.status_code == 201
+    assert "singleValueExtendedProperties" not in created.json()  # not echoed, as documented
+    path = graph.folder_path(created.json()["id"])
+    assert "singleValueExtendedProperties" not in graph.get(path).json()
+    # The GUID in another case names the same property.
+    expanded = graph.get(path, params=_expand(FOLDER_PROPERTY.replace("0f45d569", "0F45D569"))).json()
+    assert expanded["singleValueExtendedProperties"] == [{"id": FOLDER_PROPERTY, "value": "x"}]
+
+
+def test_it_sets_a_folders_extended_property_with_patch_and_keeps_its_name(graph):
+    path = graph.folder_path(graph.folder("Family"))
+    assert "singleValueExtendedProperties" not in graph.get(path, params=_expand()).json()
+
+    patched = graph.patch(path, {"singleValueExtendedProperties": [{"id": FOLDER_PROPERTY, "value": "x"}]})
+
+    assert patched.status_code == 200
+    folder = graph.get(path, params=_expand()).json()
+    assert folder["displayName"] == "Family"
+    assert folder["singleValueExtendedProperties"] == [{"id": FOLDER_PROPERTY, "value": "x"}]
+    other = "String {0f45d569-41fc-4de0-ac45-db55ad04fd7d} Name Other"
+    assert "singleValueExtendedProperties" not in graph.get(path, params=_expand(other)).json()
+
+
+def test_it_refuses_a_malformed_folder_extended_property(graph):
+    response = graph.post(
+        f"/users/{MAILBOX}/contactFolders", {"displayName": "Bad", "singleValueExtendedProperties": [{"value": "x"}]}
+    )
+    assert response.status_code == 400
+    assert graph.get(f"/users/{MAILBOX}/contactFolders").json()["value"] == []
+
+
+def test_a_folder_patch_refused_for_its_name_sets_no_extended_property_either(graph):
+    graph.folder("Family")
+    path = graph.folder_path(graph.folder("Business Central"))
+
+    response = graph.patch(
+        path, {"displayName": "Family", "singleValueExtendedProperties": [{"id": FOLDER_PROPERTY, "value": "x"}]}
+    )
+
+    assert response.status_code == 409
+    folder = graph.get(path, params=_expand()).json()
+    assert folder["displayName"] == "Business Central"
+    assert "singleValueExtendedProperties" not in folder
