@@ -29,7 +29,11 @@ TARGETS: dict[str, list[str]] = {
     "outbox": ["exchange_sync.outbox.*"],
     "sync.guard": ["exchange_sync.sync.guard.*"],
     "sync.run": ["exchange_sync.sync.run.*"],
-    "services.sync_run_claim": ["exchange_sync.services.x_sync_run_claim__mutmut_*"],
+    # The claim, and how it marks the dead run it takes over.
+    "services.sync_run_claim": [
+        "exchange_sync.services.x_sync_run_claim__mutmut_*",
+        "exchange_sync.services.x__interrupt_dead__mutmut_*",
+    ],
     "sync.engine": [
         f"exchange_sync.sync.engine.x{CLASS}Engine{CLASS}{method}__mutmut_*"
         for method in (

@@ -82,7 +82,11 @@ def test_a_dead_run_releases_its_setup_once_its_heartbeat_is_stale(setup, clock)
     assert sync_run_claim(next_run) is True
     assert _holder(setup) == next_run.pk
     dead.refresh_from_db()
-    assert dead.status == SyncRun.Status.RUNNING  # the claim only takes the setup over
+    assert (dead.status, dead.finished_at) == (SyncRun.Status.INTERRUPTED, NOW)
+    assert dead.error == (
+        f"The worker carrying out this run stopped (no sign of life for {int(STALE_RUN_AFTER.total_seconds())} "
+        f"seconds). What it wrote is kept; the next sync carries on. Run #{next_run.pk} took over."
+    )
 
 
 @pytest.mark.parametrize("status", SyncRun.FINISHED)

@@ -47,6 +47,7 @@ class StandInEngine:
         self.counts = dict.fromkeys(COUNTERS, 0)
         self.issues: list[SyncIssue] = []
         self.done = self.total = 0
+        self.attention = ""
         StandInEngine.made.append(self)
 
     def execute(self) -> None:
@@ -117,6 +118,31 @@ def test_a_run_that_did_everything_succeeded_and_records_what_it_did(setup, engi
     assert setup.changes_since == run.started_at  # the next incremental run starts from here
     assert (setup.needs_attention, setup.last_error) == (False, "")  # what a person had to fix is fixed
     assert setup.last_success_at is not None
+
+
+@pytest.mark.parametrize("counts", [{}, {"failed": 1}])
+def test_a_problem_a_run_worked_around_stays_shown_on_the_setup(setup, engine, counts):
+    def work(engine) -> None:
+        engine.counts.update(counts)
+        engine.attention = "The folder 'Business Central' was renamed in Outlook; rename it back."
+
+    engine(work)
+    run = _execute(setup)
+    assert run.status in (SyncRun.Status.SUCCEEDED, SyncRun.Status.PARTIAL)
+    assert (setup.needs_attention, setup.last_error) == (
+        True,
+        "The folder 'Business Central' was renamed in Outlook; rename it back.",
+    )
+
+
+def test_a_failed_run_shows_its_own_error_not_what_it_worked_around(setup, engine):
+    def work(engine) -> None:
+        engine.attention = "The folder was renamed in Outlook."
+        raise GraphTransientError("down", status=503)
+
+    engine(work)
+    run = _execute(setup)
+    assert (setup.needs_attention, setup.last_error) == (False, run.error)
 
 
 def test_a_run_with_failed_contacts_is_partial_and_still_moves_changes_since(setup, engine):
