@@ -169,5 +169,5 @@ def _auth_message(exc: GraphAuthError) -> str:
             "The application has no access to this mailbox: an administrator must grant admin consent "
             "for Contacts.ReadWrite (or widen the application access policy)."
         ),
-    }.get(getattr(exc, "reason", ""), "Microsoft 365 refused the sign-in.")
+    }.get(exc.reason, "Microsoft 365 refused the sign-in.")
     return f"{what} ({exc})"

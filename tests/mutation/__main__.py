@@ -70,6 +70,9 @@ def main(modules: list[str]) -> int:
     # The template test database of tests/mutation/plugin.py is made anew by mutmut's
     # first test run, so it always has the current migrations.
     (MUTANTS / ".test-db-mutmut-template.sqlite3").unlink(missing_ok=True)
+    # Which tests call which function is measured anew: mutmut would keep what it measured
+    # for a test before the function was changed or added.
+    (MUTANTS / "mutmut-stats.json").unlink(missing_ok=True)
     env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}  # SQLite only
     mutmut = Path(sys.executable).with_name("mutmut")
     started = time.monotonic()

@@ -6,6 +6,12 @@ Forked, they would all share the SQLite test database named when the settings we
 imported, and migrating a new one for each mutant costs more than most mutants' tests.
 So the first test run (mutmut's own) keeps its migrated database as a template, and each
 mutant's process works on its own copy of it, deleted when its tests end.
+
+mutmut runs against a mutant the tests that called the function it changed, fastest
+first, stopping at the first failure. A mutant no test notices would run them all, and
+the engine's functions are called by every sync test. So a mutant gets the fastest of
+its tests up to MUTATE_TEST_SECONDS (default 20) of their measured time: the tests
+written for a function are the fast ones that call it.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from pathlib import Path
 import pytest
 
 TEMPLATE_NAME = ".test-db-mutmut-template.sqlite3"
+DEFAULT_TEST_SECONDS = 20.0
 
 
 def _in_a_mutant_process() -> bool:
@@ -37,6 +44,25 @@ def pytest_configure(config: pytest.Config) -> None:
         shutil.copyfile(template, name)
     database["TEST"]["NAME"] = str(name)
     config.option.reuse_db = True  # migrate only what the template lacks; keep it after
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not _in_a_mutant_process():
+        return
+    from mutmut.state import state  # this process is a fork of mutmut's: its measurements
+
+    durations = state().duration_by_test
+    budget = float(os.environ.get("MUTATE_TEST_SECONDS", DEFAULT_TEST_SECONDS))
+    items.sort(key=lambda item: durations.get(item.nodeid, 0.0))
+    spent, kept = 0.0, []
+    for item in items:
+        if kept and spent + durations.get(item.nodeid, 0.0) > budget:
+            break
+        spent += durations.get(item.nodeid, 0.0)
+        kept.append(item)
+    if len(kept) < len(items):
+        config.hook.pytest_deselected(items=items[len(kept) :])
+        items[:] = kept
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

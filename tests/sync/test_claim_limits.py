@@ -78,6 +78,8 @@ def test_a_run_that_has_not_shown_a_sign_of_life_yet_keeps_its_setup(setup, cloc
 
 def test_a_dead_run_releases_its_setup_once_its_heartbeat_is_stale(setup, clock):
     dead = _holding(setup, heartbeat_at=NOW - STALE_RUN_AFTER - timedelta(seconds=1))
+    other_setup = ExchangeSyncSetup.objects.create(user=make_user("bob", mailbox="bob@cronus.example"))
+    elsewhere = _holding(other_setup)
     next_run = _run(setup)
     assert sync_run_claim(next_run) is True
     assert _holder(setup) == next_run.pk
@@ -87,14 +89,18 @@ def test_a_dead_run_releases_its_setup_once_its_heartbeat_is_stale(setup, clock)
         f"The worker carrying out this run stopped (no sign of life for {int(STALE_RUN_AFTER.total_seconds())} "
         f"seconds). What it wrote is kept; the next sync carries on. Run #{next_run.pk} took over."
     )
+    elsewhere.refresh_from_db()
+    assert (elsewhere.status, elsewhere.error) == (SyncRun.Status.RUNNING, "")  # only the dead run
 
 
 @pytest.mark.parametrize("status", SyncRun.FINISHED)
 def test_a_finished_run_never_blocks_the_next(setup, clock, status):
-    _holding(setup, status=status)
+    finished = _holding(setup, status=status)
     next_run = _run(setup)
     assert sync_run_claim(next_run) is True
     assert _holder(setup) == next_run.pk
+    finished.refresh_from_db()
+    assert (finished.status, finished.error) == (status, "")  # a finished run keeps its outcome
 
 
 def test_a_claim_never_takes_a_setup_another_run_took_meanwhile(setup, clock, monkeypatch):

@@ -282,12 +282,23 @@ def test_a_run_refused_for_another_never_starts_its_engine(setup, engine):
 
 def test_sync_setup_runs_a_new_run_of_the_kind_asked_for(setup, engine):
     user = make_user("boss")
-    run = sync_setup(setup, client=Client(), kind=SyncRun.Kind.FULL, trigger=SyncRun.Trigger.BUTTON, requested_by=user)
+
+    def progress(done: int, total: int) -> None:
+        pass
+
+    run = sync_setup(
+        setup,
+        client=Client(),
+        kind=SyncRun.Kind.FULL,
+        trigger=SyncRun.Trigger.BUTTON,
+        requested_by=user,
+        progress=progress,
+    )
     assert (run.kind, run.trigger, run.requested_by, run.status) == (
         SyncRun.Kind.FULL,
         SyncRun.Trigger.BUTTON,
         user,
         SyncRun.Status.SUCCEEDED,
     )
-    assert StandInEngine.made[0].run == run
+    assert (StandInEngine.made[0].run, StandInEngine.made[0].progress) == (run, progress)
     assert sync_setup(setup, client=Client()).kind == SyncRun.Kind.INCREMENTAL
