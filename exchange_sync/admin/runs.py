@@ -145,7 +145,7 @@ class SyncRunAdmin(_OwnRowsMixin, admin.ModelAdmin):
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
         """The run's page: progress, counts per direction, issues, planned deletions."""
         run = self._run(request, object_id)
-        issues = Paginator(run.issues.all(), ISSUES_PER_PAGE).get_page(request.GET.get("page"))
+        issues = Paginator(run.issues.select_related("resolved_by"), ISSUES_PER_PAGE).get_page(request.GET.get("page"))
         context = {
             **self.admin_site.each_context(request),
             "title": f"{run.get_kind_display()} #{run.pk}",
