@@ -153,6 +153,10 @@ def value_problems(values: Mapping[str, str]) -> dict[str, str]:
         label = str(model_field.verbose_name).capitalize()
         if model_field.max_length and len(value) > model_field.max_length:
             problems[field] = f"{label} is longer than {model_field.max_length} characters"
+        elif any("\ud800" <= ch <= "\udfff" for ch in value):
+            # A lone UTF-16 surrogate (Graph JSON can carry "\ud800" escapes): no
+            # database driver here can store it.
+            problems[field] = f"{label} contains a broken character (a lone Unicode surrogate)"
         elif any(ord(ch) < 32 and ch not in "\t" for ch in value):
             problems[field] = f"{label} contains control characters"
         elif field in EMAIL_FIELDS and value:

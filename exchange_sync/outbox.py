@@ -19,6 +19,7 @@ from exchange_sync.graph.batch import BatchRequest, BatchResponse, error_from_ba
 from exchange_sync.graph.errors import GraphConflictError, GraphError, GraphNotFoundError, GraphTransientError
 from exchange_sync.mapping import MappedValues, graph_body, values_hash
 from exchange_sync.models import ContactLink, SyncIssue
+from exchange_sync.row_errors import bulk_update_each, item_error_text
 
 if TYPE_CHECKING:
     from exchange_sync.graph.client import GraphClient
@@ -101,8 +102,7 @@ class Outbox:
         changed = [link for link in changed if link.pk is not None]
         removed = [pk for pk in removed if pk is not None]
         with transaction.atomic():
-            if changed:
-                ContactLink.objects.bulk_update(changed, LINK_FIELDS, batch_size=500)
+            bulk_update_each(ContactLink, changed, LINK_FIELDS, on_refused=self._not_recorded)
             if removed:
                 ContactLink.objects.filter(pk__in=removed).delete()
         self._on_flushed()
@@ -136,7 +136,7 @@ class Outbox:
                 # Not there (or not known yet): create it again; a copy that appears
                 # later is found by the next delta round and removed as a duplicate.
                 retry.append(Op("create", op.link, op.values, counter=op.counter, attempt=op.attempt + 1))
-        ContactLink.objects.bulk_update(found, LINK_FIELDS, batch_size=500)
+        bulk_update_each(ContactLink, found, LINK_FIELDS, on_refused=self._not_recorded)
         return retry
 
     def _count(self, op: Op) -> None:
@@ -177,6 +177,21 @@ class Outbox:
         link.state = ContactLink.State.LINKED
         link.failure_count, link.last_error, link.synced_at = 0, "", now
         changed.append(link)
+
+    def _not_recorded(self, link: ContactLink, exc: Exception) -> None:
+        """Outlook's answer for one contact could not be stored (an id or change key the
+        database refuses): that contact fails, the others of the chunk are recorded. Its
+        link keeps what it had; a contact Outlook created is found again by its stamp."""
+        self.counts["failed"] += 1
+        self.issues.append(
+            SyncIssue(
+                kind=SyncIssue.Kind.FAILED,
+                direction=SyncIssue.Direction.TO_OUTLOOK,
+                contact_id=link.contact_id,
+                contact_no=link.contact_no,
+                reason=f"Outlook's answer could not be recorded ({item_error_text(exc)}).",
+            )
+        )
 
     def _failed(self, op: Op, error: GraphError, changed: list) -> None:
         link = op.link

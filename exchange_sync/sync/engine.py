@@ -32,6 +32,7 @@ from exchange_sync.mapping import (
 )
 from exchange_sync.models import ContactLink, ExchangeSyncSetup, SyncIssue, SyncRun
 from exchange_sync.outbox import LINK_FIELDS, Op, Outbox
+from exchange_sync.row_errors import bulk_update_each, item_error_text
 from exchange_sync.selectors import contacts_in_scope, contacts_matching_filter, exclusion_reason
 from exchange_sync.sync.adoption import AdoptedFolder
 from exchange_sync.sync.folder import FolderRefused, folder_ensure
@@ -239,8 +240,9 @@ class Engine(OutlookInbound, AdoptedFolder):
         """An Outlook contact we know: merge Outlook's edits (policy) and repair differences."""
         contact = link.contact
         outlook = outlook_values(item)
-        if self.setup.keep_outlook_edits and outlook != link.snapshot:
-            self._merge_outlook_edits(link, contact, outlook)
+        merging = self.setup.keep_outlook_edits and outlook != link.snapshot
+        if merging and not self._merge_outlook_edits(link, contact, outlook):
+            return  # refused by the database (an issue): both sides stay as they are
         current = contact_values(contact)
         # No hash yet: our write to this Outlook contact (its stamp with Business
         # Central's values) was never confirmed, so it is sent even when values agree.
@@ -259,9 +261,24 @@ class Engine(OutlookInbound, AdoptedFolder):
                 self._refreshed.append(link)
 
     def _save_refreshed(self) -> None:
-        if self._refreshed:
-            ContactLink.objects.bulk_update(self._refreshed, LINK_FIELDS, batch_size=500)
-            self._refreshed = []
+        bulk_update_each(ContactLink, self._refreshed, LINK_FIELDS, on_refused=self._link_refused)
+        self._refreshed = []
+
+    def _link_refused(self, link: ContactLink, exc: Exception) -> None:
+        """A link record the database refused (Outlook sent what it cannot store): the
+        old record stays, and the next run compares that contact again."""
+        self.counts["failed"] += 1
+        self.delta_incomplete = True
+        self.issues.append(
+            SyncIssue(
+                run=self.run,
+                kind=SyncIssue.Kind.FAILED,
+                direction=SyncIssue.Direction.TO_BC,
+                contact_id=link.contact_id,
+                contact_no=link.contact_no,
+                reason=f"What Outlook holds for it could not be recorded ({item_error_text(exc)}).",
+            )
+        )
 
     # --- safety -------------------------------------------------------------------
 
