@@ -134,8 +134,11 @@ class OutlookInbound:
             return
         outlook = outlook_values(item)
         link.graph_id, link.change_key, link.state = item["id"], item.get("changeKey") or "", ContactLink.State.LINKED
-        # It carries our stamp, so Outlook holds these values for it as written.
-        link.snapshot, link.fields_hash = outlook, values_hash(outlook)
+        # It carries our stamp, so Outlook holds these values for it as written; but
+        # the stamp does not say which list entries are ours: none is taken for ours,
+        # so the person's own entry in a slot Business Central leaves empty stays.
+        link.snapshot = {**outlook, **dict.fromkeys(LIST_FIELDS - {"email"}, "")}
+        link.fields_hash = values_hash(outlook)
         link.outlook_lists = outlook_lists(item)
         self._refreshed.append(link)
         if link.contact_id is None:

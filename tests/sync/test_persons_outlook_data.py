@@ -263,3 +263,15 @@ def test_a_link_made_before_outlook_lists_were_kept_sends_a_changed_job_title_wi
     [(_, body)] = patches
     assert set(body) == {"displayName", "jobTitle", EXTENDED_PROPERTIES}
     assert run.graph_requests <= math.ceil(1 / 20) + 3
+
+
+def test_a_stamped_contact_found_again_keeps_the_second_address_the_person_added(sync, outlook, setup):
+    person = make_person()
+    sync()
+    item = outlook.by_stamp()[person.no]
+    outlook.update(item["id"], emailAddresses=[*item["emailAddresses"], {"address": "own@person.example"}])
+    sync()
+    ContactLink.objects.filter(setup=setup).delete()  # a reset setup: its contacts are found by their stamp
+    run = sync(full=True)
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    assert [e["address"] for e in _stored(item["id"])["emailAddresses"]] == [person.email, "own@person.example"]
