@@ -75,11 +75,10 @@ def values_hash(values: Mapping[str, str]) -> str:
 
 
 def graph_body(values: Mapping[str, str]) -> dict[str, Any]:
-    """The Graph contact JSON for mapped values.
-
-    Every mapped property is always sent, empty ones as empty values, so a PATCH also
-    clears what was cleared in Business Central; displayName is always sent because
-    Outlook regenerates it otherwise (graph-notes.md).
+    """The Graph contact JSON for mapped values: the body of a create, and the state an
+    update compares against (`exchange_sync/patch.update_body` sends only what differs,
+    lists merged into Outlook's). Empty values are empty properties, so an update also
+    clears what was cleared in Business Central.
     """
     emails = [
         {"address": values[field], "name": values["name"] if field == "email" else values[field]}

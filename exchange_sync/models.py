@@ -132,6 +132,10 @@ class ContactLink(models.Model):
     change_key = models.CharField(max_length=200, blank=True)
     fields_hash = models.CharField(max_length=64, blank=True)
     snapshot = models.JSONField(default=dict, blank=True)
+    # Outlook's emailAddresses, businessPhones and categories as last seen (read or
+    # written), so an update merges bcsync's slots into them without reading the
+    # contact first; empty for links made before they were kept (see exchange_sync/patch.py).
+    outlook_lists = models.JSONField(default=dict, blank=True)
     state = models.CharField(max_length=20, choices=State.choices, default=State.PENDING_CREATE)
     failure_count = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)

@@ -19,6 +19,15 @@ from exchange_sync.graph.batch import BatchRequest, BatchResponse, error_from_ba
 from exchange_sync.graph.errors import GraphConflictError, GraphError, GraphNotFoundError, GraphTransientError
 from exchange_sync.mapping import MappedValues, graph_body, values_hash
 from exchange_sync.models import ContactLink, SyncIssue
+from exchange_sync.patch import (
+    LIST_PROPERTIES,
+    OutlookLists,
+    lists_after,
+    lists_known,
+    needs_lists,
+    outlook_lists,
+    update_body,
+)
 from exchange_sync.row_errors import bulk_update_each, item_error_text
 
 if TYPE_CHECKING:
@@ -27,12 +36,27 @@ if TYPE_CHECKING:
 FLUSH_AT = 200
 # Rounds of "look up by stamp, create again if absent" for creates Outlook did not confirm.
 MAX_CREATE_ATTEMPTS = 6
-LINK_FIELDS = ["graph_id", "change_key", "fields_hash", "snapshot", "state", "failure_count", "last_error", "synced_at"]
+LINK_FIELDS = [
+    "graph_id",
+    "change_key",
+    "fields_hash",
+    "snapshot",
+    "outlook_lists",
+    "state",
+    "failure_count",
+    "last_error",
+    "synced_at",
+]
 
 
 @dataclass
 class Op:
-    """One write: `kind` is create, update or delete; `values` what to send."""
+    """One write: `kind` is create, update or delete; `values` Business Central's values.
+
+    An update also says what Outlook holds now, so it sends only what changed and
+    merges the list properties (exchange_sync/patch.py): `base` its mapped values,
+    `lists` its list properties whole (None when not known: read before writing).
+    """
 
     kind: str
     link: ContactLink
@@ -41,6 +65,10 @@ class Op:
     # The run counter a success adds to (created_in_outlook, updated_in_outlook, ...).
     counter: str = ""
     attempt: int = 1
+    base: MappedValues | None = None
+    lists: OutlookLists | None = None
+    # The body sent, kept to record what Outlook holds once it succeeded.
+    body: dict | None = None
 
 
 class Outbox:
@@ -74,11 +102,12 @@ class Outbox:
         if not self.ops:
             return
         ops, self.ops = self.ops, []
+        changed: list[ContactLink] = []
+        ops = self._read_unknown_lists(ops, changed)
         self.sent += len(ops)
         responses = self.client.batch([self._request(str(index), op) for index, op in enumerate(ops)])
         recreate: list[Op] = []
         unconfirmed: list[Op] = []
-        changed: list[ContactLink] = []
         removed: list[int] = []
         now = timezone.now()
         for op, response in zip(ops, responses, strict=True):
@@ -112,6 +141,33 @@ class Outbox:
             self.ops.extend(recreate)
             self.flush()
 
+    def _read_unknown_lists(self, ops: list[Op], changed: list[ContactLink]) -> list[Op]:
+        """Updates that change a list slot (an email, the phone) of a contact whose
+        lists are not known, a link made before they were kept: its lists are read
+        first (one batch round per flush, once per link), so the person's other
+        entries are merged, not stripped. Returns the ops to send; an update whose
+        read failed is recorded as failed and sent on a later run."""
+        unknown = [
+            op
+            for op in ops
+            if op.kind == "update" and not lists_known(op.lists) and needs_lists(op.values, op.base or {})
+        ]
+        if not unknown:
+            return ops
+        requests_ = [
+            self.client.batch_request_get_contact(str(i), self.mailbox, self.folder_id, op.link.graph_id)
+            for i, op in enumerate(unknown)
+        ]
+        failed: list[Op] = []
+        for op, response in zip(unknown, self.client.batch(requests_), strict=True):
+            error = error_from_batch_response(response)
+            if error is None:
+                op.lists = outlook_lists(response.body or {})
+            elif not isinstance(error, GraphNotFoundError):  # gone: the update's 404 recreates it
+                self._failed(op, error, changed)
+                failed.append(op)
+        return [op for op in ops if op not in failed]
+
     def _find_unconfirmed(self, ops: list[Op]) -> list[Op]:
         """Creates that failed with 5xx or a timeout may have happened anyway: link the
         stamped copy when Outlook has it, and return the creates still to do."""
@@ -129,6 +185,7 @@ class Outbox:
             if matches:
                 op.link.graph_id, op.link.change_key = matches[0]["id"], ""
                 op.link.state, op.link.snapshot = ContactLink.State.LINKED, dict(op.values)
+                op.link.outlook_lists = lists_after(graph_body(op.values), None) or {}
                 op.link.fields_hash, op.link.synced_at = values_hash(op.values), now
                 found.append(op.link)
                 self._count(op)
@@ -146,18 +203,21 @@ class Outbox:
     def _request(self, request_id: str, op: Op) -> BatchRequest:
         link = op.link
         if op.kind == "create":
-            body = graph_body(op.values)
+            op.body = graph_body(op.values)
             return self.client.batch_request_create_contact(
-                request_id, self.mailbox, self.folder_id, body, stamp=link.contact_no
+                request_id, self.mailbox, self.folder_id, op.body, stamp=link.contact_no
             )
         if op.kind == "update":
-            body = graph_body(op.values)
+            # What bcsync wrote last tells its own list entries from the person's; an
+            # unconfirmed write (no hash) tells nothing, so nothing is taken for ours.
+            written = link.snapshot if link.fields_hash else {}
+            op.body = update_body(op.values, base=op.base or {}, lists=op.lists, written=written)
             return self.client.batch_request_update_contact(
                 request_id,
                 self.mailbox,
                 self.folder_id,
                 link.graph_id,
-                body,
+                op.body,
                 stamp=link.contact_no,
                 if_match=op.if_match,
             )
@@ -174,6 +234,9 @@ class Outbox:
         link.change_key = body.get("changeKey") or ""
         link.snapshot = dict(op.values)
         link.fields_hash = values_hash(op.values)
+        # Graph answers a create or PATCH with the whole contact; else what was sent tells.
+        answered = all(name in body for name in LIST_PROPERTIES)
+        link.outlook_lists = (outlook_lists(body) if answered else lists_after(op.body or {}, op.lists)) or {}
         link.state = ContactLink.State.LINKED
         link.failure_count, link.last_error, link.synced_at = 0, "", now
         changed.append(link)

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('exchange_sync', '0005_delta_link_kept_runs'),
+        ('exchange_sync', '0007_setup_folder_adoption'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -4,7 +4,7 @@ new ones a person made in Outlook). Part of the engine (`engine.Engine` mixes it
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.db import transaction
 
@@ -23,11 +23,10 @@ from exchange_sync.mapping import (
 )
 from exchange_sync.models import ContactLink, SyncIssue
 from exchange_sync.outbox import Op
+from exchange_sync.patch import LIST_FIELDS, last_seen, outlook_lists
 from exchange_sync.row_errors import ITEM_ERRORS, item_error_text
 from exchange_sync.selectors import exclusion_reason
-
-if TYPE_CHECKING:
-    from exchange_sync.sync.engine import Seen
+from exchange_sync.sync.seen import Seen
 
 
 class OutlookInbound:
@@ -35,13 +34,17 @@ class OutlookInbound:
     setup, counts, outbox and issue list."""
 
     def _merge_outlook_edits(self, link: ContactLink, contact: Contact, outlook: MappedValues) -> bool:
-        """Three-way merge per field against the last synchronized values. False when
+        """Three-way merge per field against what Outlook held when last seen. A list
+        slot Business Central leaves empty holds the person's own entry: a change to
+        it is an Outlook edit, never a conflict (exchange_sync/patch.py). False when
         the database refused the merged contact: then nothing of it was saved, the
         contact keeps its stored values, and its Outlook copy is to be left as it is."""
-        base, current = link.snapshot, contact_values(contact)
+        base, current = last_seen(link.snapshot, link.outlook_lists), contact_values(contact)
         taken: dict[str, str] = {}
         for name in MAPPED_FIELDS:
             theirs, was, ours = outlook[name], base.get(name, ""), current[name]
+            if name in LIST_FIELDS and not ours and not link.snapshot.get(name):
+                ours = was
             if theirs in (was, ours):
                 continue
             if ours == was:
@@ -148,8 +151,12 @@ class OutlookInbound:
             return
         outlook = outlook_values(item)
         link.graph_id, link.change_key, link.state = item["id"], item.get("changeKey") or "", ContactLink.State.LINKED
-        # It carries our stamp, so Outlook holds these values for it as written.
-        link.snapshot, link.fields_hash = outlook, values_hash(outlook)
+        # It carries our stamp, so Outlook holds these values for it as written; but
+        # the stamp does not say which list entries are ours: none is taken for ours,
+        # so the person's own entry in a slot Business Central leaves empty stays.
+        link.snapshot = {**outlook, **dict.fromkeys(LIST_FIELDS - {"email"}, "")}
+        link.fields_hash = values_hash(outlook)
+        link.outlook_lists = outlook_lists(item)
         self._refreshed.append(link)
         if link.contact_id is None:
             return  # deleted in Business Central: removed from Outlook later
@@ -216,6 +223,7 @@ class OutlookInbound:
                         "change_key": item.get("changeKey") or "",
                         "state": ContactLink.State.LINKED,
                         "snapshot": values,
+                        "outlook_lists": outlook_lists(item),
                         # No hash until the stamp below is confirmed written: until then the
                         # link counts as unsynchronized, so a run that stops first repeats it.
                         "fields_hash": "",
@@ -232,7 +240,7 @@ class OutlookInbound:
             self.counts["linked_in_bc"] += 1
         seen.handled_contacts.add(contact.pk)
         # Stamp it and send Business Central's values (they win on a duplicate).
-        self.outbox.add(Op("update", link, contact_values(contact), counter=""))
+        self.outbox.add(Op("update", link, contact_values(contact), counter="", base=values, lists=link.outlook_lists))
 
     def _create_contact(self, values: MappedValues) -> Contact:
         contact = Contact(type=Contact.Type.PERSON, **values)
