@@ -31,6 +31,7 @@ from exchange_sync.graph.client import GraphClient
 from exchange_sync.graph.errors import GraphError, GraphNotFoundError
 from exchange_sync.mapping import GRAPH_SELECT, MAPPED_FIELDS, MappedValues, outlook_values, value_problems
 from exchange_sync.models import ContactLink, ExchangeSyncSetup, SyncIssue
+from exchange_sync.patch import outlook_lists
 from exchange_sync.row_errors import ITEM_ERRORS, item_error_text
 from exchange_sync.selectors import contacts_in_scope, exclusion_reason
 from exchange_sync.services import sync_run_active
@@ -71,6 +72,7 @@ def outlook_copy_link(issue: SyncIssue, *, client: GraphClient, user: AbstractBa
                         "change_key": copy.get("changeKey") or "",
                         "state": ContactLink.State.LINKED,
                         "snapshot": outlook_values(copy),
+                        "outlook_lists": outlook_lists(copy),
                         # No hash: the next sync stamps the copy and sends Business
                         # Central's values, as for a contact linked by email.
                         "fields_hash": "",
