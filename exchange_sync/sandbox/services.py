@@ -95,9 +95,20 @@ def _next_seq(mailbox: Mailbox) -> int:
     return Mailbox.objects.values_list("change_seq", flat=True).get(pk=mailbox.pk)
 
 
-def _folder_name_taken(mailbox: Mailbox, name: str, exclude_pk: int | None = None) -> bool:
-    # Exchange compares folder names case-insensitively.
-    return mailbox.folders.filter(display_name__iexact=name).exclude(pk=exclude_pk).exists()
+def _folder_name_taken(
+    mailbox: Mailbox, name: str, exclude_pk: int | None = None, parent: Folder | None = None
+) -> bool:
+    # Exchange compares folder names case-insensitively, among the folders of one parent.
+    siblings = mailbox.folders.filter(parent=parent).exclude(graph_id=mailbox.root_folder_id)
+    return siblings.filter(display_name__iexact=name).exclude(pk=exclude_pk).exists()
+
+
+def default_folder(mailbox: Mailbox) -> Folder:
+    """The mailbox's default Contacts folder (`/users/{u}/contacts`), made on first use."""
+    folder, _ = Folder.objects.get_or_create(
+        graph_id=mailbox.root_folder_id, defaults={"mailbox": mailbox, "display_name": "Contacts"}
+    )
+    return folder
 
 
 def _folder_exists_error() -> GraphError:
@@ -106,15 +117,18 @@ def _folder_exists_error() -> GraphError:
 
 
 @transaction.atomic
-def folder_create(mailbox: Mailbox, display_name: str) -> Folder:
-    if _folder_name_taken(mailbox, display_name):
+def folder_create(mailbox: Mailbox, display_name: str, *, parent: Folder | None = None) -> Folder:
+    """A folder under the default Contacts folder, or a child folder of `parent`."""
+    if _folder_name_taken(mailbox, display_name, parent=parent):
         raise _folder_exists_error()
-    return Folder.objects.create(mailbox=mailbox, graph_id=ids.new_id(ids.FOLDER), display_name=display_name)
+    return Folder.objects.create(
+        mailbox=mailbox, parent=parent, graph_id=ids.new_id(ids.FOLDER), display_name=display_name
+    )
 
 
 @transaction.atomic
 def folder_rename(folder: Folder, display_name: str) -> Folder:
-    if _folder_name_taken(folder.mailbox, display_name, exclude_pk=folder.pk):
+    if _folder_name_taken(folder.mailbox, display_name, exclude_pk=folder.pk, parent=folder.parent):
         raise _folder_exists_error()
     folder.display_name = display_name
     folder.save(update_fields=["display_name"])
