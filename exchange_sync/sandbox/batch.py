@@ -2,7 +2,11 @@
 
 At most 20 members with unique ids (otherwise the whole batch is 400); a member with a
 body needs a Content-Type header; `dependsOn` orders members and a member whose
-dependency failed gets 424. The envelope is 200 and each member carries its own status,
+dependency failed gets 424. A member's `url` is a path relative to `/v1.0`: an absolute
+one fails in that member only, with 400 "Resource not found for the segment 'https:'"
+(msgraph-sdk-python issue 1015); unknown member properties (`depends_on`, which
+msgraph-core writes) are ignored, as Graph ignores them (msgraph-sdk-python-core pull
+request 996). The envelope is 200 and each member carries its own status,
 headers and body. Members run through the same path as single requests (throttle and
 faults included); the batch costs ceil(n/4) latencies because Outlook runs at most 4
 members at a time.

@@ -3,6 +3,20 @@
 Shapes and codes: https://learn.microsoft.com/graph/api/resources/contact,
 https://learn.microsoft.com/graph/api/resources/contactfolder,
 https://learn.microsoft.com/graph/api/contact-delta and graph-notes.md.
+
+Paths, as Graph documents them:
+- `/contactFolders` lists the folders directly under the default Contacts folder;
+  `/contactFolders/{id}/childFolders` lists and creates the folders inside one
+  (https://learn.microsoft.com/graph/api/contactfolder-list-childfolders,
+  .../contactfolder-post-childfolders); folder ids are mailbox-wide, so a child folder
+  is also `/contactFolders/{childId}`. Names are unique among siblings.
+- `/contacts` is the default Contacts folder (https://learn.microsoft.com/graph/api/user-list-contacts,
+  .../user-post-contacts); its id is every top-level folder's `parentFolderId`, and
+  `/contactFolders/{thatId}` reads it. Deleting it is refused.
+- `/contacts/{id}` reads, updates and deletes a contact of any folder of the mailbox
+  (https://learn.microsoft.com/graph/api/contact-get, .../contact-update, .../contact-delete).
+- `/contacts/delta` is the default folder's delta (see `default_contacts_delta`).
+Lists page by `$skip` (see `listing`); query options are checked in `odata`.
 """
 
 from __future__ import annotations
