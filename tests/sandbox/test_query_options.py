@@ -31,13 +31,12 @@ def test_a_client_paging_with_skip_reaches_the_end(graph):
     folder = graph.folder()
     for name in ("a", "b", "c"):
         graph.contact(folder, surname=name)
-    seen, skip = [], 0
-    while True:
+    seen = []
+    for skip in range(0, 10, 2):  # bounded: a sandbox ignoring $skip would serve page one forever
         body = graph.get(graph.contacts_path(folder), params={"$top": "2", "$skip": str(skip)}).json()
         if not body["value"]:
             break
         seen += _names(body)
-        skip += 2
     assert seen == ["a", "b", "c"]
 
 
