@@ -21,6 +21,7 @@ Lists page by `$skip` (see `listing`); query options are checked in `odata`.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from urllib.parse import quote, unquote, urlencode
 
 from django.conf import settings
@@ -29,7 +30,7 @@ from django.db.models import QuerySet
 
 from . import ids, listing, odata, services
 from .errors import GraphError, LostAnswer, bad_request, not_found
-from .graph import Call, GraphResponse, route
+from .graph import Call, GraphResponse, Operation, route
 from .knobs import chance
 from .models import Contact, ContactEmail, DeltaExpiry, ExtendedProperty, Folder, Mailbox
 from .shapes import FOLDER_SELECTABLE, SELECTABLE, contact_body_clean, contact_render, folder_render
@@ -185,6 +186,20 @@ def _quoted(folder: Folder) -> str:
     return quote(folder.graph_id, safe="")
 
 
+def _as_child(operation: Operation) -> Operation:
+    """`operation` on `/contactFolders/{parent}/childFolders/{child}...`: the child, when it
+    is the parent's, answered as `/contactFolders/{child}...` (documented on the pages of
+    contactfolder-get, -update, -delete and user-list-contacts); 404 otherwise."""
+
+    def on_child(call: Call) -> GraphResponse:
+        parent = _folder(call, call.args[0])
+        if _folder(call, call.args[1]).parent_id != parent.pk:
+            raise not_found()
+        return operation(replace(call, args=call.args[1:]))
+
+    return on_child
+
+
 def folder_get(call: Call) -> GraphResponse:
     odata.options_check(call.request.query, frozenset({"$select"}), collection=False)
     select = odata.select(call.request.query.get("$select"), FOLDER_SELECTABLE, "microsoft.graph.contactFolder")
@@ -220,6 +235,12 @@ route("", GET=user_get)
 route("/contactFolders", GET=folders_list, POST=folder_create)
 route("/contactFolders/([^/]+)", GET=folder_get, PATCH=folder_update, DELETE=folder_delete)
 route("/contactFolders/([^/]+)/childFolders", GET=child_folders_list, POST=child_folder_create)
+route(
+    "/contactFolders/([^/]+)/childFolders/([^/]+)",
+    GET=_as_child(folder_get),
+    PATCH=_as_child(folder_update),
+    DELETE=_as_child(folder_delete),
+)
 
 
 # --- contacts ---------------------------------------------------------------------------
@@ -435,6 +456,11 @@ def _current_seq(mailbox: Mailbox) -> int:
 route("/contactFolders/([^/]+)/contacts", GET=contacts_list, POST=contact_create)
 route("/contactFolders/([^/]+)/contacts/delta(?:\\(\\))?", GET=contacts_delta)
 route("/contactFolders/([^/]+)/contacts/([^/]+)", GET=contact_get, PATCH=contact_update, DELETE=contact_delete)
+route(
+    "/contactFolders/([^/]+)/childFolders/([^/]+)/contacts",
+    GET=_as_child(contacts_list),
+    POST=_as_child(contact_create),
+)
 route("/contacts", GET=default_contacts_list, POST=default_contact_create)
 route("/contacts/delta(?:\\(\\))?", GET=default_contacts_delta)
 route("/contacts/([^/]+)", GET=contact_get, PATCH=contact_update, DELETE=contact_delete)

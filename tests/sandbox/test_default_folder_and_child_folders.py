@@ -132,3 +132,19 @@ def test_batch_members_reach_the_default_folder_and_contacts_by_id(graph):
     assert answers["1"]["status"] == 201
     assert answers["2"]["body"]["id"] == created["id"]
     assert answers["3"]["body"]["@odata.count"] == 1
+
+
+def test_a_child_folder_is_addressed_under_its_parent_too(graph):
+    parent = graph.folder("Customers")
+    child = graph.post(f"{graph.folder_path(parent)}/childFolders", {"displayName": "Europe"}).json()
+    under_parent = f"{graph.folder_path(parent)}/childFolders/{quote(child['id'], safe='')}"
+    assert graph.get(under_parent).json()["displayName"] == "Europe"
+    created = graph.post(f"{under_parent}/contacts", {"surname": "Lee"})
+    assert created.status_code == 201
+    assert [c["surname"] for c in graph.get(f"{under_parent}/contacts").json()["value"]] == ["Lee"]
+    assert graph.patch(under_parent, {"displayName": "EU"}).json()["displayName"] == "EU"
+    elsewhere = graph.folder("Suppliers")
+    not_its_child = f"{graph.folder_path(elsewhere)}/childFolders/{quote(child['id'], safe='')}"
+    assert graph.get(not_its_child).status_code == 404
+    assert graph.delete(under_parent).status_code == 204
+    assert graph.get(graph.folder_path(child["id"])).status_code == 404

@@ -148,7 +148,7 @@ def test_delta_refuses_every_option_but_select(graph, params, refused):
     [
         ("/users/{mailbox}/calendarz", "calendarz"),
         ("/users/{mailbox}/contactFolders/{folder}/contactz", "contactz"),
-        ("/users/{mailbox}/contactFolders/{folder}/childFolders/x/y", "x"),
+        ("/users/{mailbox}/contactFolders/{folder}/childFolders/x/y", "y"),
         ("/users/{mailbox}/contacts/{contact}/photo", "photo"),
         ("/groups", "groups"),
     ],
