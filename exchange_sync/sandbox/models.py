@@ -61,9 +61,15 @@ class Mailbox(models.Model):
 
 
 class Folder(models.Model):
-    """A contact folder (`contactFolder`) directly under the mailbox's Contacts folder."""
+    """A contact folder (`contactFolder`): directly under the mailbox's default Contacts
+    folder (`parent` empty), or a child folder of another one.
+
+    The default Contacts folder itself (`/users/{u}/contacts`) is the row whose
+    `graph_id` is `Mailbox.root_folder_id`, made the first time it is used.
+    """
 
     mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE, related_name="folders")
+    parent = models.ForeignKey("self", on_delete=models.CASCADE, null=True, blank=True, related_name="children")
     graph_id = models.CharField(max_length=100, unique=True)
     display_name = models.CharField(max_length=255)
     # Its single-value extended properties, {canonical property id: value}: a folder
