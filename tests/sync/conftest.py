@@ -6,9 +6,11 @@ from __future__ import annotations
 import pytest
 
 from exchange_sync.connection import graph_client_from_settings
-from exchange_sync.graph.stamp import stamp_value
+from exchange_sync.graph.stamp import STAMP_PROPERTY_ID, stamp_value
 from exchange_sync.mapping import GRAPH_SELECT
 from exchange_sync.models import ExchangeSyncSetup, SyncRun
+from exchange_sync.sandbox.models import ValueCopies
+from exchange_sync.sandbox.served import requests_served
 from exchange_sync.sandbox.services import mailbox_add
 from exchange_sync.sync import sync_setup
 from tests.factories import make_user
@@ -58,6 +60,12 @@ class Outlook:
             found[item["stamp"]] = item
         return found
 
+    def most_copies(self) -> dict[str, int]:
+        """Per contact number (upper case): the most copies the folder ever held of it at one moment,
+        as the sandbox noted them (copies cleaned up later still count)."""
+        rows = ValueCopies.objects.filter(folder__graph_id=self.folder_id, property_id=STAMP_PROPERTY_ID)
+        return {row.value_folded.upper(): row.most for row in rows}
+
     def create(self, **body) -> dict:
         return self.graph.create_contact(MAILBOX, self.folder_id, body)
 
@@ -85,3 +93,10 @@ def sync(graph, setup):
         return result
 
     return run
+
+
+@pytest.fixture
+def served():
+    """The Graph requests the sandbox served to the mailbox since the test began."""
+    before = requests_served(MAILBOX)
+    return lambda: requests_served(MAILBOX) - before
