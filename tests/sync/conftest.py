@@ -83,20 +83,18 @@ def outlook(graph, setup):
 
 @pytest.fixture
 def sync(graph, setup):
-    """Run a sync of the setup now; full=True for Full Sync."""
+    """Run a sync of the setup now; full=True for Full Sync. The run returned also
+    carries `requests_served`: the Graph requests the sandbox served during it."""
 
     def run(full: bool = False) -> SyncRun:
         setup.refresh_from_db()
         kind = SyncRun.Kind.FULL if full else SyncRun.Kind.INCREMENTAL
+        before = requests_served(MAILBOX)
         result = sync_setup(setup, client=graph, kind=kind, trigger=SyncRun.Trigger.COMMAND)
+        # The sandbox's own count of the run's requests, to compare with run.graph_requests.
+        result.requests_served = requests_served(MAILBOX) - before
         setup.refresh_from_db()  # the engine's folder id and delta link, for later saves
         return result
 
     return run
 
-
-@pytest.fixture
-def served():
-    """The Graph requests the sandbox served to the mailbox since the test began."""
-    before = requests_served(MAILBOX)
-    return lambda: requests_served(MAILBOX) - before
