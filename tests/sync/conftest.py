@@ -97,4 +97,3 @@ def sync(graph, setup):
         return result
 
     return run
-
