@@ -38,3 +38,21 @@ def append_to_file(parameter_string: str, user) -> str:
     with path.open("a") as f:
         f.write(f"ran as {user.get_username()}\n")
     return "appended"
+
+
+def dispatch_tick_in_each_cluster(ticks_file: str) -> str:
+    """A dispatcher tick that first notes which cluster runs it (its process group: each
+    test cluster has its own), and holds until ticks are running in two clusters, so
+    both clusters dispatch at the same time. Waits at most a minute, then dispatches anyway."""
+    import os
+    import time
+
+    from jobqueue.tasks import dispatch_due_entries
+
+    path = Path(ticks_file)
+    with path.open("a") as f:
+        f.write(f"{os.getpgid(0)}\n")
+    deadline = time.monotonic() + 60
+    while len(set(path.read_text().split())) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return dispatch_due_entries()
