@@ -18,7 +18,9 @@ segments), `operations` (the endpoints), `listing` (paging, `$skip`, `$orderby`,
 `$count`), `batch`, `odata` (query options and their refusals), `shapes` (JSON), `services` (writes,
 also the Python API for tests: `mailbox_add`, `mailbox_configure`, `mailbox_reset`),
 `knobs` and `throttle` (simulation), `clock` (time, replaceable in tests), `views_outlook`
-(the "Outlook (sandbox)" page).
+(the "Outlook (sandbox)" page). For tests only, nothing in the sandbox reads them:
+`served` (HTTP requests served per mailbox) and `models.ValueCopies` (the most copies
+of one extended property value a folder ever held at once: a stamp's duplicates).
 
 State: mailboxes, folders, contacts and knobs live in the database, shared by every
 process. The throttle counts (requests in the window, requests in flight) and the seeded

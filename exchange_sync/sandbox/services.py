@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from . import ids
 from .errors import GraphError, not_found
-from .models import Contact, ContactEmail, DeltaExpiry, ExtendedProperty, Folder, Mailbox
+from .models import Contact, ContactEmail, DeltaExpiry, ExtendedProperty, Folder, Mailbox, ValueCopies
 from .odata import canonical_property_id
 from .shapes import display_name_from_parts
 
@@ -179,11 +179,26 @@ def _set_extended(contact: Contact, extended: Iterable[dict]) -> None:
         if value is None:
             ExtendedProperty.objects.filter(contact=contact, property_id=property_id).delete()
             continue
+        value_folded = str(value).lower()[:255]
         ExtendedProperty.objects.update_or_create(
             contact=contact,
             property_id=property_id,
-            defaults={"folder_id": contact.folder_id, "value": str(value), "value_folded": str(value).lower()[:255]},
+            defaults={"folder_id": contact.folder_id, "value": str(value), "value_folded": value_folded},
         )
+        _note_copies(contact.folder_id, property_id, value_folded)
+
+
+def _note_copies(folder_id: int, property_id: str, value_folded: str) -> None:
+    """Keep `ValueCopies.most` for tests: how many live contacts hold the value now, if
+    more than ever before. Runs inside the change's transaction, which holds the
+    mailbox's change counter, so the count sees every committed copy."""
+    live = ExtendedProperty.objects.filter(folder_id=folder_id, property_id=property_id, value_folded=value_folded)
+    copies, _ = ValueCopies.objects.get_or_create(
+        folder_id=folder_id, property_id=property_id, value_folded=value_folded
+    )
+    count = live.count()
+    if count > copies.most:
+        ValueCopies.objects.filter(pk=copies.pk, most__lt=count).update(most=count)
 
 
 @transaction.atomic
