@@ -4,7 +4,7 @@ import django.db.models.deletion
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("graph_sandbox", "0002_knobs_version"),
+        ("graph_sandbox", "0004_folder_parent"),
     ]
 
     operations = [
