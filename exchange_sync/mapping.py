@@ -75,11 +75,10 @@ def values_hash(values: Mapping[str, str]) -> str:
 
 
 def graph_body(values: Mapping[str, str]) -> dict[str, Any]:
-    """The Graph contact JSON for mapped values.
-
-    Every mapped property is always sent, empty ones as empty values, so a PATCH also
-    clears what was cleared in Business Central; displayName is always sent because
-    Outlook regenerates it otherwise (graph-notes.md).
+    """The Graph contact JSON for mapped values: the body of a create, and the state an
+    update compares against (`exchange_sync/patch.update_body` sends only what differs,
+    lists merged into Outlook's). Empty values are empty properties, so an update also
+    clears what was cleared in Business Central.
     """
     emails = [
         {"address": values[field], "name": values["name"] if field == "email" else values[field]}
@@ -153,6 +152,10 @@ def value_problems(values: Mapping[str, str]) -> dict[str, str]:
         label = str(model_field.verbose_name).capitalize()
         if model_field.max_length and len(value) > model_field.max_length:
             problems[field] = f"{label} is longer than {model_field.max_length} characters"
+        elif any("\ud800" <= ch <= "\udfff" for ch in value):
+            # A lone UTF-16 surrogate (Graph JSON can carry "\ud800" escapes): no
+            # database driver here can store it.
+            problems[field] = f"{label} contains a broken character (a lone Unicode surrogate)"
         elif any(ord(ch) < 32 and ch not in "\t" for ch in value):
             problems[field] = f"{label} contains control characters"
         elif field in EMAIL_FIELDS and value:

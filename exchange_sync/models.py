@@ -132,6 +132,10 @@ class ContactLink(models.Model):
     change_key = models.CharField(max_length=200, blank=True)
     fields_hash = models.CharField(max_length=64, blank=True)
     snapshot = models.JSONField(default=dict, blank=True)
+    # Outlook's emailAddresses, businessPhones and categories as last seen (read or
+    # written), so an update merges bcsync's slots into them without reading the
+    # contact first; empty for links made before they were kept (see exchange_sync/patch.py).
+    outlook_lists = models.JSONField(default=dict, blank=True)
     state = models.CharField(max_length=20, choices=State.choices, default=State.PENDING_CREATE)
     failure_count = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
@@ -261,17 +265,38 @@ class SyncIssue(models.Model):
         TO_OUTLOOK = "to_outlook", "To Outlook"
         TO_BC = "to_bc", "To Business Central"
 
+    class Resolution(models.TextChoices):
+        """What a person did about a copy made in Outlook (outlook_copies.py)."""
+
+        LINKED = "linked", "This Outlook copy was linked instead"
+        REMOVED = "removed", "The Outlook copy was removed"
+        GONE = "gone", "The Outlook copy was already gone"
+
     run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="issues")
     kind = models.CharField(max_length=10, choices=Kind.choices, db_index=True)
     direction = models.CharField(max_length=12, choices=Direction.choices)
     contact = models.ForeignKey("contacts.Contact", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     contact_no = models.CharField(max_length=20, blank=True)
     outlook_name = models.CharField(max_length=200, blank=True)
+    # The Outlook contact (Graph id) of a copy a person made of `contact` in the folder:
+    # set only on those issues, for the run page's "link this one instead" and "remove
+    # the Outlook copy".
+    outlook_id = models.CharField(max_length=400, blank=True)
     reason = models.TextField()
     created_at = models.DateTimeField(auto_now_add=True)
+    resolution = models.CharField(max_length=10, choices=Resolution.choices, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["id"]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.contact_no or self.outlook_name}: {self.reason}"
+
+    @property
+    def is_outlook_copy(self) -> bool:
+        """An unresolved copy a person made in Outlook: the run page offers its actions."""
+        return bool(self.outlook_id and self.contact_id and not self.resolved_at)

@@ -19,6 +19,16 @@ from exchange_sync.graph.batch import BatchRequest, BatchResponse, error_from_ba
 from exchange_sync.graph.errors import GraphConflictError, GraphError, GraphNotFoundError, GraphTransientError
 from exchange_sync.mapping import MappedValues, graph_body, values_hash
 from exchange_sync.models import ContactLink, SyncIssue
+from exchange_sync.patch import (
+    LIST_PROPERTIES,
+    OutlookLists,
+    lists_after,
+    lists_known,
+    needs_lists,
+    outlook_lists,
+    update_body,
+)
+from exchange_sync.row_errors import bulk_update_each, item_error_text
 
 if TYPE_CHECKING:
     from exchange_sync.graph.client import GraphClient
@@ -26,12 +36,27 @@ if TYPE_CHECKING:
 FLUSH_AT = 200
 # Rounds of "look up by stamp, create again if absent" for creates Outlook did not confirm.
 MAX_CREATE_ATTEMPTS = 6
-LINK_FIELDS = ["graph_id", "change_key", "fields_hash", "snapshot", "state", "failure_count", "last_error", "synced_at"]
+LINK_FIELDS = [
+    "graph_id",
+    "change_key",
+    "fields_hash",
+    "snapshot",
+    "outlook_lists",
+    "state",
+    "failure_count",
+    "last_error",
+    "synced_at",
+]
 
 
 @dataclass
 class Op:
-    """One write: `kind` is create, update or delete; `values` what to send."""
+    """One write: `kind` is create, update or delete; `values` Business Central's values.
+
+    An update also says what Outlook holds now, so it sends only what changed and
+    merges the list properties (exchange_sync/patch.py): `base` its mapped values,
+    `lists` its list properties whole (None when not known: read before writing).
+    """
 
     kind: str
     link: ContactLink
@@ -40,6 +65,10 @@ class Op:
     # The run counter a success adds to (created_in_outlook, updated_in_outlook, ...).
     counter: str = ""
     attempt: int = 1
+    base: MappedValues | None = None
+    lists: OutlookLists | None = None
+    # The body sent, kept to record what Outlook holds once it succeeded.
+    body: dict | None = None
 
 
 class Outbox:
@@ -73,11 +102,12 @@ class Outbox:
         if not self.ops:
             return
         ops, self.ops = self.ops, []
+        changed: list[ContactLink] = []
+        ops = self._read_unknown_lists(ops, changed)
         self.sent += len(ops)
         responses = self.client.batch([self._request(str(index), op) for index, op in enumerate(ops)])
         recreate: list[Op] = []
         unconfirmed: list[Op] = []
-        changed: list[ContactLink] = []
         removed: list[int] = []
         now = timezone.now()
         for op, response in zip(ops, responses, strict=True):
@@ -101,8 +131,7 @@ class Outbox:
         changed = [link for link in changed if link.pk is not None]
         removed = [pk for pk in removed if pk is not None]
         with transaction.atomic():
-            if changed:
-                ContactLink.objects.bulk_update(changed, LINK_FIELDS, batch_size=500)
+            bulk_update_each(ContactLink, changed, LINK_FIELDS, on_refused=self._not_recorded)
             if removed:
                 ContactLink.objects.filter(pk__in=removed).delete()
         self._on_flushed()
@@ -111,6 +140,33 @@ class Outbox:
             # Sent now, not left for a flush that may never come (attempts are bounded).
             self.ops.extend(recreate)
             self.flush()
+
+    def _read_unknown_lists(self, ops: list[Op], changed: list[ContactLink]) -> list[Op]:
+        """Updates that change a list slot (an email, the phone) of a contact whose
+        lists are not known, a link made before they were kept: its lists are read
+        first (one batch round per flush, once per link), so the person's other
+        entries are merged, not stripped. Returns the ops to send; an update whose
+        read failed is recorded as failed and sent on a later run."""
+        unknown = [
+            op
+            for op in ops
+            if op.kind == "update" and not lists_known(op.lists) and needs_lists(op.values, op.base or {})
+        ]
+        if not unknown:
+            return ops
+        requests_ = [
+            self.client.batch_request_get_contact(str(i), self.mailbox, self.folder_id, op.link.graph_id)
+            for i, op in enumerate(unknown)
+        ]
+        failed: list[Op] = []
+        for op, response in zip(unknown, self.client.batch(requests_), strict=True):
+            error = error_from_batch_response(response)
+            if error is None:
+                op.lists = outlook_lists(response.body or {})
+            elif not isinstance(error, GraphNotFoundError):  # gone: the update's 404 recreates it
+                self._failed(op, error, changed)
+                failed.append(op)
+        return [op for op in ops if op not in failed]
 
     def _find_unconfirmed(self, ops: list[Op]) -> list[Op]:
         """Creates that failed with 5xx or a timeout may have happened anyway: link the
@@ -129,6 +185,7 @@ class Outbox:
             if matches:
                 op.link.graph_id, op.link.change_key = matches[0]["id"], ""
                 op.link.state, op.link.snapshot = ContactLink.State.LINKED, dict(op.values)
+                op.link.outlook_lists = lists_after(graph_body(op.values), None) or {}
                 op.link.fields_hash, op.link.synced_at = values_hash(op.values), now
                 found.append(op.link)
                 self._count(op)
@@ -136,7 +193,7 @@ class Outbox:
                 # Not there (or not known yet): create it again; a copy that appears
                 # later is found by the next delta round and removed as a duplicate.
                 retry.append(Op("create", op.link, op.values, counter=op.counter, attempt=op.attempt + 1))
-        ContactLink.objects.bulk_update(found, LINK_FIELDS, batch_size=500)
+        bulk_update_each(ContactLink, found, LINK_FIELDS, on_refused=self._not_recorded)
         return retry
 
     def _count(self, op: Op) -> None:
@@ -146,18 +203,21 @@ class Outbox:
     def _request(self, request_id: str, op: Op) -> BatchRequest:
         link = op.link
         if op.kind == "create":
-            body = graph_body(op.values)
+            op.body = graph_body(op.values)
             return self.client.batch_request_create_contact(
-                request_id, self.mailbox, self.folder_id, body, stamp=link.contact_no
+                request_id, self.mailbox, self.folder_id, op.body, stamp=link.contact_no
             )
         if op.kind == "update":
-            body = graph_body(op.values)
+            # What bcsync wrote last tells its own list entries from the person's; an
+            # unconfirmed write (no hash) tells nothing, so nothing is taken for ours.
+            written = link.snapshot if link.fields_hash else {}
+            op.body = update_body(op.values, base=op.base or {}, lists=op.lists, written=written)
             return self.client.batch_request_update_contact(
                 request_id,
                 self.mailbox,
                 self.folder_id,
                 link.graph_id,
-                body,
+                op.body,
                 stamp=link.contact_no,
                 if_match=op.if_match,
             )
@@ -174,9 +234,27 @@ class Outbox:
         link.change_key = body.get("changeKey") or ""
         link.snapshot = dict(op.values)
         link.fields_hash = values_hash(op.values)
+        # Graph answers a create or PATCH with the whole contact; else what was sent tells.
+        answered = all(name in body for name in LIST_PROPERTIES)
+        link.outlook_lists = (outlook_lists(body) if answered else lists_after(op.body or {}, op.lists)) or {}
         link.state = ContactLink.State.LINKED
         link.failure_count, link.last_error, link.synced_at = 0, "", now
         changed.append(link)
+
+    def _not_recorded(self, link: ContactLink, exc: Exception) -> None:
+        """Outlook's answer for one contact could not be stored (an id or change key the
+        database refuses): that contact fails, the others of the chunk are recorded. Its
+        link keeps what it had; a contact Outlook created is found again by its stamp."""
+        self.counts["failed"] += 1
+        self.issues.append(
+            SyncIssue(
+                kind=SyncIssue.Kind.FAILED,
+                direction=SyncIssue.Direction.TO_OUTLOOK,
+                contact_id=link.contact_id,
+                contact_no=link.contact_no,
+                reason=f"Outlook's answer could not be recorded ({item_error_text(exc)}).",
+            )
+        )
 
     def _failed(self, op: Op, error: GraphError, changed: list) -> None:
         link = op.link

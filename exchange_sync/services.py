@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from exchange_sync.models import ExchangeSyncSetup, SyncIssue, SyncRun
+from exchange_sync.row_errors import storable_text
 
 logger = logging.getLogger(__name__)
 
@@ -153,6 +154,13 @@ def sync_run_heartbeat(run: SyncRun, **counters: int) -> None:
 
 
 def sync_issues_record(issues: list[SyncIssue]) -> None:
+    """Save a run's issues. An issue may quote the very value that was refused (a lone
+    surrogate, a NUL), so its texts are made storable first: the report must not fail
+    on what it reports."""
+    for issue in issues:
+        issue.reason = storable_text(issue.reason)
+        issue.outlook_name = storable_text(issue.outlook_name)[:200]
+        issue.contact_no = storable_text(issue.contact_no)[:20]
     if issues:
         SyncIssue.objects.bulk_create(issues, batch_size=500)
 

@@ -15,13 +15,19 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from exchange_sync.admin.common import can_run_sync
+from exchange_sync.admin.common import can_run_sync, owns
+from exchange_sync.connection import graph_client_from_settings
+from exchange_sync.graph.errors import GraphError
 from exchange_sync.models import SyncIssue, SyncRun
+from exchange_sync.outlook_copies import OutlookCopyError, outlook_copy_link, outlook_copy_remove
 from exchange_sync.services import sync_run_confirm, sync_run_is_confirmable
 
 logger = logging.getLogger(__name__)
 
 ISSUES_PER_PAGE = 50
+
+# The run page's actions on a copy a person made in Outlook (SyncIssue.is_outlook_copy).
+COPY_ACTIONS = {"link-copy": outlook_copy_link, "remove-copy": outlook_copy_remove}
 
 
 def _progress(run: SyncRun) -> dict:
@@ -122,6 +128,11 @@ class SyncRunAdmin(_OwnRowsMixin, admin.ModelAdmin):
         return [
             path("<int:pk>/progress/", view(self.progress_view), name="exchange_sync_syncrun_progress"),
             path("<int:pk>/confirm/", view(self.confirm_view), name="exchange_sync_syncrun_confirm"),
+            path(
+                "<int:pk>/issues/<int:issue_pk>/<slug:action>/",
+                view(self.copy_action_view),
+                name="exchange_sync_syncrun_copy_action",
+            ),
             *super().get_urls(),
         ]
 
@@ -134,7 +145,7 @@ class SyncRunAdmin(_OwnRowsMixin, admin.ModelAdmin):
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
         """The run's page: progress, counts per direction, issues, planned deletions."""
         run = self._run(request, object_id)
-        issues = Paginator(run.issues.all(), ISSUES_PER_PAGE).get_page(request.GET.get("page"))
+        issues = Paginator(run.issues.select_related("resolved_by"), ISSUES_PER_PAGE).get_page(request.GET.get("page"))
         context = {
             **self.admin_site.each_context(request),
             "title": f"{run.get_kind_display()} #{run.pk}",
@@ -149,6 +160,7 @@ class SyncRunAdmin(_OwnRowsMixin, admin.ModelAdmin):
             "confirm_url": reverse("admin:exchange_sync_syncrun_confirm", args=[run.pk]),
             "setup_url": reverse("admin:exchange_sync_exchangesyncsetup_change", args=[run.setup_id]),
             "can_confirm": sync_run_is_confirmable(run) and can_run_sync(request),
+            "can_act_on_copies": can_run_sync(request) and owns(request, run.setup.user_id),
             **(extra_context or {}),
         }
         return TemplateResponse(request, "admin/exchange_sync/syncrun/run.html", context)
@@ -188,6 +200,34 @@ class SyncRunAdmin(_OwnRowsMixin, admin.ModelAdmin):
                 level=messages.INFO,
             )
         return redirect("admin:exchange_sync_syncrun_change", new_run.pk)
+
+    def copy_action_view(self, request: HttpRequest, pk: int, issue_pk: int, action: str) -> HttpResponse:
+        """ "Link this one instead" / "Remove the Outlook copy" on a copy made in Outlook:
+        POST carries it out (outlook_copies.py) and reports on the run's page."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not can_run_sync(request):
+            raise PermissionDenied
+        run = self._run(request, pk)  # another user's run is not found
+        if not owns(request, run.setup.user_id):
+            raise PermissionDenied
+        issue = run.issues.select_related("run__setup__user__m365_identity", "contact").filter(pk=issue_pk).first()
+        if issue is None or action not in COPY_ACTIONS:
+            raise Http404("No such issue or action.")
+        client = graph_client_from_settings()
+        try:
+            done = COPY_ACTIONS[action](issue, client=client, user=request.user)
+        except OutlookCopyError as exc:
+            self.message_user(request, str(exc), level=messages.WARNING)
+        except GraphError as exc:
+            self.message_user(
+                request, f"Outlook could not be reached or refused ({exc}). Nothing was changed.", level=messages.ERROR
+            )
+        else:
+            self.message_user(request, done, level=messages.SUCCESS)
+        finally:
+            client.close()
+        return redirect("admin:exchange_sync_syncrun_change", run.pk)
 
 
 @admin.register(SyncIssue)

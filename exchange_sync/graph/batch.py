@@ -129,6 +129,11 @@ def run_batch(transport: GraphTransport, requests_: Sequence[BatchRequest]) -> l
             final[request.id] = answer
             attempts[request.id] = attempts.get(request.id, 0) + 1
             if not _retryable(request, answer):
+                hint = parse_retry_after(answer.headers)
+                if answer.status in RETRYABLE_STATUSES and hint is not None and policy.honours(hint):
+                    # A create not resent here: its look-up by stamp (and its create
+                    # again) waits as Graph asked, like any retry.
+                    owed.append(hint)
                 continue
             hint = parse_retry_after(answer.headers)
             delay = policy.delay(attempts[request.id], hint)

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('exchange_sync', '0005_delta_link_kept_runs'),
+        ('exchange_sync', '0006_contactlink_outlook_lists'),
     ]
 
     operations = [

@@ -8,13 +8,19 @@ Identity (msal client credentials, any tenant not in GRAPH_SANDBOX_UNKNOWN_TENAN
 `{tenant}/discovery/instance`; endpoints are advertised on https://login.microsoftonline.com.
 
 Graph (`v1.0/`, bearer token from the identity endpoint): `users/{email}`,
-`.../contactFolders[/{id}]`, `.../contactFolders/{id}/contacts[/{id}]`,
-`.../contacts/delta`, `$batch`. Module map: `views_identity`/`auth` (tokens),
-`views_graph` (HTTP), `graph` (dispatch and simulated conditions), `operations`
-(the endpoints), `batch`, `odata` (query options), `shapes` (JSON), `services` (writes,
+`.../contactFolders[/{id}]`, `.../contactFolders/{id}/childFolders`,
+`.../contactFolders/{id}/contacts[/{id}]`, `.../contactFolders/{id}/contacts/delta`, the
+default Contacts folder `.../contacts[/{id}]` and `.../contacts/delta` (a contact id
+there names a contact of any folder), `$batch`. Not served: `contactFolders/delta` (bcsync
+does not use it), `$search`, other Outlook resources. Module map: `views_identity`/`auth`
+(tokens), `views_graph` (HTTP), `graph` (dispatch, simulated conditions, unknown
+segments), `operations` (the endpoints), `listing` (paging, `$skip`, `$orderby`,
+`$count`), `batch`, `odata` (query options and their refusals), `shapes` (JSON), `services` (writes,
 also the Python API for tests: `mailbox_add`, `mailbox_configure`, `mailbox_reset`),
 `knobs` and `throttle` (simulation), `clock` (time, replaceable in tests), `views_outlook`
-(the "Outlook (sandbox)" page).
+(the "Outlook (sandbox)" page). For tests only, nothing in the sandbox reads them:
+`served` (HTTP requests served per mailbox) and `models.ValueCopies` (the most copies
+of one extended property value a folder ever held at once: a stamp's duplicates).
 
 State: mailboxes, folders, contacts and knobs live in the database, shared by every
 process. The throttle counts (requests in the window, requests in flight) and the seeded

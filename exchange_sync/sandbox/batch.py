@@ -2,7 +2,11 @@
 
 At most 20 members with unique ids (otherwise the whole batch is 400); a member with a
 body needs a Content-Type header; `dependsOn` orders members and a member whose
-dependency failed gets 424. The envelope is 200 and each member carries its own status,
+dependency failed gets 424. A member's `url` is a path relative to `/v1.0`: an absolute
+one fails in that member only, with 400 "Resource not found for the segment 'https:'"
+(msgraph-sdk-python issue 1015); unknown member properties (`depends_on`, which
+msgraph-core writes) are ignored, as Graph ignores them (msgraph-sdk-python-core pull
+request 996). The envelope is 200 and each member carries its own status,
 headers and body. Members run through the same path as single requests (throttle and
 faults included); the batch costs ceil(n/4) latencies because Outlook runs at most 4
 members at a time.
@@ -72,8 +76,8 @@ def _validate(body: object) -> list[dict]:
         seen.add(member["id"])
         if member.get("body") is not None and "content-type" not in {k.lower() for k in headers or {}}:
             raise bad_request(f"Write request id : {member['id']} does not contain Content-Type header or body.")
-        if member["url"].startswith(("http:", "https:")) or "$batch" in member["url"]:
-            raise bad_request(f"Request id '{member['id']}' must have a relative url and cannot be a batch.")
+        if "$batch" in member["url"]:
+            raise bad_request(f"Request id '{member['id']}' cannot be a batch.")
     for member in members:
         for dependency in _depends_on(member):
             if dependency not in seen:
@@ -171,6 +175,13 @@ def _run_member(
     member: dict, base_url: str, client_request_id: str | None, slot_refused: bool
 ) -> tuple[GraphResponse, float]:
     """The member's answer, and how long a lost answer among it asks to stall."""
+    if urlsplit(member["url"]).scheme:
+        # Graph reads a member's url as a path relative to /v1.0, so an absolute one
+        # fails on its first segment, in that member only [observed: msgraph-sdk-python
+        # issue 1015, msgraph-sdk-dotnet issue 1119].
+        segment = member["url"].split("/")[0]
+        body = error_body("BadRequest", f"Resource not found for the segment '{segment}'.", client_request_id)
+        return GraphResponse(400, body, {"Content-Type": "application/json"}), 0.0
     parts = urlsplit(member["url"])
     headers = {k.lower(): v for k, v in (member.get("headers") or {}).items()}
     request = GraphRequest(

@@ -53,11 +53,16 @@ class Call:
 
 Operation = Callable[[Call], GraphResponse]
 _routes: list[tuple[re.Pattern, dict[str, Operation]]] = []
+# Each route's path as one regex per segment, to name the segment Graph does not know.
+_segment_patterns: list[list[re.Pattern]] = []
+_SEGMENT_SLASH = re.compile(r"/(?![^\[]*\])")  # a `/` that is not inside a `[...]` class
 
 
 def route(pattern: str, **methods: Operation) -> None:
     """Register the operations of a path pattern (groups after the user are passed as args)."""
     _routes.append((re.compile(f"^/?users/([^/]+){pattern}$"), methods))
+    segments = ["users", "([^/]+)", *_SEGMENT_SLASH.split(pattern)[1:]]
+    _segment_patterns.append([re.compile(f"^{segment}$") for segment in segments])
 
 
 def _resolve(request: GraphRequest) -> tuple[dict[str, Operation], tuple[str, ...]]:
@@ -65,8 +70,28 @@ def _resolve(request: GraphRequest) -> tuple[dict[str, Operation], tuple[str, ..
         match = pattern.match(request.path)
         if match:
             return methods, tuple(unquote(g) for g in match.groups())
-    segment = request.path.strip("/").split("/")[0] or request.path
-    raise bad_request(f"Resource not found for the segment '{segment}'.")
+    raise _unknown_segment(request.path)
+
+
+def _unknown_segment(path: str) -> GraphError:
+    """Graph's answer to a path it cannot route: 400 BadRequest naming the first segment
+    no route knows, e.g. `/users/{u}/calendarz` -> "Resource not found for the segment
+    'calendarz'." [observed in public code, e.g. 'permissions' and 'alertIncidents' on
+    v1.0]. `/me` needs a signed-in user, which app-only tokens never have
+    (https://learn.microsoft.com/graph/auth-v2-service)."""
+    segments = path.strip("/").split("/")
+    if segments[0] == "me":
+        return bad_request("/me request is only valid with delegated authentication flow.")
+    known = 0
+    for patterns in _segment_patterns:
+        matched = 0
+        for pattern, segment in zip(patterns, segments, strict=False):
+            if not pattern.match(segment):
+                break
+            matched += 1
+        known = max(known, matched)
+    segment = unquote(segments[min(known, len(segments) - 1)]) or path
+    return bad_request(f"Resource not found for the segment '{segment}'.")
 
 
 def mailbox_find(user: str) -> Mailbox | None:

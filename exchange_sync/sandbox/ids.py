@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import secrets
 
 from .errors import GraphError
@@ -29,6 +30,11 @@ _RAW_LENGTH = len(_MARKER) + 1 + 31
 def new_id(kind: bytes) -> str:
     """A fresh id of a kind (FOLDER, CONTACT, ROOT)."""
     return base64.b64encode(_MARKER + kind + secrets.token_bytes(31)).decode()
+
+
+def derived_id(kind: bytes, seed: str) -> str:
+    """An id of a kind that is always the same for `seed` (an id the sandbox never stores)."""
+    return base64.b64encode(_MARKER + kind + hashlib.sha256(seed.encode()).digest()[:31]).decode()
 
 
 def new_change_key() -> str:

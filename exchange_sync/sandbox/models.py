@@ -61,9 +61,15 @@ class Mailbox(models.Model):
 
 
 class Folder(models.Model):
-    """A contact folder (`contactFolder`) directly under the mailbox's Contacts folder."""
+    """A contact folder (`contactFolder`): directly under the mailbox's default Contacts
+    folder (`parent` empty), or a child folder of another one.
+
+    The default Contacts folder itself (`/users/{u}/contacts`) is the row whose
+    `graph_id` is `Mailbox.root_folder_id`, made the first time it is used.
+    """
 
     mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE, related_name="folders")
+    parent = models.ForeignKey("self", on_delete=models.CASCADE, null=True, blank=True, related_name="children")
     graph_id = models.CharField(max_length=100, unique=True)
     display_name = models.CharField(max_length=255)
     # Its single-value extended properties, {canonical property id: value}: a folder
@@ -137,3 +143,26 @@ class ContactEmail(models.Model):
 
     def __str__(self) -> str:
         return self.address_folded
+
+
+class ValueCopies(models.Model):
+    """The most live contacts of a folder that ever held one extended property value at
+    the same moment (a stamp's copies), noted whenever a contact gets the value.
+
+    For tests that check "never two copies of one contact at any moment": a copy created
+    and cleaned up later still leaves `most` at 2. Nothing in the sandbox reads it.
+    """
+
+    folder = models.ForeignKey(Folder, on_delete=models.CASCADE, related_name="+")
+    property_id = models.CharField(max_length=300)
+    value_folded = models.CharField(max_length=255)
+    most = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["folder", "property_id", "value_folded"], name="sbx_copies_unique")
+        ]
+        verbose_name_plural = "value copies"
+
+    def __str__(self) -> str:
+        return f"{self.property_id} = {self.value_folded}: {self.most}"

@@ -3,21 +3,37 @@
 Shapes and codes: https://learn.microsoft.com/graph/api/resources/contact,
 https://learn.microsoft.com/graph/api/resources/contactfolder,
 https://learn.microsoft.com/graph/api/contact-delta and graph-notes.md.
+
+Paths, as Graph documents them:
+- `/contactFolders` lists the folders directly under the default Contacts folder;
+  `/contactFolders/{id}/childFolders` lists and creates the folders inside one
+  (https://learn.microsoft.com/graph/api/contactfolder-list-childfolders,
+  .../contactfolder-post-childfolders); folder ids are mailbox-wide, so a child folder
+  is also `/contactFolders/{childId}`. Names are unique among siblings.
+- `/contacts` is the default Contacts folder (https://learn.microsoft.com/graph/api/user-list-contacts,
+  .../user-post-contacts); its id is every top-level folder's `parentFolderId`, and
+  `/contactFolders/{thatId}` reads it. Deleting it is refused.
+- `/contacts/{id}` reads, updates and deletes a contact of any folder of the mailbox
+  (https://learn.microsoft.com/graph/api/contact-get, .../contact-update, .../contact-delete).
+- `/contacts/delta` is the default folder's delta (see `default_contacts_delta`).
+Lists page by `$skip` (see `listing`); query options are checked in `odata`.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from urllib.parse import quote, unquote, urlencode
 
 from django.conf import settings
 from django.core import signing
+from django.db.models import QuerySet
 
-from . import ids, odata, services
+from . import ids, listing, odata, services
 from .errors import GraphError, LostAnswer, bad_request, not_found
-from .graph import Call, GraphResponse, route
+from .graph import Call, GraphResponse, Operation, route
 from .knobs import chance
 from .models import Contact, ContactEmail, DeltaExpiry, ExtendedProperty, Folder, Mailbox
-from .shapes import SELECTABLE, contact_body_clean, contact_render, extended_clean, folder_render
+from .shapes import FOLDER_SELECTABLE, SELECTABLE, contact_body_clean, contact_render, extended_clean, folder_render
 
 _TOKEN_SALT = "graph-sandbox-paging"  # noqa: S105 (a signing salt, not a secret)
 
@@ -49,18 +65,24 @@ def _token_load(text: str) -> dict:
 
 
 def _folder(call: Call, folder_id: str) -> Folder:
-    if ids.check_id(folder_id) != ids.FOLDER:
+    """A folder of the mailbox by id; the default Contacts folder's id names that folder."""
+    kind = ids.check_id(folder_id)
+    if kind == ids.ROOT and folder_id == call.mailbox.root_folder_id:
+        return services.default_folder(call.mailbox)
+    if kind != ids.FOLDER:
         raise not_found()
-    folder = Folder.objects.filter(graph_id=folder_id, mailbox=call.mailbox).first()
+    folder = Folder.objects.filter(graph_id=folder_id, mailbox=call.mailbox).select_related("parent").first()
     if folder is None:
         raise not_found()
     return folder
 
 
-def _contact(call: Call, folder: Folder, contact_id: str) -> Contact:
+def _contact(call: Call, folder: Folder | None, contact_id: str) -> Contact:
+    """A live contact by id: in `folder`, or anywhere in the mailbox (`/users/{u}/contacts/{id}`)."""
     if ids.check_id(contact_id) != ids.CONTACT:
         raise not_found()
-    contact = Contact.objects.filter(graph_id=contact_id, folder=folder, is_deleted=False).first()
+    contacts = Contact.objects.filter(graph_id=contact_id, mailbox=call.mailbox, is_deleted=False)
+    contact = contacts.filter(folder=folder).first() if folder else contacts.select_related("folder").first()
     if contact is None:
         raise not_found()
     return contact
@@ -106,40 +128,89 @@ def user_get(call: Call) -> GraphResponse:
 
 
 def folders_list(call: Call) -> GraphResponse:
+    """The folders directly under the default Contacts folder (not the child folders)."""
+    folders = call.mailbox.folders.filter(parent__isnull=True).exclude(graph_id=call.mailbox.root_folder_id)
+    return _folders_page(call, folders, "/contactFolders")
+
+
+def _folders_page(call: Call, folders: QuerySet, context_suffix: str) -> GraphResponse:
     query = call.request.query
+    odata.options_check(query, listing.FOLDER_LIST_OPTIONS)
     name = odata.folder_name_filter(query.get("$filter"))
-    page = odata.top(query.get("$top")) or odata.DEFAULT_PAGE
-    after = _token_load(query["$skiptoken"])["after"] if "$skiptoken" in query else 0
-    folders = call.mailbox.folders.filter(pk__gt=after).order_by("pk")
+    select = odata.select(query.get("$select"), FOLDER_SELECTABLE, "microsoft.graph.contactFolder")
+    order = odata.orderby(query.get("$orderby"), listing.FOLDER_ORDERABLE, "microsoft.graph.contactFolder")
     if name is not None:
         folders = folders.filter(display_name__iexact=name)
-    rows = list(folders[: page + 1])
-    body: dict = {
-        "@odata.context": _context(call, "/contactFolders"),
-        "value": [folder_render(f, root_folder_id=call.mailbox.root_folder_id) for f in rows[:page]],
-    }
-    if len(rows) > page:
-        params = {k: v for k, v in query.items() if k != "$skiptoken"}
-        body["@odata.nextLink"] = _link(call, {**params, "$skiptoken": _token_dump({"after": rows[page - 1].pk})})
+    folders = listing.folders_ordered(folders.select_related("parent"), order)
+    page = listing.page_take(query, folders, odata.top(query.get("$top")) or odata.DEFAULT_PAGE)
+    body: dict = {"@odata.context": _context(call, context_suffix)}
+    if page.total is not None:
+        body["@odata.count"] = page.total
+    body["value"] = [_selected(folder_render(f, root_folder_id=call.mailbox.root_folder_id), select) for f in page.rows]
+    if page.next_query is not None:
+        body["@odata.nextLink"] = _link(call, page.next_query)
     return GraphResponse(200, body)
 
 
+def _selected(item: dict, select: list[str] | None) -> dict:
+    return item if select is None else {name: item[name] for name in ("id", *select)}
+
+
 def folder_create(call: Call) -> GraphResponse:
+    return _folder_create_in(call, None, "/contactFolders/$entity")
+
+
+def _folder_create_in(call: Call, parent: Folder | None, context_suffix: str) -> GraphResponse:
     """POST; extended properties in the body are stored, not echoed (singlevaluelegacyextendedproperty-post)."""
     name = _body_dict(call).get("displayName")
     if not isinstance(name, str) or not name.strip():
         raise bad_request("The folder name is required.", "ErrorInvalidArgument")
-    folder = services.folder_create(call.mailbox, name, extended_clean(call.request.body))
+    folder = services.folder_create(call.mailbox, name, extended_clean(call.request.body), parent=parent)
     _lose_answer_maybe(call)
-    body = {"@odata.context": _context(call, "/contactFolders/$entity")}
+    body = {"@odata.context": _context(call, context_suffix)}
     return GraphResponse(201, body | folder_render(folder, root_folder_id=call.mailbox.root_folder_id))
 
 
+def child_folders_list(call: Call) -> GraphResponse:
+    """`GET /contactFolders/{id}/childFolders` (https://learn.microsoft.com/graph/api/contactfolder-list-childfolders)."""
+    parent = _folder(call, call.args[0])
+    return _folders_page(call, parent.children.all(), f"/contactFolders('{_quoted(parent)}')/childFolders")
+
+
+def child_folder_create(call: Call) -> GraphResponse:
+    """`POST /contactFolders/{id}/childFolders` (https://learn.microsoft.com/graph/api/contactfolder-post-childfolders)."""
+    parent = _folder(call, call.args[0])
+    return _folder_create_in(call, parent, f"/contactFolders('{_quoted(parent)}')/childFolders/$entity")
+
+
+def _quoted(folder: Folder) -> str:
+    return quote(folder.graph_id, safe="")
+
+
+def _as_child(operation: Operation) -> Operation:
+    """`operation` on `/contactFolders/{parent}/childFolders/{child}...`: the child, when it
+    is the parent's, answered as `/contactFolders/{child}...` (documented on the pages of
+    contactfolder-get, -update, -delete and user-list-contacts); 404 otherwise."""
+
+    def on_child(call: Call) -> GraphResponse:
+        parent = _folder(call, call.args[0])
+        if _folder(call, call.args[1]).parent_id != parent.pk:
+            raise not_found()
+        return operation(replace(call, args=call.args[1:]))
+
+    return on_child
+
+
 def folder_get(call: Call) -> GraphResponse:
+    # $expand of the folder's extended properties (singlevaluelegacyextendedproperty-get).
+    odata.options_check(call.request.query, frozenset({"$select", "$expand"}), collection=False)
+    select = odata.select(call.request.query.get("$select"), FOLDER_SELECTABLE, "microsoft.graph.contactFolder")
     folder = _folder(call, call.args[0])
     expand = odata.expand(call.request.query.get("$expand"))
     body = {"@odata.context": _context(call, "/contactFolders/$entity")}
-    return GraphResponse(200, body | folder_render(folder, root_folder_id=call.mailbox.root_folder_id, expand=expand))
+    rendered = folder_render(folder, root_folder_id=call.mailbox.root_folder_id, expand=expand)
+    expanded = {k: v for k, v in rendered.items() if k == "singleValueExtendedProperties"}
+    return GraphResponse(200, body | _selected(rendered, select) | expanded)
 
 
 def folder_update(call: Call) -> GraphResponse:
@@ -153,13 +224,25 @@ def folder_update(call: Call) -> GraphResponse:
 
 
 def folder_delete(call: Call) -> GraphResponse:
-    services.folder_delete(_folder(call, call.args[0]))
+    folder = _folder(call, call.args[0])
+    if folder.graph_id == call.mailbox.root_folder_id:
+        # The default Contacts folder is a distinguished folder: Exchange refuses to
+        # delete it (EWS's ErrorDeleteDistinguishedFolder; Graph relays the code [inferred]).
+        raise bad_request("Distinguished folders cannot be deleted.", "ErrorDeleteDistinguishedFolder")
+    services.folder_delete(folder)
     return GraphResponse(204)
 
 
 route("", GET=user_get)
 route("/contactFolders", GET=folders_list, POST=folder_create)
 route("/contactFolders/([^/]+)", GET=folder_get, PATCH=folder_update, DELETE=folder_delete)
+route("/contactFolders/([^/]+)/childFolders", GET=child_folders_list, POST=child_folder_create)
+route(
+    "/contactFolders/([^/]+)/childFolders/([^/]+)",
+    GET=_as_child(folder_get),
+    PATCH=_as_child(folder_update),
+    DELETE=_as_child(folder_delete),
+)
 
 
 # --- contacts ---------------------------------------------------------------------------
@@ -176,24 +259,44 @@ def _extended_for(contacts: list[Contact], property_id: str | None) -> dict[int,
     return result
 
 
-def _render_many(call: Call, folder: Folder, contacts: list[Contact], select: list[str] | None) -> list[dict]:
+def _render_many(call: Call, contacts: list[Contact], select: list[str] | None) -> list[dict]:
     is_expanded, property_id = odata.expand(call.request.query.get("$expand"))
     extended = _extended_for(contacts, property_id) if is_expanded else {}
     return [
-        contact_render(c, folder_graph_id=folder.graph_id, select=select, extended=extended.get(c.pk)) for c in contacts
+        contact_render(c, folder_graph_id=c.folder.graph_id, select=select, extended=extended.get(c.pk))
+        for c in contacts
     ]
 
 
-def contacts_list(call: Call) -> GraphResponse:
+def _in_folder(call: Call) -> tuple[Folder, str]:
+    """The folder a `/contactFolders/{id}/contacts...` route names, and its context path."""
     folder = _folder(call, call.args[0])
+    return folder, f"/contactFolders('{_quoted(folder)}')/contacts"
+
+
+def _in_default_folder(call: Call) -> tuple[Folder, str]:
+    """The default Contacts folder of `/users/{u}/contacts...`, and its context path."""
+    return services.default_folder(call.mailbox), "/contacts"
+
+
+def contacts_list(call: Call) -> GraphResponse:
+    return _contacts_page(call, *_in_folder(call))
+
+
+def default_contacts_list(call: Call) -> GraphResponse:
+    """`GET /users/{u}/contacts` (https://learn.microsoft.com/graph/api/user-list-contacts)."""
+    return _contacts_page(call, *_in_default_folder(call))
+
+
+def _contacts_page(call: Call, folder: Folder, context_path: str) -> GraphResponse:
     query = call.request.query
+    odata.options_check(query, listing.CONTACT_LIST_OPTIONS)
     select = odata.select(query.get("$select"), SELECTABLE)
     wanted = odata.contact_filter(query.get("$filter"))
+    order = odata.orderby(query.get("$orderby"), listing.CONTACT_ORDERABLE, "microsoft.graph.contact")
     top = odata.top(query.get("$top"))
     preferred = None if top else odata.max_page_size(call.request.headers.get("prefer"))
-    page = top or preferred or odata.DEFAULT_PAGE
-    after = _token_load(query["$skiptoken"])["after"] if "$skiptoken" in query else 0
-    contacts = Contact.objects.filter(folder=folder, is_deleted=False, pk__gt=after).order_by("pk")
+    contacts = Contact.objects.filter(folder=folder, is_deleted=False)
     if wanted is not None and wanted.property_id is not None:
         matches = ExtendedProperty.objects.filter(
             folder=folder, property_id=wanted.property_id, value_folded=(wanted.value or "").lower()
@@ -202,15 +305,15 @@ def contacts_list(call: Call) -> GraphResponse:
     elif wanted is not None:
         matches = ContactEmail.objects.filter(folder=folder, address_folded=(wanted.email or "").lower())
         contacts = contacts.filter(pk__in=matches.values("contact_id"))
-    rows = list(contacts[: page + 1])
+    contacts = listing.contacts_ordered(contacts.select_related("folder"), order)
+    page = listing.page_take(query, contacts, top or preferred or odata.DEFAULT_PAGE)
     suffix = f"({','.join(select)})" if select else ""
-    body: dict = {
-        "@odata.context": _context(call, f"/contactFolders('{quote(folder.graph_id, safe='')}')/contacts{suffix}"),
-        "value": _render_many(call, folder, rows[:page], select),
-    }
-    if len(rows) > page:
-        params = {k: v for k, v in query.items() if k != "$skiptoken"}
-        body["@odata.nextLink"] = _link(call, {**params, "$skiptoken": _token_dump({"after": rows[page - 1].pk})})
+    body: dict = {"@odata.context": _context(call, f"{context_path}{suffix}")}
+    if page.total is not None:
+        body["@odata.count"] = page.total
+    body["value"] = _render_many(call, page.rows, select)
+    if page.next_query is not None:
+        body["@odata.nextLink"] = _link(call, page.next_query)
     # Graph says which page size it honoured (OData's Preference-Applied header);
     # $top wins over the preference, and then the preference is not applied.
     return GraphResponse(200, body, _preference_applied(preferred))
@@ -220,40 +323,54 @@ def _preference_applied(page_size: int | None) -> dict[str, str]:
     return {"Preference-Applied": f"odata.maxpagesize={page_size}"} if page_size else {}
 
 
-def _contact_context(call: Call, folder: Folder) -> str:
-    return _context(call, f"/contactFolders('{quote(folder.graph_id, safe='')}')/contacts/$entity")
-
-
 def contact_create(call: Call) -> GraphResponse:
-    folder = _folder(call, call.args[0])
+    return _contact_create_in(call, *_in_folder(call))
+
+
+def default_contact_create(call: Call) -> GraphResponse:
+    """`POST /users/{u}/contacts` (https://learn.microsoft.com/graph/api/user-post-contacts)."""
+    return _contact_create_in(call, *_in_default_folder(call))
+
+
+def _contact_create_in(call: Call, folder: Folder, context_path: str) -> GraphResponse:
     properties, extended = contact_body_clean(call.request.body)
     contact = services.contact_create(folder, properties, extended)
     _lose_answer_maybe(call)
-    body = {"@odata.context": _contact_context(call, folder)}
+    body = {"@odata.context": _context(call, f"{context_path}/$entity")}
     return GraphResponse(201, body | contact_render(contact, folder_graph_id=folder.graph_id))
 
 
+def _addressed(call: Call) -> tuple[Contact, str]:
+    """The contact a route names, with or without its folder, and its entity context:
+    `/contactFolders/{f}/contacts/{id}` or `/contacts/{id}` (any folder of the mailbox:
+    https://learn.microsoft.com/graph/api/contact-get)."""
+    if len(call.args) == 2:
+        folder, context_path = _in_folder(call)
+        contact = _contact(call, folder, call.args[1])
+        contact.folder = folder
+    else:
+        contact, context_path = _contact(call, None, call.args[0]), "/contacts"
+    return contact, _context(call, f"{context_path}/$entity")
+
+
 def contact_get(call: Call) -> GraphResponse:
-    folder = _folder(call, call.args[0])
-    contact = _contact(call, folder, call.args[1])
+    odata.options_check(call.request.query, frozenset({"$select", "$expand"}), collection=False)
+    contact, context = _addressed(call)
     select = odata.select(call.request.query.get("$select"), SELECTABLE)
-    body = {"@odata.context": _contact_context(call, folder)}
-    return GraphResponse(200, body | _render_many(call, folder, [contact], select)[0])
+    return GraphResponse(200, {"@odata.context": context} | _render_many(call, [contact], select)[0])
 
 
 def contact_update(call: Call) -> GraphResponse:
     """PATCH; honours If-Match (not documented for contacts, but Exchange checks change keys)."""
-    folder = _folder(call, call.args[0])
-    contact = _contact(call, folder, call.args[1])
+    contact, context = _addressed(call)
+    folder = contact.folder
     properties, extended = contact_body_clean(call.request.body)
     contact = services.contact_update(contact.pk, properties, extended, if_match=call.request.headers.get("if-match"))
-    body = {"@odata.context": _contact_context(call, folder)}
-    return GraphResponse(200, body | contact_render(contact, folder_graph_id=folder.graph_id))
+    return GraphResponse(200, {"@odata.context": context} | contact_render(contact, folder_graph_id=folder.graph_id))
 
 
 def contact_delete(call: Call) -> GraphResponse:
-    folder = _folder(call, call.args[0])
-    contact = _contact(call, folder, call.args[1])
+    contact, _ = _addressed(call)
     services.contact_delete(contact.pk, if_match=call.request.headers.get("if-match"))
     return GraphResponse(204)
 
@@ -274,15 +391,27 @@ def _delta_expired(call: Call) -> GraphError:
 
 
 def contacts_delta(call: Call) -> GraphResponse:
+    return _delta_page(call, _folder(call, call.args[0]))
+
+
+def default_contacts_delta(call: Call) -> GraphResponse:
+    """`GET /users/{u}/contacts/delta`: the default Contacts folder's delta. The
+    contact-delta page documents only the folder form, but the v1.0 metadata binds
+    `delta` to the `contacts` collection (the SDKs have `users.contacts.delta`) and
+    clients use it; it answers like the folder form [observed in public code]."""
+    return _delta_page(call, services.default_folder(call.mailbox))
+
+
+def _delta_page(call: Call, folder: Folder) -> GraphResponse:
     """A page of a delta round. Rounds are ranges of the mailbox change counter:
     the first round lists live contacts, later ones every change (deletions as @removed,
     with `@odata.type` as the documented removed messages and events carry it:
-    https://learn.microsoft.com/graph/delta-query-messages)."""
-    folder = _folder(call, call.args[0])
+    https://learn.microsoft.com/graph/delta-query-messages). Query options: see `odata`."""
     query = call.request.query
     if "$expand" in query:
         # [observed] Outlook answers $expand on delta with a 500.
         raise GraphError(500, "ErrorInternalServerError", "An internal server error occurred. The operation failed.")
+    odata.delta_options_check(query)
     if "$deltatoken" in query:
         if call.knobs.delta_expiry != DeltaExpiry.OFF:
             raise _delta_expired(call)
@@ -329,3 +458,11 @@ def _current_seq(mailbox: Mailbox) -> int:
 route("/contactFolders/([^/]+)/contacts", GET=contacts_list, POST=contact_create)
 route("/contactFolders/([^/]+)/contacts/delta(?:\\(\\))?", GET=contacts_delta)
 route("/contactFolders/([^/]+)/contacts/([^/]+)", GET=contact_get, PATCH=contact_update, DELETE=contact_delete)
+route(
+    "/contactFolders/([^/]+)/childFolders/([^/]+)/contacts",
+    GET=_as_child(contacts_list),
+    POST=_as_child(contact_create),
+)
+route("/contacts", GET=default_contacts_list, POST=default_contact_create)
+route("/contacts/delta(?:\\(\\))?", GET=default_contacts_delta)
+route("/contacts/([^/]+)", GET=contact_get, PATCH=contact_update, DELETE=contact_delete)

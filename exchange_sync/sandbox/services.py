@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from . import ids
 from .errors import GraphError, not_found
-from .models import Contact, ContactEmail, DeltaExpiry, ExtendedProperty, Folder, Mailbox
+from .models import Contact, ContactEmail, DeltaExpiry, ExtendedProperty, Folder, Mailbox, ValueCopies
 from .odata import canonical_property_id
 from .shapes import display_name_from_parts
 
@@ -95,9 +95,20 @@ def _next_seq(mailbox: Mailbox) -> int:
     return Mailbox.objects.values_list("change_seq", flat=True).get(pk=mailbox.pk)
 
 
-def _folder_name_taken(mailbox: Mailbox, name: str, exclude_pk: int | None = None) -> bool:
-    # Exchange compares folder names case-insensitively.
-    return mailbox.folders.filter(display_name__iexact=name).exclude(pk=exclude_pk).exists()
+def _folder_name_taken(
+    mailbox: Mailbox, name: str, exclude_pk: int | None = None, parent: Folder | None = None
+) -> bool:
+    # Exchange compares folder names case-insensitively, among the folders of one parent.
+    siblings = mailbox.folders.filter(parent=parent).exclude(graph_id=mailbox.root_folder_id)
+    return siblings.filter(display_name__iexact=name).exclude(pk=exclude_pk).exists()
+
+
+def default_folder(mailbox: Mailbox) -> Folder:
+    """The mailbox's default Contacts folder (`/users/{u}/contacts`), made on first use."""
+    folder, _ = Folder.objects.get_or_create(
+        graph_id=mailbox.root_folder_id, defaults={"mailbox": mailbox, "display_name": "Contacts"}
+    )
+    return folder
 
 
 def _folder_exists_error() -> GraphError:
@@ -106,10 +117,14 @@ def _folder_exists_error() -> GraphError:
 
 
 @transaction.atomic
-def folder_create(mailbox: Mailbox, display_name: str, extended: Iterable[dict] = ()) -> Folder:
-    if _folder_name_taken(mailbox, display_name):
+def folder_create(
+    mailbox: Mailbox, display_name: str, extended: Iterable[dict] = (), *, parent: Folder | None = None
+) -> Folder:
+    """A folder under the default Contacts folder, or a child folder of `parent`, with
+    the extended properties set on its POST."""
+    if _folder_name_taken(mailbox, display_name, parent=parent):
         raise _folder_exists_error()
-    folder = Folder(mailbox=mailbox, graph_id=ids.new_id(ids.FOLDER), display_name=display_name)
+    folder = Folder(mailbox=mailbox, parent=parent, graph_id=ids.new_id(ids.FOLDER), display_name=display_name)
     _set_folder_extended(folder, extended)
     folder.save()
     return folder
@@ -137,7 +152,7 @@ def _set_folder_extended(folder: Folder, extended: Iterable[dict]) -> None:
 
 @transaction.atomic
 def folder_rename(folder: Folder, display_name: str) -> Folder:
-    if _folder_name_taken(folder.mailbox, display_name, exclude_pk=folder.pk):
+    if _folder_name_taken(folder.mailbox, display_name, exclude_pk=folder.pk, parent=folder.parent):
         raise _folder_exists_error()
     folder.display_name = display_name
     folder.save(update_fields=["display_name"])
@@ -164,11 +179,26 @@ def _set_extended(contact: Contact, extended: Iterable[dict]) -> None:
         if value is None:
             ExtendedProperty.objects.filter(contact=contact, property_id=property_id).delete()
             continue
+        value_folded = str(value).lower()[:255]
         ExtendedProperty.objects.update_or_create(
             contact=contact,
             property_id=property_id,
-            defaults={"folder_id": contact.folder_id, "value": str(value), "value_folded": str(value).lower()[:255]},
+            defaults={"folder_id": contact.folder_id, "value": str(value), "value_folded": value_folded},
         )
+        _note_copies(contact.folder_id, property_id, value_folded)
+
+
+def _note_copies(folder_id: int, property_id: str, value_folded: str) -> None:
+    """Keep `ValueCopies.most` for tests: how many live contacts hold the value now, if
+    more than ever before. Runs inside the change's transaction, which holds the
+    mailbox's change counter, so the count sees every committed copy."""
+    live = ExtendedProperty.objects.filter(folder_id=folder_id, property_id=property_id, value_folded=value_folded)
+    copies, _ = ValueCopies.objects.get_or_create(
+        folder_id=folder_id, property_id=property_id, value_folded=value_folded
+    )
+    count = live.count()
+    if count > copies.most:
+        ValueCopies.objects.filter(pk=copies.pk, most__lt=count).update(most=count)
 
 
 @transaction.atomic

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from . import ids
 from .errors import GraphError, bad_request
 from .models import Contact, Folder
 
@@ -161,10 +162,22 @@ def contact_render(
     return full
 
 
+FOLDER_SELECTABLE = frozenset({"id", "displayName", "parentFolderId"})
+
+
 def folder_render(folder: Folder, *, root_folder_id: str, expand: tuple[bool, str | None] = (False, None)) -> dict:
-    """A folder as Graph returns it; with `expand` (from `odata.expand`) its extended
-    properties too, all or the one asked for (none: the collection is left out)."""
-    body = {"id": folder.graph_id, "displayName": folder.display_name, "parentFolderId": root_folder_id}
+    """A contactFolder. Its parent: the folder it was created in (`childFolders`), else
+    the default Contacts folder (`root_folder_id`); the Contacts folder's own parent is
+    the mailbox's root folder, which the sandbox names but does not serve. With `expand`
+    (from `odata.expand`) its extended properties too, all or the one asked for (none:
+    the collection is left out)."""
+    if folder.graph_id == root_folder_id:
+        parent_id = ids.derived_id(ids.ROOT, root_folder_id)
+    elif folder.parent_id is not None:
+        parent_id = folder.parent.graph_id
+    else:
+        parent_id = root_folder_id
+    body = {"id": folder.graph_id, "displayName": folder.display_name, "parentFolderId": parent_id}
     is_expanded, property_id = expand
     extended = [{"id": pid, "value": value} for pid, value in folder.extended.items() if property_id in (None, pid)]
     if is_expanded and extended:

@@ -6,6 +6,15 @@ requests per 10 minutes and 4 concurrent requests per app and mailbox. Over the 
 "Application is over its MailboxConcurrency limit." [observed]. Requests refused while
 throttled still count, as Outlook's usage keeps counting.
 
+What https://learn.microsoft.com/graph/throttling says every throttled answer carries,
+and the sandbox sends: status 429, the `Retry-After` header in whole seconds (the
+contact resource is among those documented to send it), Graph's error body
+(`errors.error_body`). Inside a `$batch` the 429 is the member's own status, with
+`Retry-After` among the member's headers, the envelope staying 200
+(https://learn.microsoft.com/graph/json-batching). The simulated transient faults
+(`graph.transient_error`) answer 503 `ServiceUnavailable` with `Retry-After` or 504
+`GatewayTimeout`.
+
 The counts (the window's timestamps and the requests in flight) live in the memory of
 the process serving Graph, not in the database: a database row written on every request
 would cost each Graph call a write lock, and a request count left behind by a killed

@@ -22,6 +22,7 @@ from .auth import token_verify
 from .batch import batch_run
 from .errors import GraphError, LostAnswer, bad_request, error_body
 from .graph import GraphRequest, GraphResponse, dispatch
+from .served import request_served
 
 logger = logging.getLogger(__name__)
 _JSON = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
@@ -34,6 +35,7 @@ def graph_endpoint(request: HttpRequest, path: str) -> HttpResponse:
     # The absolute URL of /v1.0 wherever the sandbox is mounted, for @odata.context and links.
     base_url = request.build_absolute_uri(request.path[: len(request.path) - len(path)]).rstrip("/")
     try:
+        request_served(path, request.body)
         token_verify(request.headers.get("Authorization"))
         body = _json_body(request)
         if path == "$batch":

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -32,11 +31,14 @@ from exchange_sync.mapping import (
 )
 from exchange_sync.models import ContactLink, ExchangeSyncSetup, SyncIssue, SyncRun
 from exchange_sync.outbox import LINK_FIELDS, Op, Outbox
+from exchange_sync.patch import last_seen, outlook_lists, update_body
+from exchange_sync.row_errors import bulk_update_each, item_error_text
 from exchange_sync.selectors import contacts_in_scope, contacts_matching_filter, exclusion_reason
 from exchange_sync.sync.adoption import AdoptedFolder
 from exchange_sync.sync.folder import FolderRefused, folder_ensure
 from exchange_sync.sync.guard import deletions_guard
 from exchange_sync.sync.inbound import OutlookInbound
+from exchange_sync.sync.seen import Seen
 from exchange_sync.sync.shutdown import RunInterrupted, shutdown_requested
 
 logger = logging.getLogger(__name__)
@@ -65,17 +67,6 @@ COUNTERS = (
 
 class SetupProblem(Exception):
     """A problem only a person can fix (no mailbox, consent, unknown user)."""
-
-
-@dataclass
-class Seen:
-    """What a pull learned, used by the push that follows."""
-
-    handled_contacts: set[int] = field(default_factory=set)
-    seen_graph_ids: set[str] = field(default_factory=set)
-    missing_link_ids: list[int] = field(default_factory=list)
-    # Second Outlook copies of linked contacts (unsaved links), removed after the guard.
-    duplicates: list[ContactLink] = field(default_factory=list)
 
 
 class Engine(OutlookInbound, AdoptedFolder):
@@ -238,30 +229,56 @@ class Engine(OutlookInbound, AdoptedFolder):
     def _compare_linked(self, link: ContactLink, item: dict[str, Any]) -> None:
         """An Outlook contact we know: merge Outlook's edits (policy) and repair differences."""
         contact = link.contact
-        outlook = outlook_values(item)
-        if self.setup.keep_outlook_edits and outlook != link.snapshot:
-            self._merge_outlook_edits(link, contact, outlook)
+        outlook, lists = outlook_values(item), outlook_lists(item)
+        merging = self.setup.keep_outlook_edits and outlook != last_seen(link.snapshot, link.outlook_lists)
+        if merging and not self._merge_outlook_edits(link, contact, outlook):
+            return  # refused by the database (an issue): both sides stay as they are
         current = contact_values(contact)
+        # The diff base is the item just read: what the update would change in it.
+        # displayName is in every update; a different one is a difference too.
+        written = link.snapshot if link.fields_hash else {}
+        changes = update_body(current, base=outlook, lists=lists, written=written)
         # No hash yet: our write to this Outlook contact (its stamp with Business
         # Central's values) was never confirmed, so it is sent even when values agree.
-        differs = current != outlook or not link.fields_hash
+        differs = set(changes) != {"displayName"} or current["name"] != outlook["name"] or not link.fields_hash
         if differs and not self._sendable(contact, current):
             return
         if differs:
             if_match = f'W/"{item["changeKey"]}"' if self.setup.keep_outlook_edits and item.get("changeKey") else None
-            self.outbox.add(Op("update", link, current, if_match=if_match, counter="updated_in_outlook"))
+            op = Op("update", link, current, if_match=if_match, counter="updated_in_outlook", base=outlook, lists=lists)
+            self.outbox.add(op)
         else:
             self.counts["unchanged"] += 1
-            if link.fields_hash != values_hash(current) or link.change_key != item.get("changeKey"):
+            if (
+                link.fields_hash != values_hash(current)
+                or link.change_key != item.get("changeKey")
+                or link.outlook_lists != lists
+            ):
                 link.snapshot, link.fields_hash = current, values_hash(current)
                 link.change_key = item.get("changeKey") or ""
+                link.outlook_lists = lists
                 link.state, link.failure_count = ContactLink.State.LINKED, 0
                 self._refreshed.append(link)
 
     def _save_refreshed(self) -> None:
-        if self._refreshed:
-            ContactLink.objects.bulk_update(self._refreshed, LINK_FIELDS, batch_size=500)
-            self._refreshed = []
+        bulk_update_each(ContactLink, self._refreshed, LINK_FIELDS, on_refused=self._link_refused)
+        self._refreshed = []
+
+    def _link_refused(self, link: ContactLink, exc: Exception) -> None:
+        """A link record the database refused (Outlook sent what it cannot store): the
+        old record stays, and the next run compares that contact again."""
+        self.counts["failed"] += 1
+        self.delta_incomplete = True
+        self.issues.append(
+            SyncIssue(
+                run=self.run,
+                kind=SyncIssue.Kind.FAILED,
+                direction=SyncIssue.Direction.TO_BC,
+                contact_id=link.contact_id,
+                contact_no=link.contact_no,
+                reason=f"What Outlook holds for it could not be recorded ({item_error_text(exc)}).",
+            )
+        )
 
     # --- safety -------------------------------------------------------------------
 
@@ -358,7 +375,18 @@ class Engine(OutlookInbound, AdoptedFolder):
             self.outbox.add(Op("create", link, values, counter="created_in_outlook"))
         elif link.fields_hash != values_hash(values) or link.failure_count:
             if_match = f'W/"{link.change_key}"' if self.setup.keep_outlook_edits and link.change_key else None
-            self.outbox.add(Op("update", link, values, if_match=if_match, counter="updated_in_outlook"))
+            # The diff base is what Outlook held after our last write: had the person
+            # edited it since, the pull would have compared it (and handled it) first.
+            op = Op(
+                "update",
+                link,
+                values,
+                if_match=if_match,
+                counter="updated_in_outlook",
+                base=last_seen(link.snapshot, link.outlook_lists),
+                lists=link.outlook_lists or None,
+            )
+            self.outbox.add(op)
         else:
             self.counts["unchanged"] += 1
 

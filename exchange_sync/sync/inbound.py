@@ -4,7 +4,9 @@ new ones a person made in Outlook). Part of the engine (`engine.Engine` mixes it
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from django.db import transaction
 
 from contacts.models import Contact
 from exchange_sync.contact_filter import contact_filter_fixed_values
@@ -21,22 +23,28 @@ from exchange_sync.mapping import (
 )
 from exchange_sync.models import ContactLink, SyncIssue
 from exchange_sync.outbox import Op
+from exchange_sync.patch import LIST_FIELDS, last_seen, outlook_lists
+from exchange_sync.row_errors import ITEM_ERRORS, item_error_text
 from exchange_sync.selectors import exclusion_reason
-
-if TYPE_CHECKING:
-    from exchange_sync.sync.engine import Seen
+from exchange_sync.sync.seen import Seen
 
 
 class OutlookInbound:
     """Engine methods for what comes from Outlook; they use the engine's client,
     setup, counts, outbox and issue list."""
 
-    def _merge_outlook_edits(self, link: ContactLink, contact: Contact, outlook: MappedValues) -> None:
-        """Three-way merge per field against the last synchronized values."""
-        base, current = link.snapshot, contact_values(contact)
+    def _merge_outlook_edits(self, link: ContactLink, contact: Contact, outlook: MappedValues) -> bool:
+        """Three-way merge per field against what Outlook held when last seen. A list
+        slot Business Central leaves empty holds the person's own entry: a change to
+        it is an Outlook edit, never a conflict (exchange_sync/patch.py). False when
+        the database refused the merged contact: then nothing of it was saved, the
+        contact keeps its stored values, and its Outlook copy is to be left as it is."""
+        base, current = last_seen(link.snapshot, link.outlook_lists), contact_values(contact)
         taken: dict[str, str] = {}
         for name in MAPPED_FIELDS:
             theirs, was, ours = outlook[name], base.get(name, ""), current[name]
+            if name in LIST_FIELDS and not ours and not link.snapshot.get(name):
+                ours = was
             if theirs in (was, ours):
                 continue
             if ours == was:
@@ -55,11 +63,23 @@ class OutlookInbound:
             self._issue(
                 SyncIssue.Kind.SKIPPED, SyncIssue.Direction.TO_BC, contact, f"{problem}; kept '{current[name]}'."
             )
-        if taken:
-            for name, value in taken.items():
-                setattr(contact, name, value)
-            contact.save()
-            self.counts["updated_in_bc"] += 1
+        if not taken:
+            return True
+        for name, value in taken.items():
+            setattr(contact, name, value)
+        try:
+            with transaction.atomic():
+                contact.save()
+        except ITEM_ERRORS as exc:
+            contact.refresh_from_db()  # the values stored, not the ones refused
+            self._refused(
+                f"Outlook's changes could not be saved in Business Central ({item_error_text(exc)}); "
+                "Business Central's values were kept and the Outlook contact was left as it is.",
+                contact=contact,
+            )
+            return False
+        self.counts["updated_in_bc"] += 1
+        return True
 
     def _pull_unknown(self, graph_ids: list[str], seen: Seen) -> None:
         """Outlook contacts with ids we do not know: ours whose create answer was lost,
@@ -85,7 +105,7 @@ class OutlookInbound:
                 )
                 continue
             items.append(response.body)
-        stamps = {item["id"]: (stamp_value(item) or "").upper() for item in items}
+        stamps = {item["id"]: _contact_no_stamp(item) for item in items}
         links_by_no = {
             link.contact_no: link
             for link in self.setup.links.filter(contact_no__in=[s for s in stamps.values() if s]).select_related(
@@ -131,8 +151,12 @@ class OutlookInbound:
             return
         outlook = outlook_values(item)
         link.graph_id, link.change_key, link.state = item["id"], item.get("changeKey") or "", ContactLink.State.LINKED
-        # It carries our stamp, so Outlook holds these values for it as written.
-        link.snapshot, link.fields_hash = outlook, values_hash(outlook)
+        # It carries our stamp, so Outlook holds these values for it as written; but
+        # the stamp does not say which list entries are ours: none is taken for ours,
+        # so the person's own entry in a slot Business Central leaves empty stays.
+        link.snapshot = {**outlook, **dict.fromkeys(LIST_FIELDS - {"email"}, "")}
+        link.fields_hash = values_hash(outlook)
+        link.outlook_lists = outlook_lists(item)
         self._refreshed.append(link)
         if link.contact_id is None:
             return  # deleted in Business Central: removed from Outlook later
@@ -167,11 +191,18 @@ class OutlookInbound:
                 self._skip_outlook(label, f"Not linked: the contact {contact.no} with this email is excluded ({why}).")
                 return
             if self.setup.links.filter(contact=contact).exclude(graph_id=None).exists():
-                self._skip_outlook(label, f"Not linked: {contact.no} with this email is already in the folder.")
+                self._skip_outlook_copy(label, contact, item["id"])
                 return
-            self.counts["linked_in_bc"] += 1
         else:
-            contact = self._create_contact(values)
+            try:
+                with transaction.atomic():
+                    contact = self._create_contact(values)
+            except ITEM_ERRORS as exc:
+                self._refused(
+                    f"Not copied to Business Central: the database refused it ({item_error_text(exc)}).",
+                    outlook_name=label,
+                )
+                return
             if contact.pk not in self._in_scope_ids([contact.pk]):
                 self._issue(
                     SyncIssue.Kind.SKIPPED,
@@ -181,24 +212,35 @@ class OutlookInbound:
                     "so it is not synchronized.",
                 )
                 return
-        link, _ = ContactLink.objects.update_or_create(
-            setup=self.setup,
-            contact=contact,
-            defaults={
-                "contact_no": contact.no,
-                "graph_id": item["id"],
-                "change_key": item.get("changeKey") or "",
-                "state": ContactLink.State.LINKED,
-                "snapshot": values,
-                # No hash until the stamp below is confirmed written: until then the
-                # link counts as unsynchronized, so a run that stops first repeats it.
-                "fields_hash": "",
-                "failure_count": 0,
-            },
-        )
+        try:
+            with transaction.atomic():
+                link, _ = ContactLink.objects.update_or_create(
+                    setup=self.setup,
+                    contact=contact,
+                    defaults={
+                        "contact_no": contact.no,
+                        "graph_id": item["id"],
+                        "change_key": item.get("changeKey") or "",
+                        "state": ContactLink.State.LINKED,
+                        "snapshot": values,
+                        "outlook_lists": outlook_lists(item),
+                        # No hash until the stamp below is confirmed written: until then the
+                        # link counts as unsynchronized, so a run that stops first repeats it.
+                        "fields_hash": "",
+                        "failure_count": 0,
+                    },
+                )
+        except ITEM_ERRORS as exc:
+            self._refused(
+                f"Not linked to {contact.no}: the database refused the link ({item_error_text(exc)}).",
+                outlook_name=label,
+            )
+            return
+        if matches:
+            self.counts["linked_in_bc"] += 1
         seen.handled_contacts.add(contact.pk)
         # Stamp it and send Business Central's values (they win on a duplicate).
-        self.outbox.add(Op("update", link, contact_values(contact), counter=""))
+        self.outbox.add(Op("update", link, contact_values(contact), counter="", base=values, lists=link.outlook_lists))
 
     def _create_contact(self, values: MappedValues) -> Contact:
         contact = Contact(type=Contact.Type.PERSON, **values)
@@ -211,6 +253,42 @@ class OutlookInbound:
         self.counts["created_in_bc"] += 1
         return contact
 
+    def _skip_outlook_copy(self, label: str, contact: Contact, graph_id: str) -> None:
+        """A contact a person made in Outlook with the email of one already in the folder:
+        left alone and reported, with the ids the run page's actions need (link this one
+        instead, remove the Outlook copy: exchange_sync/outlook_copies.py)."""
+        self.counts["skipped"] += 1
+        self.issues.append(
+            SyncIssue(
+                run=self.run,
+                kind=SyncIssue.Kind.SKIPPED,
+                direction=SyncIssue.Direction.TO_BC,
+                contact=contact,
+                contact_no=contact.no,
+                outlook_name=label[:200],
+                outlook_id=graph_id,
+                reason=f"Not linked: {contact.no} with this email is already in the folder.",
+            )
+        )
+
+    def _refused(self, reason: str, *, contact: Contact | None = None, outlook_name: str = "") -> None:
+        """The database refused one item's write: a failed item, and the run goes on. The
+        run keeps its old delta link (within Engine._save_delta_link's bound), so the
+        next run meets the Outlook change again and tries once more."""
+        self.counts["failed"] += 1
+        self.delta_incomplete = True
+        self.issues.append(
+            SyncIssue(
+                run=self.run,
+                kind=SyncIssue.Kind.FAILED,
+                direction=SyncIssue.Direction.TO_BC,
+                contact=contact,
+                contact_no=contact.no if contact else "",
+                outlook_name=outlook_name[:200],
+                reason=reason,
+            )
+        )
+
     def _skip_outlook(self, label: str, reason: str) -> None:
         self.counts["skipped"] += 1
         self._issue_outlook(SyncIssue.Kind.SKIPPED, label, reason)
@@ -222,3 +300,12 @@ class OutlookInbound:
                 run=self.run, kind=kind, direction=SyncIssue.Direction.TO_BC, outlook_name=label[:200], reason=reason
             )
         )
+
+
+def _contact_no_stamp(item: dict[str, Any]) -> str:
+    """The contact number an Outlook contact is stamped with, or "" when it has none or
+    its stamp cannot be one of ours (longer than a contact number, or text a database
+    cannot store): such a contact is treated as made in Outlook, never as ours."""
+    stamp = (stamp_value(item) or "").upper()
+    fits = len(stamp) <= Contact._meta.get_field("no").max_length and stamp.isprintable()
+    return stamp if fits else ""

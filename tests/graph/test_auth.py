@@ -94,8 +94,14 @@ def test_it_fetches_a_new_token_after_being_invalidated(identity, provider):
     assert provider.get_token() == "fresh"
 
 
-def test_invalidating_before_any_token_does_nothing(provider):
+def test_invalidating_before_any_token_lets_the_first_call_fetch_one_that_is_then_kept(identity, provider):
+    identity.post(TOKEN_URL, json=token_answer("first"))
+
     provider.invalidate()
+
+    assert provider.get_token() == "first"
+    assert provider.get_token() == "first"  # not invalidated again: the token is kept
+    assert len(token_calls(identity)) == 1
 
 
 def test_it_reports_a_wrong_secret_as_invalid_client(identity, provider):

@@ -326,3 +326,20 @@ def test_it_builds_a_member_that_finds_contacts_by_stamp(client):
     assert "%24filter=singleValueExtendedProperties%2FAny" in member["url"]
     assert "CT000123" in member["url"]
     assert "%24select=id" in member["url"]
+
+
+@pytest.mark.parametrize("status", [503, 504])
+def test_a_create_not_resent_after_a_503_or_504_still_makes_the_next_request_wait_its_retry_after(
+    endpoint, client, sleep, status
+):
+    unavailable = {"status": status, "headers": {"Retry-After": "3"}, "body": load("error_too_many_requests.json")}
+    fake = endpoint(script={"0": [unavailable]})
+    create = BatchRequest("0", "POST", CONTACTS_PATH, body={"givenName": "A"})
+
+    answers = client.batch([create])
+    assert answers[0].status == status  # returned for a look-up by stamp, never sent again blindly
+    assert sleep.calls == []
+    client.batch([BatchRequest("look-up", "GET", f"{CONTACTS_PATH}?$select=id")])
+
+    assert len(fake.envelopes) == 2
+    assert sleep.calls == [3.0]

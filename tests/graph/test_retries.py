@@ -251,14 +251,15 @@ def test_it_resends_a_contact_create_that_graph_refused_before_running(mocked, c
 
 
 def test_it_resends_a_contact_create_whose_connection_could_not_be_opened(sleep):
-    # A real refused connection (a port just freed, so nothing listens): never sent.
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    local = GraphClient(f"http://127.0.0.1:{port}/v1.0", RecordingTokenProvider(), sleep=sleep, max_attempts=2)
+    # A real refused connection: the port is the OS's pick, kept bound by this test
+    # without listening for the whole test, so nothing else can listen there.
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        port = held.getsockname()[1]
+        local = GraphClient(f"http://127.0.0.1:{port}/v1.0", RecordingTokenProvider(), sleep=sleep, max_attempts=2)
 
-    with pytest.raises(GraphTransientError) as caught:
-        local.create_contact(MAILBOX, FOLDER_ID, CREATE, stamp="CT000001")
+        with pytest.raises(GraphTransientError) as caught:
+            local.create_contact(MAILBOX, FOLDER_ID, CREATE, stamp="CT000001")
 
     assert local.request_count == 2
     assert "after 2 attempts" in str(caught.value)

@@ -152,11 +152,20 @@ def test_it_renames_a_folder(mocked, client):
     assert sent_json(mocked.calls[0]) == {"displayName": "BC"}
 
 
-def test_it_deletes_a_folder(mocked, client):
+def test_it_deletes_a_folder_by_its_encoded_id(mocked, client):
     mocked.delete(FOLDER_PATH, status=204)
 
-    assert client.delete_contact_folder(MAILBOX, FOLDER_ID) is None
-    assert mocked.calls[0].request.method == "DELETE"
+    client.delete_contact_folder(MAILBOX, FOLDER_ID)
+
+    (call,) = mocked.calls
+    assert (call.request.method, call.request.url) == ("DELETE", FOLDER_PATH)
+
+
+def test_deleting_a_folder_that_is_gone_says_so(mocked, client):
+    mocked.delete(FOLDER_PATH, status=404, json=load("error_item_not_found.json"))
+
+    with pytest.raises(GraphNotFoundError):
+        client.delete_contact_folder(MAILBOX, FOLDER_ID)
 
 
 def test_it_url_encodes_a_mailbox_with_reserved_characters(mocked, client):

@@ -1,6 +1,6 @@
 """Two real qcluster processes on the configured broker (ORM on SQLite by default, Redis
 and PostgreSQL when REDIS_URL / DATABASE_URL are set) run a due entry exactly once, even
-when both receive dispatcher ticks at the same time."""
+when both receive dispatcher ticks at the same time (checked: both clusters ran ticks)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,9 @@ from tests.jobqueue.objects_for_tests import APPEND_TO_FILE
 HELPER = Path(__file__).with_name("qcluster_with_test_objects.py")
 TICKS = 8
 STARTUP_SECONDS = 30
-RUN_SECONDS = 30
+RUN_SECONDS = 90
+# A dispatcher tick that notes which cluster ran it, and waits for a tick in the other.
+TICK = "tests.jobqueue.objects_for_tests.dispatch_tick_in_each_cluster"
 
 
 def _database_url() -> str:
@@ -86,7 +88,7 @@ def _wait_until(condition, seconds: float, what: str, clusters: list[subprocess.
 
 @pytest.mark.django_db(transaction=True)
 def test_two_qclusters_run_a_due_entry_exactly_once(make_entry, tmp_path):
-    runs = tmp_path / "runs.txt"
+    runs, ticks = tmp_path / "runs.txt", tmp_path / "ticks.txt"
     entry = services.job_queue_entry_set_ready(make_entry(APPEND_TO_FILE, parameter_string=f"FILE={runs}"))
     queue = f"jobqueue-test-{uuid.uuid4().hex[:12]}"
     logs = [tmp_path / "cluster-a.log", tmp_path / "cluster-b.log"]
@@ -102,10 +104,10 @@ def test_two_qclusters_run_a_due_entry_exactly_once(make_entry, tmp_path):
         )
         # Several ticks at once, as when the scheduler fires in both clusters.
         for _ in range(TICKS):
-            async_task("jobqueue.tasks.dispatch_due_entries", cluster=queue)
+            async_task(TICK, str(ticks), cluster=queue)
 
         def all_done() -> bool:
-            ticks = Task.objects.filter(func="jobqueue.tasks.dispatch_due_entries", success=True).count()
+            ticks = Task.objects.filter(func=TICK, success=True).count()
             return (
                 ticks == TICKS
                 and JobQueueLogEntry.objects.filter(entry_id=entry.pk)
@@ -119,6 +121,8 @@ def test_two_qclusters_run_a_due_entry_exactly_once(make_entry, tmp_path):
         for process in clusters:
             _stop(process)
 
+    ticked = {int(line.split()[0]) for line in ticks.read_text().splitlines()}
+    assert ticked == {process.pid for process in clusters}  # both clusters ran ticks
     assert runs.read_text().splitlines() == ["ran as runner"]
     assert list(JobQueueLogEntry.objects.filter(entry_id=entry.pk).values_list("status", flat=True)) == ["Success"]
     assert Task.objects.filter(func="jobqueue.tasks.run_entry").count() == 1

@@ -144,7 +144,7 @@ def test_a_task_that_does_not_stop_is_killed_after_the_stop_timeout(live_server,
     process = _start_qcluster(live_server, log, stop_timeout=3)
     try:
         async_task("time.sleep", 600)
-        _wait_until(lambda: "processing" in log.read_text(), 60, "the task", process, log)
+        _wait_until(lambda: "'time.sleep'" in log.read_text(), 60, "the task", process, log)
 
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=60)

@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 import pytest
 
+from exchange_sync.sandbox.services import mailbox_configure
 from tests.sandbox.conftest import MAILBOX
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "sandbox"
@@ -174,3 +175,70 @@ def test_ids_are_long_standard_base64_with_padding(graph):
         assert set(value) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
     truncated = graph.get(graph.contact_path(folder, contact["id"][:-4]))
     assert truncated.json()["error"]["code"] == "ErrorInvalidIdMalformed"
+
+
+def test_a_default_folder_page_with_a_count_looks_like_the_documented_shape(graph):
+    for surname in ("One", "Two"):
+        graph.post(f"/users/{MAILBOX}/contacts", {"surname": surname})
+    page = graph.get(f"/users/{MAILBOX}/contacts", params={"$count": "true", "$top": "1"}).json()
+    example = documented("default_contacts_page.json")
+    assert_same_shape(page, example)
+    assert_same_shape(page["value"][0], example["value"][0])
+    assert "$skip=1" in page["@odata.nextLink"]
+
+
+def test_a_contact_addressed_without_its_folder_looks_like_the_documented_one(graph):
+    contact = graph.contact(graph.folder())
+    body = graph.get(f"/users/{MAILBOX}/contacts/{quote(contact['id'], safe='')}").json()
+    assert_same_shape(body, documented("contact.json"))
+
+
+def test_the_default_folder_delta_looks_like_the_documented_one(graph):
+    for surname in ("One", "Two"):
+        graph.post(f"/users/{MAILBOX}/contacts", {"surname": surname})
+    page = graph.get(f"/users/{MAILBOX}/contacts/delta", headers={"Prefer": "odata.maxpagesize=1"}).json()
+    example = documented("contacts_delta_page.json")
+    assert_same_shape(page, example)
+    assert_same_shape(page["value"][0], example["value"][0])
+
+
+def test_child_folders_look_like_the_documented_ones(graph):
+    path = f"{graph.folder_path(graph.folder())}/childFolders"
+    created = graph.post(path, {"displayName": "Family"}).json()
+    assert_same_shape(created, documented("child_folder.json"), not_shown=ENTITY_CONTEXT)
+    listed = graph.get(path).json()
+    example = documented("child_folders.json")
+    assert_same_shape(listed, example)
+    assert_same_shape(listed["value"][0], example["value"][0])
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/users/{mailbox}/contactz", {}),
+        ("/users/{mailbox}/contacts", {"$skip": "-1"}),
+        ("/users/{mailbox}/contacts/delta", {"$top": "1"}),
+        ("/users/{mailbox}/contactFolders/{folder}/childFolders", {"$count": "maybe"}),
+    ],
+)
+def test_refusals_of_paths_and_options_look_like_the_documented_error(graph, path, params):
+    folder = quote(graph.folder(), safe="")
+    response = graph.get(path.format(mailbox=MAILBOX, folder=folder), params=params)
+    assert response.status_code == 400
+    example = documented("error.json")
+    assert_same_shape(response.json(), example)
+    assert_same_shape(response.json()["error"], example["error"])
+    assert_same_shape(response.json()["error"]["innerError"], example["error"]["innerError"])
+
+
+def test_a_throttled_answer_looks_like_the_documented_error_with_retry_after(graph, settings):
+    settings.GRAPH_SANDBOX_THROTTLE_LIMIT = 1
+    mailbox_configure(MAILBOX, throttle=True)
+    graph.get(f"/users/{MAILBOX}")
+    response = graph.get(f"/users/{MAILBOX}")
+    assert response.status_code == 429
+    assert int(response.headers["Retry-After"]) >= 1
+    example = documented("error.json")
+    assert_same_shape(response.json(), example)
+    assert_same_shape(response.json()["error"], example["error"])
+    assert response.json()["error"]["code"] == "TooManyRequests"

@@ -3,7 +3,7 @@ delta expiry, access denied; global defaults from settings, per mailbox at run t
 
 from __future__ import annotations
 
-import time
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 from urllib.parse import unquote
@@ -12,7 +12,7 @@ import pytest
 import requests
 from django.test import override_settings
 
-from exchange_sync.sandbox import clock, throttle
+from exchange_sync.sandbox import clock, throttle, views_graph
 from exchange_sync.sandbox.services import mailbox_add, mailbox_configure
 from tests.sandbox.conftest import MAILBOX
 
@@ -213,13 +213,25 @@ def test_it_can_lose_the_answer_to_a_create_that_committed(graph):
 
 
 @override_settings(GRAPH_SANDBOX_LOST_CREATE_STALL_SECONDS=1.0)
-def test_a_lost_answer_can_stall_past_the_clients_timeout_with_the_create_done(graph):
+def test_a_lost_answer_can_stall_past_the_clients_timeout_with_the_create_done(graph, monkeypatch):
+    # The stall lasts until the test ends it, so the client's timeout always runs out
+    # first; the test reads the folder once the sandbox is in the stall (create done).
+    stalled, released = threading.Event(), threading.Event()
+
+    def stall(seconds: float) -> None:
+        stalled.set()
+        released.wait(120)
+
+    monkeypatch.setattr(views_graph, "time", SimpleNamespace(sleep=stall))
     folder = graph.folder()
     mailbox_configure(MAILBOX, lost_create_rate=1.0)
     body = {"surname": "Lee", "singleValueExtendedProperties": [{"id": STAMP, "value": "CT000001"}]}
-    with pytest.raises(requests.Timeout):
-        graph.session.post(graph.url(graph.contacts_path(folder)), json=body, timeout=0.3)
-    time.sleep(1.0)
+    try:
+        with pytest.raises(requests.Timeout):
+            graph.session.post(graph.url(graph.contacts_path(folder)), json=body, timeout=0.3)
+        assert stalled.wait(60)
+    finally:
+        released.set()
     mailbox_configure(MAILBOX, lost_create_rate=0.0)
     assert [c["surname"] for c in graph.get(graph.contacts_path(folder)).json()["value"]] == ["Lee"]
 

@@ -6,9 +6,11 @@ from __future__ import annotations
 import pytest
 
 from exchange_sync.connection import graph_client_from_settings
-from exchange_sync.graph.stamp import stamp_value
+from exchange_sync.graph.stamp import STAMP_PROPERTY_ID, stamp_value
 from exchange_sync.mapping import GRAPH_SELECT
 from exchange_sync.models import ExchangeSyncSetup, SyncRun
+from exchange_sync.sandbox.models import ValueCopies
+from exchange_sync.sandbox.served import requests_served
 from exchange_sync.sandbox.services import mailbox_add
 from exchange_sync.sync import sync_setup
 from tests.factories import make_user
@@ -58,6 +60,12 @@ class Outlook:
             found[item["stamp"]] = item
         return found
 
+    def most_copies(self) -> dict[str, int]:
+        """Per contact number (upper case): the most copies the folder ever held of it at one moment,
+        as the sandbox noted them (copies cleaned up later still count)."""
+        rows = ValueCopies.objects.filter(folder__graph_id=self.folder_id, property_id=STAMP_PROPERTY_ID)
+        return {row.value_folded.upper(): row.most for row in rows}
+
     def create(self, **body) -> dict:
         return self.graph.create_contact(MAILBOX, self.folder_id, body)
 
@@ -75,12 +83,16 @@ def outlook(graph, setup):
 
 @pytest.fixture
 def sync(graph, setup):
-    """Run a sync of the setup now; full=True for Full Sync."""
+    """Run a sync of the setup now; full=True for Full Sync. The run returned also
+    carries `requests_served`: the Graph requests the sandbox served during it."""
 
     def run(full: bool = False) -> SyncRun:
         setup.refresh_from_db()
         kind = SyncRun.Kind.FULL if full else SyncRun.Kind.INCREMENTAL
+        before = requests_served(MAILBOX)
         result = sync_setup(setup, client=graph, kind=kind, trigger=SyncRun.Trigger.COMMAND)
+        # The sandbox's own count of the run's requests, to compare with run.graph_requests.
+        result.requests_served = requests_served(MAILBOX) - before
         setup.refresh_from_db()  # the engine's folder id and delta link, for later saves
         return result
 

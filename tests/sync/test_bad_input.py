@@ -256,7 +256,7 @@ class Outcome:
     """What the two syncs did, read once for all cases."""
 
     runs: list[SyncRun]
-    bc_before: dict[str, dict[str, Any]]  # case id -> the contact's state as intended
+    bc_before: dict[str, dict[str, Any]]  # case id -> the contact's state as intended, read before any sync
     bc_after: dict[str, dict[str, Any] | None]
     bc_numbers: dict[str, str]
     outlook_by_stamp: dict[str, list[dict[str, Any]]]
@@ -292,13 +292,18 @@ def _build(live_server) -> Outcome:
         for case in BC_CASES:
             fields = {"type": Contact.Type.PERSON, **case.fields}
             contacts[case.id] = Contact.objects.create(**fields)
+        # Read before any sync, so whatever a sync changes in Business Central shows.
+        unsynced = {key: Contact.objects.get(pk=c.pk) for key, c in contacts.items()}
         first = sync_setup(setup, client=client, kind=SyncRun.Kind.FULL)
         for case in BC_CASES:
             if case.then:
                 Contact.objects.filter(pk=contacts[case.id].pk).update(**case.then)
+                for name, value in case.then.items():
+                    setattr(unsynced[case.id], name, value)
+        bc_before = {key: _state(contact) for key, contact in unsynced.items()}
         for key, fields in LATE_CONTACTS.items():
             contacts[key] = Contact.objects.create(**fields)
-        bc_before = {key: _state(Contact.objects.get(pk=c.pk)) for key, c in contacts.items()}
+            bc_before[key] = _state(Contact.objects.get(pk=contacts[key].pk))
         setup.refresh_from_db()
         outlook_graph_ids = _create_outlook_contacts(client, setup.folder_id)
         second = sync_setup(setup, client=client, kind=SyncRun.Kind.INCREMENTAL)

@@ -2,7 +2,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.test import override_settings
 
-from exchange_sync.models import SyncRun
+from exchange_sync.models import ExchangeSyncSetup, SyncRun
 from exchange_sync.sandbox.services import mailbox_configure
 from tests.factories import make_person
 from tests.sync.conftest import MAILBOX
@@ -27,10 +27,22 @@ def test_sync_contacts_runs_a_sync_and_prints_its_counts(sandbox_settings, setup
     assert (run.kind, run.trigger, run.progress_done, run.progress_total) == ("incremental", "command", 3, 3)
 
 
-def test_sync_contacts_full_reconciles(sandbox_settings, setup, capsys):
-    make_person()
+def test_sync_contacts_full_repairs_what_the_change_log_does_not_show(sandbox_settings, setup, outlook, graph):
+    person = make_person(job_title="Buyer")
+    call_command("sync_contacts", "--user", MAILBOX)
+    outlook.update(outlook.by_stamp()[person.no]["id"], jobTitle="Changed behind our back")
+    # Move the stored delta link past that change, as if a run had seen it and lost it.
+    setup.refresh_from_db()
+    latest = setup.delta_link
+    for page in graph.iter_contacts_delta(MAILBOX, setup.folder_id, delta_link=setup.delta_link):
+        latest = page.delta_link or latest
+    ExchangeSyncSetup.objects.filter(pk=setup.pk).update(delta_link=latest)
+
     call_command("sync_contacts", "--user", MAILBOX, "--full")
-    assert SyncRun.objects.get().kind == SyncRun.Kind.FULL
+
+    run = SyncRun.objects.latest("pk")
+    assert (run.kind, run.status, run.updated_in_outlook) == (SyncRun.Kind.FULL, SyncRun.Status.SUCCEEDED, 1)
+    assert outlook.by_stamp()[person.no]["jobTitle"] == "Buyer"
 
 
 def test_sync_contacts_exits_non_zero_when_the_run_fails(sandbox_settings, setup):

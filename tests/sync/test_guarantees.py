@@ -1,6 +1,7 @@
 """No duplicates, nothing lost, never silent: the engine's guarantees."""
 
 import threading
+from types import SimpleNamespace
 
 import pytest
 from django.db import connection
@@ -9,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from contacts.models import Contact
 from exchange_sync.connection import graph_client_from_settings
 from exchange_sync.models import ExchangeSyncSetup, SyncRun
+from exchange_sync.sandbox import views_graph
 from exchange_sync.sandbox.services import mailbox_configure
 from exchange_sync.services import sync_run_claim, sync_run_confirm, sync_run_create, sync_run_is_confirmable
 from exchange_sync.sync import sync_run_execute, sync_setup
@@ -27,12 +29,24 @@ def test_a_create_whose_answer_was_lost_never_yields_a_duplicate(sync, outlook, 
     assert (second.status, third.status) == (SyncRun.Status.SUCCEEDED, SyncRun.Status.SUCCEEDED)
     assert set(outlook.by_stamp()) == {p.no for p in people}  # by_stamp fails on a duplicate
     assert len(outlook.contacts()) == 12
+    # Never two copies at any moment, not only none left at the end.
+    assert outlook.most_copies() == {p.no.upper(): 1 for p in people}
 
 
-def test_a_create_that_timed_out_never_yields_a_duplicate(live_server, settings, setup, outlook):
-    # The answer stalls past the client's timeout, so the whole $batch envelope is
-    # sent again with its creates already done once.
-    settings.GRAPH_TIMEOUT_SECONDS, settings.GRAPH_SANDBOX_LOST_CREATE_STALL_SECONDS = 0.5, 1.0
+@pytest.fixture
+def answers_held_back(monkeypatch):
+    """A lost answer's stall lasts until the test ends, not a number of seconds: the
+    client's timeout always runs out first, however slow the machine."""
+    released = threading.Event()
+    monkeypatch.setattr(views_graph, "time", SimpleNamespace(sleep=lambda seconds: released.wait(120)))
+    yield
+    released.set()
+
+
+def test_a_create_that_timed_out_never_yields_a_duplicate(live_server, settings, setup, outlook, answers_held_back):
+    # The answer of a $batch with creates never comes back before the client's timeout:
+    # the creates happened, and the client cannot know.
+    settings.GRAPH_TIMEOUT_SECONDS, settings.GRAPH_SANDBOX_LOST_CREATE_STALL_SECONDS = 5.0, 120.0
     people = [make_person() for _ in range(30)]
     mailbox_configure(MAILBOX, lost_create_rate=0.1)
     client = graph_client_from_settings(base_url=f"{live_server.url}/graph-sandbox/v1.0")
@@ -46,6 +60,7 @@ def test_a_create_that_timed_out_never_yields_a_duplicate(live_server, settings,
     assert second.status == SyncRun.Status.SUCCEEDED, second.error
     assert set(outlook.by_stamp()) == {p.no for p in people}  # by_stamp fails on a duplicate
     assert len(outlook.contacts()) == 30
+    assert outlook.most_copies() == {p.no.upper(): 1 for p in people}
 
 
 def test_a_second_run_of_the_same_setup_is_refused_and_says_so(sync, setup):

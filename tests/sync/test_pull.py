@@ -141,7 +141,8 @@ def test_with_keep_outlook_edits_fields_changed_only_in_outlook_come_back(sync, 
     assert run.updated_in_bc == 1
     person.refresh_from_db()
     assert (person.job_title, person.mobile_phone) == ("Head of Sales", "+45 1234")
-    assert sync().graph_requests <= 2
+    quiet = sync()
+    assert quiet.graph_requests == quiet.requests_served <= 2
 
 
 def test_with_keep_outlook_edits_a_same_field_conflict_keeps_business_centrals_value(sync, outlook, setup, synced):

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('exchange_sync', '0007_setup_folder_adoption'),
+        ('exchange_sync', '0008_syncissue_outlook_copy'),
     ]
 
     operations = [
