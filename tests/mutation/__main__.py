@@ -3,8 +3,7 @@
     python -m tests.mutation [MODULE ...]      (make mutate MODULES="sync.guard outbox")
 
 Each MODULE is a key of TARGETS (all of them when none is given). mutmut keeps its
-results under mutants/: a function whose code did not change since is not tested again
-unless its module is named. The report (per module: mutants, killed, survived, no test,
+results under mutants/, which this makes anew each time. The report (per module: mutants, killed, survived, no test,
 timeout; then every survivor) is printed and written to mutants/score.md.
 """
 
@@ -13,6 +12,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -67,12 +67,10 @@ def main(modules: list[str]) -> int:
         return 2
     modules = modules or list(TARGETS)
     patterns = [pattern for name in modules for pattern in TARGETS[name]]
-    # The template test database of tests/mutation/plugin.py is made anew by mutmut's
-    # first test run, so it always has the current migrations.
-    (MUTANTS / ".test-db-mutmut-template.sqlite3").unlink(missing_ok=True)
-    # Which tests call which function is measured anew: mutmut would keep what it measured
-    # for a test before the function was changed or added.
-    (MUTANTS / "mutmut-stats.json").unlink(missing_ok=True)
+    # A fresh copy each time: mutmut never removes a file deleted or renamed since its
+    # last copy (a renamed migration breaks the test database), and it would keep which
+    # tests call a function as measured before that function changed.
+    shutil.rmtree(MUTANTS, ignore_errors=True)
     env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}  # SQLite only
     mutmut = Path(sys.executable).with_name("mutmut")
     started = time.monotonic()
