@@ -2,9 +2,10 @@
 
     python -m tests.mutation [MODULE ...]      (make mutate MODULES="sync.guard outbox")
 
-Each MODULE is a key of TARGETS (all of them when none is given). mutmut keeps its
-results under mutants/, which this makes anew each time. The report (per module: mutants, killed, survived, no test,
-timeout; then every survivor) is printed and written to mutants/score.md.
+Each MODULE is a key of TARGETS (all of them when none is given). mutmut works in a
+copy of the project under mutants/, made anew each time. The report (per module:
+mutants, killed, survived, no test, timeout; then every survivor) is printed and
+written to mutants/score.md.
 """
 
 from __future__ import annotations
