@@ -10,7 +10,7 @@ import pytest
 import time_machine
 
 from exchange_sync.models import ExchangeSyncSetup, SyncRun
-from exchange_sync.services import STALE_RUN_AFTER, sync_run_claim, sync_run_create
+from exchange_sync.services import STALE_RUN_AFTER, sync_run_claim, sync_run_create, sync_runs_recover_stale
 from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db
@@ -121,3 +121,15 @@ def test_a_claim_never_takes_a_setup_another_run_took_meanwhile(setup, clock, mo
     assert _holder(setup) == quicker.pk
     slower.refresh_from_db()
     assert slower.status == SyncRun.Status.QUEUED
+
+
+def test_a_dead_run_found_by_the_sweep_says_what_happened_and_names_no_successor(setup, clock):
+    dead = _holding(setup, heartbeat_at=NOW - STALE_RUN_AFTER - timedelta(seconds=1))
+    SyncRun.objects.filter(pk=dead.pk).update(trigger=SyncRun.Trigger.JOB)  # its entry reruns it
+    sync_runs_recover_stale()
+    dead.refresh_from_db()
+    assert (dead.status, dead.finished_at) == (SyncRun.Status.INTERRUPTED, NOW)
+    assert dead.error == (
+        f"The worker carrying out this run stopped (no sign of life for {int(STALE_RUN_AFTER.total_seconds())} "
+        "seconds). What it wrote is kept; the next sync carries on."
+    )
