@@ -142,3 +142,11 @@ def test_an_answer_that_cannot_be_stored_fails_that_contact_only(setup):
     other.refresh_from_db()
     taken.refresh_from_db()
     assert (new.graph_id, other.graph_id, taken.graph_id) == (None, "AAMk-new", "AAMk-taken")
+
+
+def test_each_refused_write_of_a_batch_is_counted(setup):
+    links = [_link(setup, graph_id=f"AAMk-{n}") for n in range(3)]
+    client = Client(*[_error(400, "ErrorInvalidRequest", "bad") for _ in links])
+    counts, issues = _send(client, *[_update(link) for link in links])
+    assert (counts["failed"], len(issues)) == (3, 3)
+    assert [issue.contact_id for issue in issues] == [link.contact_id for link in links]
