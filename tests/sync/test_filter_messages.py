@@ -1,0 +1,33 @@
+"""What a refused filter says points at the place to fix, also with spaces around it and
+when the condition is empty (README, "The contact filter"; found by `make mutate`)."""
+
+from __future__ import annotations
+
+import pytest
+
+from exchange_sync.filter_syntax import FilterSyntaxError, filter_parse
+
+NO_VALUE = "To ask for a blank value, write ''."
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        ("", f"There is no value in the condition. {NO_VALUE}"),
+        ("   ", f"There is no value in the condition. {NO_VALUE}"),
+        ("London|  ", f'There is no value after "|". {NO_VALUE}'),
+        ("A&(B|  )", f'There is no value after "|" and before ")". {NO_VALUE}'),
+        (
+            "ab=cd|x",
+            '"=" can only start a condition, not stand inside "ab=cd". Put a value that contains it in quotes.',
+        ),
+        (
+            "Lo>ndon|Paris",
+            '">" can only start a condition, not stand inside "Lo>ndon". Put a value that contains it in quotes.',
+        ),
+    ],
+)
+def test_a_refused_filter_says_where_the_problem_is(expression, message):
+    with pytest.raises(FilterSyntaxError) as refused:
+        filter_parse(expression)
+    assert str(refused.value) == message
