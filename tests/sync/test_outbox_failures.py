@@ -150,3 +150,11 @@ def test_each_refused_write_of_a_batch_is_counted(setup):
     counts, issues = _send(client, *[_update(link) for link in links])
     assert (counts["failed"], len(issues)) == (3, 3)
     assert [issue.contact_id for issue in issues] == [link.contact_id for link in links]
+
+
+def test_each_answer_that_cannot_be_stored_is_counted(setup):
+    taken = [_link(setup, graph_id=f"AAMk-taken-{n}") for n in range(2)]
+    new = [_link(setup, graph_id=None) for _ in taken]
+    client = Client(*[BatchResponse(id="", status=201, body={"id": link.graph_id}) for link in taken])
+    counts, issues = _send(client, *[Op("create", link, contact_values(link.contact)) for link in new])
+    assert (counts["failed"], [issue.contact_id for issue in issues]) == (2, [link.contact_id for link in new])
