@@ -288,9 +288,31 @@ class Engine(OutlookInbound, AdoptedFolder):
         )
 
     def _leaving_scope(self):
+        """Linked Outlook contacts to remove: deleted in Business Central or out of scope.
+        A person's own contact that was in the folder before they adopted it is never
+        among them: it is let go instead (`_let_go_adopted`)."""
+        return self._linked_out_of_scope().exclude(graph_id__in=self.setup.adopted_contacts.values("graph_id"))
+
+    def _linked_out_of_scope(self):
         return self.setup.links.filter(state=ContactLink.State.LINKED, graph_id__isnull=False).exclude(
             contact__in=contacts_in_scope(self.setup)
         )
+
+    def _let_go_adopted(self) -> None:
+        """A person's own contact of an adopted folder whose contact left the scope stays
+        in Outlook: no longer synchronized (as with "stop syncing"), never deleted."""
+        adopted = self._linked_out_of_scope().filter(graph_id__in=self.setup.adopted_contacts.values("graph_id"))
+        for link in adopted.select_related("contact"):
+            reason = "deleted in Business Central" if link.contact is None else exclusion_reason(link.contact)
+            self._issue(
+                SyncIssue.Kind.EXCLUDED,
+                SyncIssue.Direction.TO_OUTLOOK,
+                link.contact,
+                f"No longer synchronized ({reason or 'no longer matches the filter'}), and left in Outlook: it "
+                "was in the folder before the folder was adopted, so it stays there as the person's own.",
+                contact_no=link.contact_no,
+            )
+        adopted.update(state=ContactLink.State.STOPPED)
 
     def _remove_duplicates(self, duplicates: list[ContactLink]) -> None:
         for duplicate in duplicates:
@@ -392,6 +414,7 @@ class Engine(OutlookInbound, AdoptedFolder):
 
     def _delete_out_of_scope(self) -> None:
         """Remove from Outlook what was deleted in Business Central or left the scope."""
+        self._let_go_adopted()
         leaving = self._leaving_scope().select_related("contact")
         for links in _pk_chunks(leaving, CHUNK):
             for link in links:
