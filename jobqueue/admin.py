@@ -133,7 +133,9 @@ class JobQueueEntryAdmin(admin.ModelAdmin):
         if db_field.name == "user" and not _sees_everything(request):
             kwargs["queryset"] = db_field.remote_field.model._default_manager.filter(pk=request.user.pk)
             kwargs["empty_label"] = None
-            kwargs["help_text"] = "The object runs as this user. Only a job queue administrator can choose another user."
+            kwargs["help_text"] = (
+                "The object runs as this user. Only a job queue administrator can choose another user."
+            )
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def save_model(self, request: HttpRequest, obj: JobQueueEntry, form, change: bool) -> None:

@@ -128,6 +128,10 @@ class SyncRunAdmin(_OwnRowsMixin, admin.ModelAdmin):
             f"{obj.failed} failed"
         )
 
+    def has_delete_permission(self, request: HttpRequest, obj: SyncRun | None = None) -> bool:
+        # A run still going is its worker's until it finishes (as an entry In Process).
+        return super().has_delete_permission(request, obj) and (obj is None or obj.is_finished)
+
     def get_urls(self):
         view = self.admin_site.admin_view
         return [

@@ -131,7 +131,9 @@ class ExchangeSyncSetupAdmin(admin.ModelAdmin):
             return redirect("admin:exchange_sync_exchangesyncsetup_change", own)
         extra_context = {
             **(extra_context or {}),
-            "create_own_url": reverse(f"admin:{_name('add')}") if own is None and self.has_add_permission(request) else "",
+            "create_own_url": reverse(f"admin:{_name('add')}")
+            if own is None and self.has_add_permission(request)
+            else "",
         }
         return super().changelist_view(request, extra_context)
 
