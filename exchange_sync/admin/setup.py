@@ -126,6 +126,8 @@ class ExchangeSyncSetupAdmin(admin.ModelAdmin):
     def changelist_view(self, request: HttpRequest, extra_context=None):
         """The list; a user who sees only their own setup goes straight to it. Nothing is
         created here: a user without a setup gets the "Create my setup" button (a POST)."""
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
         own = ExchangeSyncSetup.objects.filter(user=request.user).values_list("pk", flat=True).first()
         if not sees_all(request) and own is not None:
             return redirect("admin:exchange_sync_exchangesyncsetup_change", own)
