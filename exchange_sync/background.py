@@ -10,7 +10,8 @@ Who may run it: the codeunit runs as the entry's user (or, for "Run Once (Foregr
 as the user who pressed it). A user who may see every setup (a superuser, the Contact
 Sync Administrator role) synchronizes every enabled setup (or the one named by USER=).
 Anyone else needs the "Can start contact synchronization" permission and synchronizes
-only their own setup: USER= naming another mailbox is refused, so the job queue cannot be used to start another user's synchronization.
+only their own setup: USER= naming another mailbox is refused, so the job queue cannot
+be used to start another user's synchronization.
 """
 
 from __future__ import annotations
