@@ -21,6 +21,7 @@ PERMISSIONS = [
     "contacts.view_contact",
     "contacts.change_contact",
     "exchange_sync.view_exchangesyncsetup",
+    "exchange_sync.add_exchangesyncsetup",
     "exchange_sync.change_exchangesyncsetup",
     "exchange_sync.run_contact_sync",
     "exchange_sync.view_syncrun",
@@ -86,6 +87,7 @@ def test_a_salesperson_sets_up_and_runs_contact_sync(page, steps, sandbox_site, 
 
     # Exchange Sync. Setup: validate the connection.
     page.goto(f"{site}{reverse('admin:exchange_sync_exchangesyncsetup_changelist')}")
+    page.get_by_role("button", name="Create my setup").click()
     assert "Exchange Sync. Setup" in page.content()
     page.get_by_role("button", name="Validate Exchange Connection").click()
     page.wait_for_selector(".messagelist")
