@@ -18,7 +18,7 @@ class Migration(migrations.Migration):
         ("auth", "0012_alter_user_first_name_max_length"),
         ("contenttypes", "0002_remove_content_type_name"),
         ("contacts", "0004_people_of_a_deleted_company_change"),
-        ("exchange_sync", "0011_runs_outlive_users"),
+        ("exchange_sync", "0010_runs_outlive_users"),
         ("jobqueue", "0003_entries_go_with_their_user"),
     ]
 
