@@ -75,16 +75,19 @@ def test_a_contact_moved_to_another_folder_stops_syncing_with_an_issue_naming_it
 
 def test_a_contact_moved_back_later_is_synchronized_again(sync, outlook, synced):
     moved, suppliers = synced[0], _suppliers()
+    original = _in_outlook(moved)
     _moves(moved, suppliers)
     sync()
-    _moves(moved, Folder.objects.get(graph_id=outlook.folder_id))
+    in_suppliers = OutlookContact.objects.get(immutable_id=original.immutable_id, is_deleted=False)
+    sandbox.contact_move(in_suppliers.pk, original.folder)
     moved.job_title = "Buyer"
     moved.save()
 
     run = sync()
 
     assert run.status == SyncRun.Status.SUCCEEDED, run.error
-    assert ContactLink.objects.get(contact=moved).state == ContactLink.State.LINKED
+    link = ContactLink.objects.get(contact=moved)
+    assert (link.state, link.graph_id) == (ContactLink.State.LINKED, original.immutable_id)  # the person's own
     assert outlook.by_stamp()[moved.no]["jobTitle"] == "Buyer"
     assert len(outlook.contacts()) == 3
 
