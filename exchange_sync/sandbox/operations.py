@@ -102,10 +102,13 @@ def _contact(call: Call, folder: Folder | None, contact_id: str) -> Contact:
     """A live contact by id, regular or immutable: in `folder`, or anywhere in the mailbox
     (`/users/{u}/contacts/{id}`). An old regular id of a contact that moved is not found."""
     kind = ids.check_id(contact_id)
-    if kind == ids.CONTACT:
-        contacts = Contact.objects.filter(graph_id=contact_id, mailbox=call.mailbox, is_deleted=False)
-    elif kind == ids.IMMUTABLE:
+    if kind == ids.IMMUTABLE:
         contacts = Contact.objects.filter(immutable_id=contact_id, mailbox=call.mailbox, is_deleted=False)
+    elif kind == ids.CONTACT:
+        # A contact made before the sandbox had immutable ids has its first regular id
+        # as its immutable id (migration 0006), so a regular-looking id may be either.
+        live = Contact.objects.filter(mailbox=call.mailbox, is_deleted=False)
+        contacts = live.filter(graph_id=contact_id) | live.filter(immutable_id=contact_id)
     else:
         raise not_found()
     contact = contacts.filter(folder=folder).first() if folder else contacts.select_related("folder").first()

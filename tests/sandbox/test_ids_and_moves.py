@@ -7,7 +7,10 @@ contact moves to another folder (Deleted Items included); the immutable id does 
 
 from __future__ import annotations
 
+from importlib import import_module
 from urllib.parse import quote
+
+from django.apps import apps
 
 from exchange_sync.sandbox import services
 from exchange_sync.sandbox.models import Contact, Folder
@@ -149,3 +152,20 @@ def test_a_contact_moved_out_and_back_in_one_round_is_reported_removed_and_not_a
     assert [(i["id"], "@removed" in i) for i in items] == [(contact["id"], True)]
     back = graph.get(_anywhere(graph, contact["id"]), headers=IMMUTABLE).json()
     assert back["parentFolderId"] == source
+
+
+def test_a_contact_made_before_immutable_ids_keeps_its_id_as_its_immutable_id_through_a_move(graph):
+    # Before migration 0006 the sandbox answered every request with the regular id, so
+    # the links clients stored hold it: the migration makes it the immutable id too.
+    fill = import_module("exchange_sync.sandbox.migrations.0006_immutable_ids")._immutable_ids_fill
+    source, target = graph.folder("Business Central"), graph.folder("Suppliers")
+    stored = graph.contact(source)["id"]
+    _, link = _delta_round(graph, f"{graph.contacts_path(source)}/delta", IMMUTABLE)
+    Contact.objects.update(immutable_id="")
+    fill(apps, None)
+
+    _move(stored, target)
+
+    moved = graph.get(_anywhere(graph, stored), headers=IMMUTABLE).json()
+    assert (moved["id"], moved["parentFolderId"]) == (stored, target)
+    assert [i["id"] for i in _delta_round(graph, link, IMMUTABLE)[0]] == [stored]

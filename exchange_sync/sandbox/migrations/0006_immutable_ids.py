@@ -1,21 +1,17 @@
 """Contacts get an immutable id next to their regular one; folders a well-known name
-(Deleted Items). Contacts made before get a fresh immutable id each: the sandbox never
-served one, so no client holds an immutable id of theirs yet."""
+(Deleted Items).
 
-import base64
-import secrets
+A contact made before keeps its id as its immutable id too: the sandbox used to answer
+every request with that id, even to clients asking for immutable ids (bcsync always
+has), so the links those clients stored keep naming the contact after it moves."""
 
 from django.db import migrations, models
-
-# As exchange_sync.sandbox.ids.new_id(IMMUTABLE), written out: migrations keep their own copy.
-_MARKER = b"\x00\x00\x00\x01BCSBX"
+from django.db.models import F
 
 
 def _immutable_ids_fill(apps, schema_editor):
     Contact = apps.get_model("graph_sandbox", "Contact")
-    for contact in Contact.objects.filter(immutable_id="").only("pk").iterator(chunk_size=2000):
-        immutable_id = base64.b64encode(_MARKER + b"I" + secrets.token_bytes(31)).decode()
-        Contact.objects.filter(pk=contact.pk).update(immutable_id=immutable_id)
+    Contact.objects.filter(immutable_id="").update(immutable_id=F("graph_id"))
 
 
 class Migration(migrations.Migration):
