@@ -12,6 +12,8 @@ import uuid
 
 from django.db import models
 
+from . import ids
+
 
 class DeltaExpiry(models.TextChoices):
     """How the sandbox answers a request on a delta token while expiry is simulated."""
@@ -87,6 +89,11 @@ class Folder(models.Model):
         return self.display_name
 
 
+def immutable_id_new() -> str:
+    """A fresh immutable id: every contact row has one, however it was made."""
+    return ids.new_id(ids.IMMUTABLE)
+
+
 class Contact(models.Model):
     """A contact in a folder. Deleted contacts stay as tombstones so delta reports them.
 
@@ -102,7 +109,7 @@ class Contact(models.Model):
     mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE, related_name="+")
     folder = models.ForeignKey(Folder, on_delete=models.CASCADE, related_name="contacts")
     graph_id = models.CharField(max_length=100, unique=True)
-    immutable_id = models.CharField(max_length=100, db_index=True)
+    immutable_id = models.CharField(max_length=100, db_index=True, default=immutable_id_new)
     change_key = models.CharField(max_length=40)
     seq = models.BigIntegerField()
     is_deleted = models.BooleanField(default=False)

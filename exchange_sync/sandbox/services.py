@@ -231,7 +231,6 @@ def contact_create(folder: Folder, properties: dict, extended: Iterable[dict] = 
         mailbox_id=folder.mailbox_id,
         folder=folder,
         graph_id=ids.new_id(ids.CONTACT),
-        immutable_id=ids.new_id(ids.IMMUTABLE),
         change_key=ids.new_change_key(),
         seq=_next_seq(folder.mailbox),
         data=data,

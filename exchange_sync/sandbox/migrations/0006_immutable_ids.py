@@ -8,10 +8,12 @@ has), so the links those clients stored keep naming the contact after it moves."
 from django.db import migrations, models
 from django.db.models import F
 
+import exchange_sync.sandbox.models
+
 
 def _immutable_ids_fill(apps, schema_editor):
     Contact = apps.get_model("graph_sandbox", "Contact")
-    Contact.objects.filter(immutable_id="").update(immutable_id=F("graph_id"))
+    Contact.objects.update(immutable_id=F("graph_id"))
 
 
 class Migration(migrations.Migration):
@@ -23,8 +25,9 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="contact",
             name="immutable_id",
-            field=models.CharField(db_index=True, default="", max_length=100),
-            preserve_default=False,
+            field=models.CharField(
+                db_index=True, default=exchange_sync.sandbox.models.immutable_id_new, max_length=100
+            ),
         ),
         migrations.RunPython(_immutable_ids_fill, migrations.RunPython.noop),
         migrations.AddField(
