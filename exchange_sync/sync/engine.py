@@ -298,7 +298,8 @@ class Engine(OutlookInbound, AdoptedFolder):
         for `_stop_moved_away`; those that could not be read come again next run."""
         if not seen.missing_link_ids:
             return
-        links = list(ContactLink.objects.filter(pk__in=seen.missing_link_ids, graph_id__isnull=False))
+        links = ContactLink.objects.filter(pk__in=seen.missing_link_ids, graph_id__isnull=False)
+        links = list(links.select_related("contact"))  # named in the issues of those moved away
         found = links_locate(self.client, self.mailbox, self.folder_id, links, select=GRAPH_SELECT)
         seen.missing_link_ids[:] = [link.pk for link in found.deleted]
         self._moved_away.extend(found.moved)

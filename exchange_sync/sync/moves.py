@@ -82,7 +82,9 @@ def links_locate(
     return found
 
 
-def _name_folders(client: GraphClient, mailbox: str, elsewhere: list[tuple[ContactLink, str]], found: Whereabouts):
+def _name_folders(
+    client: GraphClient, mailbox: str, elsewhere: list[tuple[ContactLink, str]], found: Whereabouts
+) -> None:
     """Read the folders the contacts are in now (one member per folder): a contact folder
     is a move; a folder Graph does not serve as one (404) means the contact is no longer
     among the person's contacts, the same as deleted."""
