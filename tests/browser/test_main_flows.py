@@ -131,7 +131,7 @@ def test_a_salesperson_sets_up_and_runs_contact_sync(page, steps, sandbox_site, 
     steps.shot("outlook sandbox edit contact")
     page.get_by_role("button", name="Save").click()
     page.locator("#sandbox-contacts tr", has_text=deleted.name).get_by_role("link", name="Edit").click()
-    page.get_by_role("button", name="Delete").click()
+    page.get_by_role("button", name="Delete", exact=True).click()
     page.wait_for_selector("text=CRM Contacts: 7 contacts")
     steps.shot("outlook sandbox after delete")
 

@@ -38,9 +38,9 @@ def _person(given: str, email: str, **more: Any) -> dict[str, Any]:
 
 
 def _state(folder) -> dict[str, tuple]:
-    """Every contact of a sandbox folder as stored: values, change key, extended properties."""
+    """Every contact of a sandbox folder as stored, by immutable id: values, change key, extended properties."""
     return {
-        c.graph_id: (c.data, c.change_key, sorted(c.extended_properties.values_list("property_id", "value")))
+        c.immutable_id: (c.data, c.change_key, sorted(c.extended_properties.values_list("property_id", "value")))
         for c in OutlookContact.objects.filter(folder=folder, is_deleted=False)
     }
 
@@ -87,7 +87,7 @@ def test_a_personal_folder_adopted_without_import_links_matching_contacts_and_le
     colleague = make_person(first_name="Maria", surname="Mum", email="mum@home.example")
     other = make_person(first_name="Other", surname="Colleague", email="other@cronus.example")
     folder = _family_folder(PRIVATE)
-    mum_id = OutlookContact.objects.get(folder=folder, data__givenName="Mum").graph_id
+    mum_id = OutlookContact.objects.get(folder=folder, data__givenName="Mum").immutable_id
     before = _state(folder)
     ExchangeSyncSetup.objects.filter(pk=setup.pk).update(folder_name=FAMILY, adopted_folder_id=folder.graph_id)
 
