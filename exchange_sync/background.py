@@ -7,10 +7,11 @@ worker task, so one mailbox's failure never stops the others; their outcomes are
 sync runs shown on each setup.
 
 Who may run it: the codeunit runs as the entry's user (or, for "Run Once (Foreground)",
-as the user who pressed it). A superuser synchronizes every enabled setup (or the one
-named by USER=). Anyone else needs the "Can start contact synchronization" permission
-and synchronizes only their own setup: USER= naming another mailbox is refused, so the
-job queue cannot be used to start another user's synchronization.
+as the user who pressed it). A user who may see every setup (a superuser, the Contact
+Sync Administrator role) synchronizes every enabled setup (or the one named by USER=).
+Anyone else needs the "Can start contact synchronization" permission and synchronizes
+only their own setup: USER= naming another mailbox is refused, so the job queue cannot
+be used to start another user's synchronization.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from django.contrib.auth.models import AbstractBaseUser
 from exchange_sync.models import ExchangeSyncSetup, SyncRun
 from exchange_sync.services import sync_run_queue
 
-# The permission declared on ExchangeSyncSetup.Meta; the admin's sync buttons check it too.
+# The permissions declared on ExchangeSyncSetup.Meta; the admin checks them too.
 RUN_PERMISSION = "exchange_sync.run_contact_sync"
+SEE_ALL_PERMISSION = "exchange_sync.view_all_sync_setups"
 
 
 class ParameterError(ValueError):
@@ -37,6 +39,12 @@ class SyncNotAllowedError(PermissionError):
 def user_can_run_sync(user: AbstractBaseUser) -> bool:
     """May this user start (or confirm) synchronizations? Superusers have every permission."""
     return bool(user.is_active and user.has_perm(RUN_PERMISSION))
+
+
+def user_sees_all_setups(user: AbstractBaseUser) -> bool:
+    """May this user see (and, with the run permission, synchronize) every user's setup?
+    The Contact Sync Administrator role and superusers may; anyone else only their own."""
+    return bool(user.is_active and user.has_perm(SEE_ALL_PERMISSION))
 
 
 def parse_parameters(parameter_string: str) -> tuple[str | None, bool]:
@@ -72,7 +80,7 @@ def _setups_for(user: AbstractBaseUser, mailbox: str | None):
             "or let the entry run as a user who has it."
         )
     setups = ExchangeSyncSetup.objects.select_related("user__m365_identity").filter(is_enabled=True)
-    if user.is_superuser:
+    if user_sees_all_setups(user):
         if mailbox:
             setups = setups.filter(user__m365_identity__authentication_email__iexact=mailbox)
             if not setups.exists():

@@ -16,6 +16,7 @@ as Person / Company: it takes those two words only, in any case.
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import reduce
 
 from django.core.exceptions import ValidationError
@@ -76,6 +77,12 @@ def _parsed(contact_filter: object) -> dict[str, tuple[str, Node]]:
         if not isinstance(expression, str):
             raise ValidationError(f"The condition on {caption} must be text.")
         expression = expression.strip()
+        if any(unicodedata.category(character) == "Cc" for character in expression):
+            # A NUL cannot even be sent to PostgreSQL; no contact field holds control characters.
+            raise ValidationError(
+                f"The condition on {caption} contains a control character (such as NUL or a line break). "
+                "Remove it and type the condition again."
+            )
         if len(expression) > MAX_EXPRESSION_LENGTH:
             raise ValidationError(f"The condition on {caption} is longer than {MAX_EXPRESSION_LENGTH} characters.")
         if not expression:

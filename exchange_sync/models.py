@@ -105,7 +105,11 @@ class ExchangeSyncSetup(models.Model):
     class Meta:
         verbose_name = "Exchange Sync. Setup"
         verbose_name_plural = "Exchange Sync. Setups"
-        permissions = [("run_contact_sync", "Can start contact synchronization")]
+        permissions = [
+            ("run_contact_sync", "Can start contact synchronization"),
+            # Without it a user sees only their own setup, runs and issues (admin/common.py).
+            ("view_all_sync_setups", "Can see every user's sync setups, runs and issues"),
+        ]
 
     def __str__(self) -> str:
         return f"Exchange Sync. Setup of {self.user}"
@@ -205,7 +209,11 @@ class SyncRun(models.Model):
         Status.INTERRUPTED,
     )
 
-    setup = models.ForeignKey(ExchangeSyncSetup, on_delete=models.CASCADE, related_name="runs")
+    # A run outlives its setup (deleted with its user): kept for audit, with the user's
+    # name and mailbox as they were when the run was created.
+    setup = models.ForeignKey(ExchangeSyncSetup, null=True, on_delete=models.SET_NULL, related_name="runs")
+    user_name = models.CharField("User", max_length=150, blank=True, editable=False)
+    mailbox = models.CharField("Microsoft 365 email", max_length=254, blank=True, editable=False)
     kind = models.CharField(max_length=12, choices=Kind.choices)
     trigger = models.CharField(max_length=10, choices=Trigger.choices)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED, db_index=True)
@@ -250,6 +258,11 @@ class SyncRun(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in self.FINISHED
+
+    @property
+    def user_display(self) -> str:
+        """Whose run it was; "(deleted)" once the user and their setup are gone."""
+        return self.user_name if self.setup_id else f"{self.user_name or 'unknown user'} (deleted)"
 
 
 class SyncIssue(models.Model):

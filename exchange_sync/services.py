@@ -24,6 +24,7 @@ ACTIVE_STATUSES = (SyncRun.Status.QUEUED, SyncRun.Status.RUNNING)
 
 
 def exchange_sync_setup_get_or_create(user: AbstractBaseUser) -> ExchangeSyncSetup:
+    """The user's setup, created with the defaults when they have none (a write: POST only)."""
     setup, _ = ExchangeSyncSetup.objects.get_or_create(user=user)
     return setup
 
@@ -55,7 +56,17 @@ def sync_run_create(
     requested_by: AbstractBaseUser | None = None,
     confirms: SyncRun | None = None,
 ) -> SyncRun:
-    return SyncRun.objects.create(setup=setup, kind=kind, trigger=trigger, requested_by=requested_by, confirms=confirms)
+    """A new run of `setup`, stamped with its user's name and mailbox (kept after the user
+    is deleted, for audit)."""
+    return SyncRun.objects.create(
+        setup=setup,
+        user_name=setup.user.get_username(),
+        mailbox=setup.mailbox,
+        kind=kind,
+        trigger=trigger,
+        requested_by=requested_by,
+        confirms=confirms,
+    )
 
 
 def sync_run_claim(run: SyncRun) -> bool:
@@ -121,7 +132,7 @@ def sync_runs_recover_stale(*, now=None) -> list[SyncRun]:
             continue  # it came back to life, or another sweep got it
         logger.warning("Sync run %s of setup %s stopped showing signs of life; interrupted", run.pk, run.setup_id)
         ExchangeSyncSetup.objects.filter(pk=run.setup_id, running_run=run).update(running_run=None)
-        if run.trigger == SyncRun.Trigger.BUTTON:
+        if run.trigger == SyncRun.Trigger.BUTTON and run.setup is not None:
             replacement, queued = sync_run_queue(
                 run.setup, kind=run.kind, trigger=run.trigger, requested_by=run.requested_by
             )
@@ -188,7 +199,7 @@ def setup_mark_result(setup: ExchangeSyncSetup, run: SyncRun) -> None:
 def sync_run_is_confirmable(run: SyncRun) -> bool:
     """A run waiting for confirmation can be confirmed while it is its setup's latest
     word: once another run has gone (or a confirmation of it), its plan is out of date."""
-    if run.status != SyncRun.Status.NEEDS_CONFIRMATION:
+    if run.status != SyncRun.Status.NEEDS_CONFIRMATION or run.setup is None:
         return False
     return not run.setup.runs.filter(pk__gt=run.pk).exclude(status=SyncRun.Status.REFUSED).exists()
 

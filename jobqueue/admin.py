@@ -37,9 +37,14 @@ _ALWAYS_READ_ONLY = [
 ]
 
 
+# Declared on JobQueueEntry.Meta; held by the Contact Sync Administrator role (and superusers).
+MANAGE_ALL_PERMISSION = "jobqueue.manage_all_entries"
+
+
 def _sees_everything(request: HttpRequest) -> bool:
-    """Superusers see and run everyone's entries and logs; anyone else only their own."""
-    return request.user.is_superuser
+    """Who holds the "every user's entries" permission sees and runs everyone's entries
+    and logs; anyone else only their own."""
+    return request.user.has_perm(MANAGE_ALL_PERMISSION)
 
 
 def _owns(request: HttpRequest, obj) -> bool:
@@ -118,7 +123,7 @@ class JobQueueEntryAdmin(admin.ModelAdmin):
     def get_changeform_initial_data(self, request: HttpRequest) -> dict:
         return {"user": request.user.pk, **super().get_changeform_initial_data(request)}
 
-    # --- who sees what: an entry runs as its user, so only superusers choose another ----
+    # --- who sees what: an entry runs as its user, so only who manages all choose another ---
 
     def get_queryset(self, request: HttpRequest):
         queryset = super().get_queryset(request)
@@ -128,7 +133,9 @@ class JobQueueEntryAdmin(admin.ModelAdmin):
         if db_field.name == "user" and not _sees_everything(request):
             kwargs["queryset"] = db_field.remote_field.model._default_manager.filter(pk=request.user.pk)
             kwargs["empty_label"] = None
-            kwargs["help_text"] = "The object runs as this user. Only a superuser can choose another user."
+            kwargs["help_text"] = (
+                "The object runs as this user. Only a job queue administrator can choose another user."
+            )
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def save_model(self, request: HttpRequest, obj: JobQueueEntry, form, change: bool) -> None:
@@ -241,8 +248,8 @@ class JobQueueEntryAdmin(admin.ModelAdmin):
     def contact_sync_view(self, request: HttpRequest) -> HttpResponse:
         """ "Set up job queue entry" (Contact Sync Setup page): POST creates or opens the
         recurring Codeunit 6700 entry of the posted ``user`` (the setup's owner; the
-        requesting user when absent) and redirects to its card. Only a superuser may post
-        another user."""
+        requesting user when absent) and redirects to its card. Only who may manage every
+        user's entries may post another user."""
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         if not self.has_add_permission(request):
@@ -291,7 +298,7 @@ class JobQueueLogEntryAdmin(admin.ModelAdmin):
         "object_id_to_run",
         "object_caption_to_run",
         "description",
-        "user",
+        "user_display",
         "error_message",
     ]
     list_select_related = ["user"]
@@ -299,8 +306,13 @@ class JobQueueLogEntryAdmin(admin.ModelAdmin):
     search_fields = ["entry_id", "description", "error_message", "parameter_string"]
     date_hierarchy = "started_at"
 
+    @admin.display(description="User ID", ordering="user__username")
+    def user_display(self, obj: JobQueueLogEntry) -> str:
+        # A deleted user's entries went with them; their log entries stay, for audit.
+        return obj.user.get_username() if obj.user else "(deleted user)"
+
     def get_queryset(self, request: HttpRequest):
-        """Only superusers see everyone's log entries (their messages name mailboxes)."""
+        """Only job queue administrators see everyone's log entries (their messages name mailboxes)."""
         queryset = super().get_queryset(request)
         return queryset if _sees_everything(request) else queryset.filter(user=request.user)
 

@@ -59,10 +59,12 @@ class JobQueueEntry(models.Model):
         blank=True,
         help_text="Options for the object, e.g. USER=ann@cronus.example or FULL for Codeunit 6700.",
     )
+    # An entry runs as its user and cannot run as nobody: it goes with the user. Its log
+    # entries stay (JobQueueLogEntry.user is emptied).
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name="User ID",
-        on_delete=models.PROTECT,
+        on_delete=models.CASCADE,
         related_name="job_queue_entries",
         help_text="The object runs as this user.",
     )
@@ -128,6 +130,8 @@ class JobQueueEntry(models.Model):
         verbose_name = "Job Queue Entry"
         verbose_name_plural = "Job Queue Entries"
         ordering = ["priority", "id"]
+        # Without it a user sees and runs only their own entries and log entries.
+        permissions = [("manage_all_entries", "Can see and manage every user's Job Queue Entries")]
         indexes = [models.Index(fields=["status", "earliest_start_at"])]
         constraints = [
             # The database itself keeps one entry of a category In Process at a time, so

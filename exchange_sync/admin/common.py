@@ -6,9 +6,9 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from exchange_sync.background import RUN_PERMISSION, user_can_run_sync
+from exchange_sync.background import RUN_PERMISSION, SEE_ALL_PERMISSION, user_can_run_sync, user_sees_all_setups
 
-__all__ = ["RUN_PERMISSION", "can_run_sync", "owns", "redirect_back"]
+__all__ = ["RUN_PERMISSION", "SEE_ALL_PERMISSION", "can_run_sync", "owns", "redirect_back", "sees_all"]
 
 
 def can_run_sync(request: HttpRequest) -> bool:
@@ -17,9 +17,15 @@ def can_run_sync(request: HttpRequest) -> bool:
     return user_can_run_sync(request.user)
 
 
+def sees_all(request: HttpRequest) -> bool:
+    """May this user see every user's setups, runs and issues (not only their own)?"""
+    return user_sees_all_setups(request.user)
+
+
 def owns(request: HttpRequest, user_id: int | None) -> bool:
-    """A user sees their own setups, runs and issues; a superuser sees everyone's."""
-    return request.user.is_superuser or user_id == request.user.pk
+    """A user sees their own setups, runs and issues; one with the "see every user's"
+    permission (the Contact Sync Administrator role, a superuser) sees everyone's."""
+    return sees_all(request) or (user_id is not None and user_id == request.user.pk)
 
 
 def redirect_back(request: HttpRequest, fallback: str, *args: object) -> HttpResponse:

@@ -15,7 +15,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from exchange_sync.admin.common import can_run_sync, owns
+from exchange_sync.admin.common import can_run_sync, owns, sees_all
 from exchange_sync.connection import graph_client_from_settings
 from exchange_sync.graph.errors import GraphError
 from exchange_sync.models import SyncIssue, SyncRun
@@ -25,6 +25,7 @@ from exchange_sync.services import sync_run_confirm, sync_run_is_confirmable
 logger = logging.getLogger(__name__)
 
 ISSUES_PER_PAGE = 50
+SETUP_CHANGE_PERMISSION = "exchange_sync.change_exchangesyncsetup"
 
 # The run page's actions on a copy a person made in Outlook (SyncIssue.is_outlook_copy).
 COPY_ACTIONS = {"link-copy": outlook_copy_link, "remove-copy": outlook_copy_remove}
@@ -69,20 +70,27 @@ def _counts(run: SyncRun) -> list[tuple[str, list[tuple[str, int]]]]:
     ]
 
 
+def _may_act_on_copies(request: HttpRequest, run: SyncRun) -> bool:
+    """The Outlook-copy actions change the setup's links and its Outlook folder: they need
+    the run permission and the permission to change that (own) setup."""
+    return (
+        run.setup is not None
+        and can_run_sync(request)
+        and request.user.has_perm(SETUP_CHANGE_PERMISSION)
+        and owns(request, run.setup.user_id)
+    )
+
+
 class _OwnRowsMixin:
-    """Read-only, and each user sees only the rows of their own setup (superusers: all)."""
+    """Read-only, and each user sees only the rows of their own setup (unless they may
+    see everyone's). View and delete follow the model permissions; a run or an issue is
+    written by the sync only, so nobody adds or changes one here."""
 
     owner_field = ""
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         queryset = super().get_queryset(request)
-        return queryset if request.user.is_superuser else queryset.filter(**{self.owner_field: request.user})
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return request.user.is_active and request.user.is_staff
-
-    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
-        return self.has_module_permission(request)  # rows are filtered by get_queryset
+        return queryset if sees_all(request) else queryset.filter(**{self.owner_field: request.user})
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -90,22 +98,19 @@ class _OwnRowsMixin:
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
 
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
 
 @admin.register(SyncRun)
 class SyncRunAdmin(_OwnRowsMixin, admin.ModelAdmin):
     owner_field = "setup__user"
     list_display = ["__str__", "user", "status", "trigger", "created_at", "finished_at", "progress", "summary"]
-    list_select_related = ["setup__user", "requested_by"]
+    list_select_related = ["requested_by"]
     list_filter = ["status", "kind", "trigger"]
-    search_fields = ["setup__user__username", "error"]
+    search_fields = ["user_name", "mailbox", "error"]
     date_hierarchy = "created_at"
 
-    @admin.display(description="User", ordering="setup__user__username")
+    @admin.display(description="User", ordering="user_name")
     def user(self, obj: SyncRun) -> str:
-        return str(obj.setup.user)
+        return obj.user_display
 
     @admin.display(description="Progress")
     def progress(self, obj: SyncRun) -> str:
@@ -122,6 +127,10 @@ class SyncRunAdmin(_OwnRowsMixin, admin.ModelAdmin):
             f"to Business Central {obj.created_in_bc}/{obj.linked_in_bc}/{obj.updated_in_bc}, "
             f"{obj.failed} failed"
         )
+
+    def has_delete_permission(self, request: HttpRequest, obj: SyncRun | None = None) -> bool:
+        # A run still going is its worker's until it finishes (as an entry In Process).
+        return super().has_delete_permission(request, obj) and (obj is None or obj.is_finished)
 
     def get_urls(self):
         view = self.admin_site.admin_view
@@ -145,6 +154,8 @@ class SyncRunAdmin(_OwnRowsMixin, admin.ModelAdmin):
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
         """The run's page: progress, counts per direction, issues, planned deletions."""
         run = self._run(request, object_id)
+        if not self.has_view_permission(request, run):
+            raise PermissionDenied
         issues = Paginator(run.issues.select_related("resolved_by"), ISSUES_PER_PAGE).get_page(request.GET.get("page"))
         context = {
             **self.admin_site.each_context(request),
@@ -158,24 +169,29 @@ class SyncRunAdmin(_OwnRowsMixin, admin.ModelAdmin):
             "issues_url": f"{reverse('admin:exchange_sync_syncissue_changelist')}?run__id__exact={run.pk}",
             "progress_url": reverse("admin:exchange_sync_syncrun_progress", args=[run.pk]),
             "confirm_url": reverse("admin:exchange_sync_syncrun_confirm", args=[run.pk]),
-            "setup_url": reverse("admin:exchange_sync_exchangesyncsetup_change", args=[run.setup_id]),
+            "setup_url": (
+                reverse("admin:exchange_sync_exchangesyncsetup_change", args=[run.setup_id]) if run.setup_id else ""
+            ),
             "can_confirm": sync_run_is_confirmable(run) and can_run_sync(request),
-            "can_act_on_copies": can_run_sync(request) and owns(request, run.setup.user_id),
+            "can_act_on_copies": _may_act_on_copies(request, run),
             **(extra_context or {}),
         }
         return TemplateResponse(request, "admin/exchange_sync/syncrun/run.html", context)
 
     def progress_view(self, request: HttpRequest, pk: int) -> JsonResponse:
         """The run's progress as JSON, polled by the run page while it is going."""
-        return JsonResponse(_progress(self._run(request, pk)))
+        run = self._run(request, pk)
+        if not self.has_view_permission(request, run):
+            raise PermissionDenied
+        return JsonResponse(_progress(run))
 
     def confirm_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         """Confirm a run that stopped as "needs confirmation": POST queues its repeat."""
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        if not can_run_sync(request):
-            raise PermissionDenied
         run = self._run(request, pk)
+        if not (can_run_sync(request) and self.has_view_permission(request, run)):
+            raise PermissionDenied
         try:
             new_run, created = sync_run_confirm(run, requested_by=request.user)
         except ValueError as exc:
@@ -206,10 +222,8 @@ class SyncRunAdmin(_OwnRowsMixin, admin.ModelAdmin):
         POST carries it out (outlook_copies.py) and reports on the run's page."""
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        if not can_run_sync(request):
-            raise PermissionDenied
         run = self._run(request, pk)  # another user's run is not found
-        if not owns(request, run.setup.user_id):
+        if not _may_act_on_copies(request, run):
             raise PermissionDenied
         issue = run.issues.select_related("run__setup__user__m365_identity", "contact").filter(pk=issue_pk).first()
         if issue is None or action not in COPY_ACTIONS:

@@ -13,7 +13,7 @@ from django.shortcuts import redirect
 from django.urls import NoReverseMatch, path, reverse
 from django.utils.html import format_html, format_html_join
 
-from exchange_sync.admin.common import can_run_sync, owns, redirect_back
+from exchange_sync.admin.common import can_run_sync, owns, redirect_back, sees_all
 from exchange_sync.connection_check import exchange_connection_validate
 from exchange_sync.contact_filter import FILTER_FIELDS, contact_filter_text, contact_filter_validate
 from exchange_sync.forms import ExchangeSyncSetupForm, contact_filter_from_data, filter_form_field
@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 
 SETUP_LIST = "admin:exchange_sync_exchangesyncsetup_changelist"
 JOB_QUEUE_ADD_PERMISSION = "jobqueue.add_jobqueueentry"
+CONTACT_VIEW_PERMISSION = "contacts.view_contact"
 
 
 def _button(form_id: str, caption: str, *, title: str = "") -> str:
@@ -108,28 +109,51 @@ class ExchangeSyncSetupAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ExchangeSyncSetup]:
         queryset = setups_with_health(super().get_queryset(request).select_related("user__m365_identity"))
-        return queryset if request.user.is_superuser else queryset.filter(user=request.user)
+        return queryset if sees_all(request) else queryset.filter(user=request.user)
 
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return request.user.is_active and request.user.is_staff
+    # Model permissions as granted (roles: the Contact Sync User and Administrator
+    # groups), and on top of them: only one's own setup unless one may see everyone's.
 
     def has_view_permission(self, request: HttpRequest, obj: ExchangeSyncSetup | None = None) -> bool:
-        return self.has_module_permission(request) and (obj is None or owns(request, obj.user_id))
+        return super().has_view_permission(request, obj) and (obj is None or owns(request, obj.user_id))
 
     def has_change_permission(self, request: HttpRequest, obj: ExchangeSyncSetup | None = None) -> bool:
-        return self.has_view_permission(request, obj)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # each user's setup is created when they first open it
+        return super().has_change_permission(request, obj) and (obj is None or owns(request, obj.user_id))
 
     def has_delete_permission(self, request: HttpRequest, obj: ExchangeSyncSetup | None = None) -> bool:
-        return request.user.is_superuser
+        return super().has_delete_permission(request, obj) and (obj is None or owns(request, obj.user_id))
 
     def changelist_view(self, request: HttpRequest, extra_context=None):
-        own = exchange_sync_setup_get_or_create(request.user)
-        if not request.user.is_superuser:
-            return redirect("admin:exchange_sync_exchangesyncsetup_change", own.pk)
+        """The list; a user who sees only their own setup goes straight to it. Nothing is
+        created here: a user without a setup gets the "Create my setup" button (a POST)."""
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        own = ExchangeSyncSetup.objects.filter(user=request.user).values_list("pk", flat=True).first()
+        if not sees_all(request) and own is not None:
+            return redirect("admin:exchange_sync_exchangesyncsetup_change", own)
+        extra_context = {
+            **(extra_context or {}),
+            "create_own_url": reverse(f"admin:{_name('add')}")
+            if own is None and self.has_add_permission(request)
+            else "",
+        }
         return super().changelist_view(request, extra_context)
+
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context=None):
+        """ "Create my setup": POST creates the requesting user's own setup with the
+        defaults and opens it. A setup is always its owner's, so there is no form to fill."""
+        if request.method != "POST":
+            return redirect(SETUP_LIST)  # the list offers the button; a GET never writes
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        setup = exchange_sync_setup_get_or_create(request.user)
+        self.message_user(
+            request,
+            "Your Exchange Sync. Setup is ready. Check the Outlook folder and the filter, then press "
+            "Validate Exchange Connection.",
+            level=messages.SUCCESS,
+        )
+        return redirect("admin:exchange_sync_exchangesyncsetup_change", setup.pk)
 
     def get_changelist_instance(self, request: HttpRequest):
         changelist = super().get_changelist_instance(request)
@@ -177,6 +201,8 @@ class ExchangeSyncSetupAdmin(admin.ModelAdmin):
 
     @admin.display(description="Connection")
     def validate_button(self, obj: ExchangeSyncSetup) -> str:
+        if not getattr(obj, "viewer_may_change", False):  # set by get_object
+            return "Validating the connection needs the permission to change this setup."
         return _button(
             "validate-form",
             "Validate Exchange Connection",
@@ -192,27 +218,35 @@ class ExchangeSyncSetupAdmin(admin.ModelAdmin):
 
     @admin.display(description="Preview")
     def filter_preview(self, obj: ExchangeSyncSetup) -> str:
+        if not getattr(obj, "viewer_may_view_contacts", False):  # set by get_object
+            return "Counting the contacts needs the permission to view contacts."
         return format_html(
             '<span id="es-scope-preview" data-url="{}" aria-live="polite">{}</span>',
-            reverse("admin:exchange_sync_exchangesyncsetup_preview"),
+            reverse("admin:exchange_sync_exchangesyncsetup_preview", args=[obj.pk]),
             str(self._scope(obj)),
         )
 
     @admin.display(description="Synchronize")
     def sync_buttons(self, obj: ExchangeSyncSetup) -> str:
-        buttons = [
-            _button("sync-form", "Sync with Microsoft 365", title="Changes since the last sync, both ways."),
-            _button("full-sync-form", "Full Sync with Microsoft 365", title="Everything, both ways."),
-        ]
+        buttons = []
+        if getattr(obj, "viewer_may_run", False):  # set by get_object
+            buttons += [
+                _button("sync-form", "Sync with Microsoft 365", title="Changes since the last sync, both ways."),
+                _button("full-sync-form", "Full Sync with Microsoft 365", title="Everything, both ways."),
+            ]
         if getattr(obj, "job_queue_url", ""):  # set by get_object: the viewer may add entries
             buttons.append(
                 _button("job-queue-form", "Set up job queue entry", title="Synchronize on a schedule (Codeunit 6700).")
             )
+        if not buttons:
+            return "Starting a synchronization needs the permission 'Can start contact synchronization'."
         return format_html_join(" ", "{}", ((b,) for b in buttons))
 
     @admin.display(description="Contacts")
     def health_counts(self, obj: ExchangeSyncSetup) -> str:
         status = setup_health(obj, scope=self._scope(obj))
+        if not getattr(obj, "viewer_may_view_contacts", False):  # the excluded count counts contacts
+            return format_html("{} in sync, {} failing.", status.in_sync, status.failing)
         return format_html(
             "{} in sync, {} excluded, {} failing.", status.in_sync, excluded_text(status.scope), status.failing
         )
@@ -250,6 +284,9 @@ class ExchangeSyncSetupAdmin(admin.ModelAdmin):
             # "Set up job queue entry" only for those who may add Job Queue Entries
             # (the read-only field that draws the button has no request).
             setup.job_queue_url = _job_queue_url() if request.user.has_perm(JOB_QUEUE_ADD_PERMISSION) else ""
+            setup.viewer_may_run = can_run_sync(request)
+            setup.viewer_may_change = self.has_change_permission(request, setup)
+            setup.viewer_may_view_contacts = request.user.has_perm(CONTACT_VIEW_PERMISSION)
         return setup
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
@@ -275,7 +312,7 @@ class ExchangeSyncSetupAdmin(admin.ModelAdmin):
         return [
             path("sync/", view(self.sync_view), {"kind": SyncRun.Kind.INCREMENTAL}, name=_name("sync")),
             path("full-sync/", view(self.sync_view), {"kind": SyncRun.Kind.FULL}, name=_name("full_sync")),
-            path("preview/", view(self.preview_view), name=_name("preview")),
+            path("<path:object_id>/preview/", view(self.preview_view), name=_name("preview")),
             path("<path:object_id>/validate/", view(self.validate_view), name=_name("validate")),
             *super().get_urls(),
         ]
@@ -295,6 +332,8 @@ class ExchangeSyncSetupAdmin(admin.ModelAdmin):
         else:
             setup = ExchangeSyncSetup.objects.select_related("user__m365_identity").filter(user=request.user).first()
         setup_url = reverse(SETUP_LIST)
+        if setup is not None and not self.has_view_permission(request, setup):
+            raise PermissionDenied
         if setup is None:
             self.message_user(
                 request,
@@ -339,8 +378,15 @@ class ExchangeSyncSetupAdmin(admin.ModelAdmin):
             )
         return redirect("admin:exchange_sync_syncrun_change", run.pk)
 
-    def preview_view(self, request: HttpRequest) -> JsonResponse:
-        """GET with the filter boxes' current values: what the filter would synchronize."""
+    def preview_view(self, request: HttpRequest, object_id: str) -> JsonResponse:
+        """GET with the filter boxes' current values: what the filter of this setup would
+        synchronize. Counting contacts needs the permission to view them, and the setup
+        must be one the user may see (their own, unless they may see everyone's)."""
+        if not request.user.has_perm(CONTACT_VIEW_PERMISSION):
+            raise PermissionDenied
+        setup = self.get_object(request, object_id)
+        if setup is None or not self.has_view_permission(request, setup):
+            raise Http404("No such Exchange Sync. Setup.")
         try:
             contact_filter = contact_filter_validate(contact_filter_from_data(request.GET))
         except ValidationError as exc:

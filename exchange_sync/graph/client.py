@@ -391,6 +391,21 @@ class GraphClient:
             url += "?" + urlencode({"$expand": stamp_expand()})
         return BatchRequest(id, "GET", url, None, _contact_headers())
 
+    def batch_request_locate_contact(
+        self, id: str, mailbox: str, contact_id: str, *, select: Sequence[str] | None = None
+    ) -> BatchRequest:
+        """A batch member that reads a contact wherever it is in the mailbox (its
+        ``parentFolderId`` says where); 404 ``ErrorItemNotFound`` once it is deleted for good."""
+        url = paths.contact_anywhere(mailbox, contact_id)
+        if select:
+            url += "?" + urlencode({"$select": ",".join(select)})
+        return BatchRequest(id, "GET", url, None, _contact_headers())
+
+    def batch_request_get_contact_folder(self, id: str, mailbox: str, folder_id: str) -> BatchRequest:
+        """A batch member that reads a contact folder (``id``, ``displayName``); ``folder_id``
+        may be a well-known name (``deleteditems``). Folder ids never change, so no id preference."""
+        return BatchRequest(id, "GET", paths.contact_folder(mailbox, folder_id))
+
     def batch_request_find_contacts_by_stamp(self, id: str, mailbox: str, folder_id: str, value: str) -> BatchRequest:
         """A batch member answering ``{"value": [...]}``: the folder's contacts stamped with
         ``value`` (see :meth:`find_contacts_by_stamp`), ids only."""

@@ -37,3 +37,9 @@ def contact(mailbox: str, folder_id: str, contact_id: str) -> str:
 
 def contacts_delta(mailbox: str, folder_id: str) -> str:
     return f"{contacts(mailbox, folder_id)}/delta"
+
+
+def contact_anywhere(mailbox: str, contact_id: str) -> str:
+    """A contact of any folder of the mailbox (``/users/{u}/contacts/{id}``: Graph finds
+    it wherever it is; the folder form answers 404 once it moved out of that folder)."""
+    return f"{user(mailbox)}/contacts/{_segment(contact_id)}"

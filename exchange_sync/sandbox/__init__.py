@@ -11,12 +11,16 @@ Graph (`v1.0/`, bearer token from the identity endpoint): `users/{email}`,
 `.../contactFolders[/{id}]`, `.../contactFolders/{id}/childFolders`,
 `.../contactFolders/{id}/contacts[/{id}]`, `.../contactFolders/{id}/contacts/delta`, the
 default Contacts folder `.../contacts[/{id}]` and `.../contacts/delta` (a contact id
-there names a contact of any folder), `$batch`. Not served: `contactFolders/delta` (bcsync
+there names a contact of any folder), Deleted Items as `.../contactFolders/deleteditems`
+(or its id; never listed), `$batch`. Contacts have a regular id, which changes when
+they move, and an immutable id, which does not: each response renders the kind its
+request asks for (`Prefer: IdType="ImmutableId"`; see `operations`). Not served: `contactFolders/delta` (bcsync
 does not use it), `$search`, other Outlook resources. Module map: `views_identity`/`auth`
 (tokens), `views_graph` (HTTP), `graph` (dispatch, simulated conditions, unknown
 segments), `operations` (the endpoints), `listing` (paging, `$skip`, `$orderby`,
 `$count`), `batch`, `odata` (query options and their refusals), `shapes` (JSON), `services` (writes,
-also the Python API for tests: `mailbox_add`, `mailbox_configure`, `mailbox_reset`),
+also the Python API for tests: `mailbox_add`, `mailbox_configure`, `mailbox_reset`,
+and a person's moves: `contact_move`, `contact_to_deleted_items`, `contact_delete`),
 `knobs` and `throttle` (simulation), `clock` (time, replaceable in tests), `views_outlook`
 (the "Outlook (sandbox)" page). For tests only, nothing in the sandbox reads them:
 `served` (HTTP requests served per mailbox) and `models.ValueCopies` (the most copies

@@ -24,11 +24,14 @@ _MARKER = b"\x00\x00\x00\x01BCSBX"
 FOLDER = b"F"
 CONTACT = b"C"
 ROOT = b"R"
+# A contact's immutable id (`Prefer: IdType="ImmutableId"`): another id of the same item,
+# the one that survives moves. Real Outlook ids of both kinds look alike to a client.
+IMMUTABLE = b"I"
 _RAW_LENGTH = len(_MARKER) + 1 + 31
 
 
 def new_id(kind: bytes) -> str:
-    """A fresh id of a kind (FOLDER, CONTACT, ROOT)."""
+    """A fresh id of a kind (FOLDER, CONTACT, IMMUTABLE, ROOT)."""
     return base64.b64encode(_MARKER + kind + secrets.token_bytes(31)).decode()
 
 

@@ -12,6 +12,8 @@ import uuid
 
 from django.db import models
 
+from . import ids
+
 
 class DeltaExpiry(models.TextChoices):
     """How the sandbox answers a request on a delta token while expiry is simulated."""
@@ -65,7 +67,9 @@ class Folder(models.Model):
     folder (`parent` empty), or a child folder of another one.
 
     The default Contacts folder itself (`/users/{u}/contacts`) is the row whose
-    `graph_id` is `Mailbox.root_folder_id`, made the first time it is used.
+    `graph_id` is `Mailbox.root_folder_id`, made the first time it is used. Deleted
+    Items is the row whose `well_known_name` is "deleteditems" (see `services.deleted_items_folder`):
+    a mail folder that Graph still serves as `/contactFolders/{id}`, never listed among them.
     """
 
     mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE, related_name="folders")
@@ -75,6 +79,7 @@ class Folder(models.Model):
     # Its single-value extended properties, {canonical property id: value}: a folder
     # has few, and Graph only reads them back by id ($expand), never searches them here.
     extended = models.JSONField(default=dict, blank=True)
+    well_known_name = models.CharField(max_length=40, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -84,15 +89,27 @@ class Folder(models.Model):
         return self.display_name
 
 
+def immutable_id_new() -> str:
+    """A fresh immutable id: every contact row has one, however it was made."""
+    return ids.new_id(ids.IMMUTABLE)
+
+
 class Contact(models.Model):
     """A contact in a folder. Deleted contacts stay as tombstones so delta reports them.
 
-    `data` holds the writable Graph properties as Graph spells them.
+    `data` holds the writable Graph properties as Graph spells them. Outlook gives an
+    item two ids (https://learn.microsoft.com/graph/outlook-immutable-id): `graph_id`,
+    the regular id, which changes when the item moves to another folder, and
+    `immutable_id`, which stays while the item stays in the mailbox. A move therefore
+    leaves a tombstone in the source folder (its delta reports the item removed, under
+    the id the client asks for) and a new row in the target folder with a new
+    `graph_id` and the same `immutable_id`: only one row of an immutable id is live.
     """
 
     mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE, related_name="+")
     folder = models.ForeignKey(Folder, on_delete=models.CASCADE, related_name="contacts")
     graph_id = models.CharField(max_length=100, unique=True)
+    immutable_id = models.CharField(max_length=100, db_index=True, default=immutable_id_new)
     change_key = models.CharField(max_length=40)
     seq = models.BigIntegerField()
     is_deleted = models.BooleanField(default=False)

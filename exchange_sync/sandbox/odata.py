@@ -150,6 +150,15 @@ def top(text: str | None) -> int | None:
     return int(text)
 
 
+IMMUTABLE_ID = 'IdType="ImmutableId"'
+_IMMUTABLE_ID = re.compile(r'(?:^|[,;\s])IdType\s*=\s*"?ImmutableId"?(?:$|[,;\s])', re.IGNORECASE)
+
+
+def immutable_ids(prefer: str | None) -> bool:
+    """Whether a Prefer header asks for immutable ids (`IdType="ImmutableId"`, one of its preferences)."""
+    return bool(_IMMUTABLE_ID.search(prefer or ""))
+
+
 def max_page_size(prefer: str | None) -> int | None:
     """The page size asked for with `Prefer: odata.maxpagesize=N` (capped), or None."""
     match = _MAXPAGESIZE.search(prefer or "")

@@ -16,6 +16,22 @@ Paths, as Graph documents them:
 - `/contacts/{id}` reads, updates and deletes a contact of any folder of the mailbox
   (https://learn.microsoft.com/graph/api/contact-get, .../contact-update, .../contact-delete).
 - `/contacts/delta` is the default folder's delta (see `default_contacts_delta`).
+- Deleted Items, where Outlook puts what a person deletes, is a mail folder: not in
+  `/contactFolders` lists, but `/contactFolders/{its id}` (and the well-known name
+  `/contactFolders/deleteditems`) reads it and its `/contacts` [observed in public
+  code: clients read `/me/contactFolders/deleteditems/contacts`, and a deleted contact
+  folder shows up under `/contactFolders/deleteditems/childFolders`]. It cannot be deleted.
+
+Ids (https://learn.microsoft.com/graph/outlook-immutable-id): a contact has a regular id,
+which changes when it moves to another folder (Deleted Items included), and an immutable
+id, which does not. Every response renders contact ids as its own request asks:
+immutable with `Prefer: IdType="ImmutableId"`, regular without. The header applies to
+the one request it comes with (each `$batch` member has its own headers; a delta link
+or nextLink carries no choice), and the answer says `Preference-Applied:
+IdType="ImmutableId"` (the echo is reported with and without the quotes; the sandbox
+sends the request's form). Both kinds of id address the contact in paths, with or
+without the header. Folder ids never change and have one kind. Graph has no move for
+contacts: people move them in Outlook (here: the Outlook page, `sandbox_mailbox move`).
 Lists page by `$skip` (see `listing`); query options are checked in `odata`.
 """
 
@@ -65,23 +81,36 @@ def _token_load(text: str) -> dict:
 
 
 def _folder(call: Call, folder_id: str) -> Folder:
-    """A folder of the mailbox by id; the default Contacts folder's id names that folder."""
+    """A folder of the mailbox by id; the default Contacts folder's id names that folder,
+    and `deleteditems` (Graph's well-known name) the Deleted Items folder."""
+    if folder_id.lower() == services.DELETED_ITEMS:
+        return services.deleted_items_folder(call.mailbox)
     kind = ids.check_id(folder_id)
     if kind == ids.ROOT and folder_id == call.mailbox.root_folder_id:
         return services.default_folder(call.mailbox)
     if kind != ids.FOLDER:
         raise not_found()
     folder = Folder.objects.filter(graph_id=folder_id, mailbox=call.mailbox).select_related("parent").first()
+    if folder is None and folder_id == services.deleted_items_folder_id(call.mailbox):
+        folder = services.deleted_items_folder(call.mailbox)
     if folder is None:
         raise not_found()
     return folder
 
 
 def _contact(call: Call, folder: Folder | None, contact_id: str) -> Contact:
-    """A live contact by id: in `folder`, or anywhere in the mailbox (`/users/{u}/contacts/{id}`)."""
-    if ids.check_id(contact_id) != ids.CONTACT:
+    """A live contact by id, regular or immutable: in `folder`, or anywhere in the mailbox
+    (`/users/{u}/contacts/{id}`). An old regular id of a contact that moved is not found."""
+    kind = ids.check_id(contact_id)
+    if kind == ids.IMMUTABLE:
+        contacts = Contact.objects.filter(immutable_id=contact_id, mailbox=call.mailbox, is_deleted=False)
+    elif kind == ids.CONTACT:
+        # A contact made before the sandbox had immutable ids has its first regular id
+        # as its immutable id (migration 0006), so a regular-looking id may be either.
+        live = Contact.objects.filter(mailbox=call.mailbox, is_deleted=False)
+        contacts = live.filter(graph_id=contact_id) | live.filter(immutable_id=contact_id)
+    else:
         raise not_found()
-    contacts = Contact.objects.filter(graph_id=contact_id, mailbox=call.mailbox, is_deleted=False)
     contact = contacts.filter(folder=folder).first() if folder else contacts.select_related("folder").first()
     if contact is None:
         raise not_found()
@@ -129,7 +158,8 @@ def user_get(call: Call) -> GraphResponse:
 
 def folders_list(call: Call) -> GraphResponse:
     """The folders directly under the default Contacts folder (not the child folders)."""
-    folders = call.mailbox.folders.filter(parent__isnull=True).exclude(graph_id=call.mailbox.root_folder_id)
+    folders = call.mailbox.folders.filter(parent__isnull=True, well_known_name="")
+    folders = folders.exclude(graph_id=call.mailbox.root_folder_id)
     return _folders_page(call, folders, "/contactFolders")
 
 
@@ -225,7 +255,7 @@ def folder_update(call: Call) -> GraphResponse:
 
 def folder_delete(call: Call) -> GraphResponse:
     folder = _folder(call, call.args[0])
-    if folder.graph_id == call.mailbox.root_folder_id:
+    if folder.graph_id == call.mailbox.root_folder_id or folder.well_known_name:
         # The default Contacts folder is a distinguished folder: Exchange refuses to
         # delete it (EWS's ErrorDeleteDistinguishedFolder; Graph relays the code [inferred]).
         raise bad_request("Distinguished folders cannot be deleted.", "ErrorDeleteDistinguishedFolder")
@@ -259,11 +289,22 @@ def _extended_for(contacts: list[Contact], property_id: str | None) -> dict[int,
     return result
 
 
+def _immutable(call: Call) -> bool:
+    """Whether the request asks for immutable ids (`Prefer: IdType="ImmutableId"`)."""
+    return odata.immutable_ids(call.request.headers.get("prefer"))
+
+
 def _render_many(call: Call, contacts: list[Contact], select: list[str] | None) -> list[dict]:
     is_expanded, property_id = odata.expand(call.request.query.get("$expand"))
     extended = _extended_for(contacts, property_id) if is_expanded else {}
     return [
-        contact_render(c, folder_graph_id=c.folder.graph_id, select=select, extended=extended.get(c.pk))
+        contact_render(
+            c,
+            folder_graph_id=c.folder.graph_id,
+            select=select,
+            extended=extended.get(c.pk),
+            immutable=_immutable(call),
+        )
         for c in contacts
     ]
 
@@ -316,11 +357,15 @@ def _contacts_page(call: Call, folder: Folder, context_path: str) -> GraphRespon
         body["@odata.nextLink"] = _link(call, page.next_query)
     # Graph says which page size it honoured (OData's Preference-Applied header);
     # $top wins over the preference, and then the preference is not applied.
-    return GraphResponse(200, body, _preference_applied(preferred))
+    return GraphResponse(200, body, _preference_applied(call, preferred))
 
 
-def _preference_applied(page_size: int | None) -> dict[str, str]:
-    return {"Preference-Applied": f"odata.maxpagesize={page_size}"} if page_size else {}
+def _preference_applied(call: Call, page_size: int | None = None) -> dict[str, str]:
+    """OData's Preference-Applied header: the page size honoured, the id type."""
+    applied = [f"odata.maxpagesize={page_size}"] if page_size else []
+    if _immutable(call):
+        applied.append(odata.IMMUTABLE_ID)
+    return {"Preference-Applied": ", ".join(applied)} if applied else {}
 
 
 def contact_create(call: Call) -> GraphResponse:
@@ -337,7 +382,8 @@ def _contact_create_in(call: Call, folder: Folder, context_path: str) -> GraphRe
     contact = services.contact_create(folder, properties, extended)
     _lose_answer_maybe(call)
     body = {"@odata.context": _context(call, f"{context_path}/$entity")}
-    return GraphResponse(201, body | contact_render(contact, folder_graph_id=folder.graph_id))
+    rendered = contact_render(contact, folder_graph_id=folder.graph_id, immutable=_immutable(call))
+    return GraphResponse(201, body | rendered, _preference_applied(call))
 
 
 def _addressed(call: Call) -> tuple[Contact, str]:
@@ -357,7 +403,8 @@ def contact_get(call: Call) -> GraphResponse:
     odata.options_check(call.request.query, frozenset({"$select", "$expand"}), collection=False)
     contact, context = _addressed(call)
     select = odata.select(call.request.query.get("$select"), SELECTABLE)
-    return GraphResponse(200, {"@odata.context": context} | _render_many(call, [contact], select)[0])
+    body = {"@odata.context": context} | _render_many(call, [contact], select)[0]
+    return GraphResponse(200, body, _preference_applied(call))
 
 
 def contact_update(call: Call) -> GraphResponse:
@@ -366,7 +413,8 @@ def contact_update(call: Call) -> GraphResponse:
     folder = contact.folder
     properties, extended = contact_body_clean(call.request.body)
     contact = services.contact_update(contact.pk, properties, extended, if_match=call.request.headers.get("if-match"))
-    return GraphResponse(200, {"@odata.context": context} | contact_render(contact, folder_graph_id=folder.graph_id))
+    rendered = contact_render(contact, folder_graph_id=folder.graph_id, immutable=_immutable(call))
+    return GraphResponse(200, {"@odata.context": context} | rendered, _preference_applied(call))
 
 
 def contact_delete(call: Call) -> GraphResponse:
@@ -406,7 +454,13 @@ def _delta_page(call: Call, folder: Folder) -> GraphResponse:
     """A page of a delta round. Rounds are ranges of the mailbox change counter:
     the first round lists live contacts, later ones every change (deletions as @removed,
     with `@odata.type` as the documented removed messages and events carry it:
-    https://learn.microsoft.com/graph/delta-query-messages). Query options: see `odata`."""
+    https://learn.microsoft.com/graph/delta-query-messages). Query options: see `odata`.
+
+    A contact moved out of the folder is reported like a deleted one, under the id the
+    request asks for (its old regular id, or its immutable id). Graph's known trap is
+    kept: with immutable ids, a contact moved out and back in within one round is
+    reported removed and not added again (microsoft-graph-docs-contrib#72,
+    microsoft-graph-docs#21752); only reading it by id shows it is still there."""
     query = call.request.query
     if "$expand" in query:
         # [observed] Outlook answers $expand on delta with a 500.
@@ -435,11 +489,18 @@ def _delta_page(call: Call, folder: Folder) -> GraphResponse:
     if state["since"] == 0:
         changes = changes.filter(is_deleted=False)
     rows = list(changes[: page + 1])
+    immutable = _immutable(call)
+    hidden = _moved_back(folder, rows[:page], state) if immutable else set()
     value = [
-        {"@odata.type": "#microsoft.graph.contact", "id": c.graph_id, "@removed": {"reason": "deleted"}}
+        {
+            "@odata.type": "#microsoft.graph.contact",
+            "id": c.immutable_id if immutable else c.graph_id,
+            "@removed": {"reason": "deleted"},
+        }
         if c.is_deleted
-        else contact_render(c, folder_graph_id=folder.graph_id, select=state["sel"])
+        else contact_render(c, folder_graph_id=folder.graph_id, select=state["sel"], immutable=immutable)
         for c in rows[:page]
+        if c.pk not in hidden
     ]
     body: dict = {"@odata.context": f"{call.request.base_url}/$metadata#Collection(contact)", "value": value}
     base = {"f": folder.graph_id, "sel": state["sel"], "ps": state["ps"]}
@@ -448,7 +509,23 @@ def _delta_page(call: Call, folder: Folder) -> GraphResponse:
         body["@odata.nextLink"] = _link(call, {"$skiptoken": _token_dump(token)})
     else:
         body["@odata.deltaLink"] = _link(call, {"$deltatoken": _token_dump({**base, "since": state["upto"]})})
-    return GraphResponse(200, body, _preference_applied(preferred))
+    return GraphResponse(200, body, _preference_applied(call, preferred))
+
+
+def _moved_back(folder: Folder, rows: list[Contact], state: dict) -> set[int]:
+    """The live rows of a page that the same round also reports removed under the same
+    immutable id (moved out and back in): Graph leaves them out (see `_delta_page`)."""
+    if state["since"] == 0:
+        return set()
+    live = {c.immutable_id: c.pk for c in rows if not c.is_deleted}
+    removed = Contact.objects.filter(
+        folder=folder,
+        is_deleted=True,
+        immutable_id__in=list(live),
+        seq__gt=state["since"],
+        seq__lte=state["upto"],
+    ).values_list("immutable_id", flat=True)
+    return {live[immutable_id] for immutable_id in removed}
 
 
 def _current_seq(mailbox: Mailbox) -> int:

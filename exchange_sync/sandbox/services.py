@@ -99,7 +99,7 @@ def _folder_name_taken(
     mailbox: Mailbox, name: str, exclude_pk: int | None = None, parent: Folder | None = None
 ) -> bool:
     # Exchange compares folder names case-insensitively, among the folders of one parent.
-    siblings = mailbox.folders.filter(parent=parent).exclude(graph_id=mailbox.root_folder_id)
+    siblings = mailbox.folders.filter(parent=parent, well_known_name="").exclude(graph_id=mailbox.root_folder_id)
     return siblings.filter(display_name__iexact=name).exclude(pk=exclude_pk).exists()
 
 
@@ -107,6 +107,25 @@ def default_folder(mailbox: Mailbox) -> Folder:
     """The mailbox's default Contacts folder (`/users/{u}/contacts`), made on first use."""
     folder, _ = Folder.objects.get_or_create(
         graph_id=mailbox.root_folder_id, defaults={"mailbox": mailbox, "display_name": "Contacts"}
+    )
+    return folder
+
+
+DELETED_ITEMS = "deleteditems"
+
+
+def deleted_items_folder_id(mailbox: Mailbox) -> str:
+    """The id of the mailbox's Deleted Items folder, the same before and after it is made."""
+    return ids.derived_id(ids.FOLDER, f"{mailbox.root_folder_id}/{DELETED_ITEMS}")
+
+
+def deleted_items_folder(mailbox: Mailbox) -> Folder:
+    """The mailbox's Deleted Items folder, made on first use. Where Outlook puts what a
+    person deletes; a mail folder, so not among the contact folders Graph lists, though
+    `/contactFolders/{its id}` and `/contactFolders/deleteditems` read it (see operations)."""
+    folder, _ = Folder.objects.get_or_create(
+        graph_id=deleted_items_folder_id(mailbox),
+        defaults={"mailbox": mailbox, "display_name": "Deleted Items", "well_known_name": DELETED_ITEMS},
     )
     return folder
 
@@ -253,7 +272,9 @@ def contact_update(
 
 @transaction.atomic
 def contact_delete(contact_pk: int, *, if_match: str | None = None) -> None:
-    """Delete a contact, leaving a tombstone that the next delta round reports as removed."""
+    """Delete a contact permanently (Graph's DELETE; "Delete permanently" in Outlook),
+    leaving a tombstone that the next delta round reports as removed. Neither of its ids
+    addresses it any more (404)."""
     contact = Contact.objects.select_for_update().select_related("folder__mailbox").get(pk=contact_pk)
     _check_if_match(contact, if_match)
     contact.extended_properties.all().delete()
@@ -263,6 +284,50 @@ def contact_delete(contact_pk: int, *, if_match: str | None = None) -> None:
     contact.seq = _next_seq(contact.folder.mailbox)
     contact.modified_at = timezone.now()
     contact.save(update_fields=["is_deleted", "data", "seq", "modified_at"])
+
+
+@transaction.atomic
+def contact_move(contact_pk: int, destination: Folder) -> Contact:
+    """Move a contact to another folder of its mailbox, as a person does in Outlook (Graph
+    has no move for contacts). Returns the contact in `destination`: a new regular id,
+    the same immutable id, a new changeKey. The source folder keeps a tombstone under
+    the old regular id, so its next delta round reports the contact removed
+    (`@removed: deleted`, nothing says "moved"). Moving to its own folder changes nothing."""
+    contact = Contact.objects.select_for_update().select_related("folder__mailbox").get(pk=contact_pk)
+    if contact.is_deleted:
+        raise not_found()
+    if destination.mailbox_id != contact.mailbox_id:
+        raise ValueError("A contact moves only within its mailbox.")
+    if destination.pk == contact.folder_id:
+        return contact
+    now = timezone.now()
+    moved = Contact.objects.create(
+        mailbox_id=contact.mailbox_id,
+        folder=destination,
+        graph_id=ids.new_id(ids.CONTACT),
+        immutable_id=contact.immutable_id,
+        change_key=ids.new_change_key(),
+        seq=_next_seq(contact.folder.mailbox),
+        data=contact.data,
+        created_at=contact.created_at,
+        modified_at=now,
+    )
+    for prop in contact.extended_properties.all():
+        ExtendedProperty.objects.filter(pk=prop.pk).update(contact=moved, folder=destination)
+        _note_copies(destination.pk, prop.property_id, prop.value_folded)
+    contact.email_index.update(contact=moved, folder=destination)
+    contact.is_deleted = True
+    contact.data = {}
+    contact.seq = _next_seq(contact.folder.mailbox)
+    contact.modified_at = now
+    contact.save(update_fields=["is_deleted", "data", "seq", "modified_at"])
+    return moved
+
+
+def contact_to_deleted_items(contact_pk: int) -> Contact:
+    """Delete a contact as a person does in Outlook: it moves to Deleted Items (see `contact_move`)."""
+    contact = Contact.objects.select_related("mailbox").get(pk=contact_pk)
+    return contact_move(contact_pk, deleted_items_folder(contact.mailbox))
 
 
 def _check_if_match(contact: Contact, if_match: str | None) -> None:

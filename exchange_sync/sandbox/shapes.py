@@ -135,13 +135,19 @@ def etag(change_key: str) -> str:
 
 
 def contact_render(
-    contact: Contact, *, folder_graph_id: str, select: list[str] | None = None, extended: list[dict] | None = None
+    contact: Contact,
+    *,
+    folder_graph_id: str,
+    select: list[str] | None = None,
+    extended: list[dict] | None = None,
+    immutable: bool = False,
 ) -> dict:
-    """A contact as Graph returns it; with `select`, only those properties plus id and etag."""
+    """A contact as Graph returns it; with `select`, only those properties plus id and etag.
+    Its id is the immutable one when the request asked for immutable ids."""
     data = contact.data
     full = {
         "@odata.etag": etag(contact.change_key),
-        "id": contact.graph_id,
+        "id": contact.immutable_id if immutable else contact.graph_id,
         "createdDateTime": _timestamp(contact.created_at),
         "lastModifiedDateTime": _timestamp(contact.modified_at),
         "changeKey": contact.change_key,
@@ -171,7 +177,8 @@ def folder_render(folder: Folder, *, root_folder_id: str, expand: tuple[bool, st
     the mailbox's root folder, which the sandbox names but does not serve. With `expand`
     (from `odata.expand`) its extended properties too, all or the one asked for (none:
     the collection is left out)."""
-    if folder.graph_id == root_folder_id:
+    if folder.graph_id == root_folder_id or folder.well_known_name:
+        # Contacts and Deleted Items are both right under the mailbox's root folder.
         parent_id = ids.derived_id(ids.ROOT, root_folder_id)
     elif folder.parent_id is not None:
         parent_id = folder.parent.graph_id

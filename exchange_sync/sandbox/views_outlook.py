@@ -1,8 +1,10 @@
 """The "Outlook (sandbox)" page: a person's view of a sandbox mailbox.
 
-Choose a mailbox and a folder, see the contacts, create, edit and delete one, so the
-Outlook side of a sync can be watched and changed. Changes go through the same services
-as the Graph endpoints, so a sync sees them in its next delta round. Staff only (through
+Choose a mailbox and a folder, see the contacts, create and edit one, move it to another
+folder, delete it (as in Outlook: it moves to Deleted Items, and its regular id
+changes) or delete it permanently, so the Outlook side of a sync can be watched and
+changed. Changes go through the same services as the Graph endpoints, so a sync sees
+them in its next delta round. Staff only (through
 `admin_view`); viewing needs `graph_sandbox.view_mailbox`, changing `graph_sandbox.change_mailbox`.
 """
 
@@ -57,8 +59,17 @@ def _outlook_page(request: HttpRequest) -> HttpResponse:
         action = request.POST.get("action")
         try:
             if action == "delete" and editing:
+                services.contact_to_deleted_items(editing.pk)
+                messages.success(request, f"Moved {editing} to Deleted Items.")
+                return HttpResponseRedirect(_page_url(mailbox, folder))
+            if action == "delete_permanently" and editing:
                 services.contact_delete(editing.pk)
-                messages.success(request, f"Deleted {editing}.")
+                messages.success(request, f"Deleted {editing} permanently.")
+                return HttpResponseRedirect(_page_url(mailbox, folder))
+            target = next((f for f in folders if str(f.pk) == request.POST.get("to_folder")), None)
+            if action == "move" and editing and target:
+                services.contact_move(editing.pk, target)
+                messages.success(request, f"Moved {editing} to {target}.")
                 return HttpResponseRedirect(_page_url(mailbox, folder))
             if action in ("create", "update") and form.is_valid():
                 if action == "update" and editing:

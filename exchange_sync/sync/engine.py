@@ -38,6 +38,7 @@ from exchange_sync.sync.adoption import AdoptedFolder
 from exchange_sync.sync.folder import FolderRefused, folder_ensure
 from exchange_sync.sync.guard import deletions_guard
 from exchange_sync.sync.inbound import OutlookInbound
+from exchange_sync.sync.moves import link_is_moved_away, links_locate
 from exchange_sync.sync.seen import Seen
 from exchange_sync.sync.shutdown import RunInterrupted, shutdown_requested
 
@@ -88,6 +89,8 @@ class Engine(OutlookInbound, AdoptedFolder):
         self._refreshed: list[ContactLink] = []
         # A problem a person must fix that did not stop the run (the setup shows it).
         self.attention = ""
+        # Linked contacts moved to another Outlook folder, with its name: stopped after the guard.
+        self._moved_away: list[tuple[ContactLink, str]] = []
 
     # --- the run ------------------------------------------------------------------
 
@@ -132,8 +135,10 @@ class Engine(OutlookInbound, AdoptedFolder):
             delta_link = self._pull_everything(seen)
         if folder.is_adopted:
             self._note_adoption()
+        self._locate_missing(seen)
         self._guard(seen)
         self._remove_duplicates(seen.duplicates)
+        self._stop_moved_away()
         self._apply_missing(seen.missing_link_ids)
         self._push(full, seen)
         self._delete_out_of_scope()
@@ -170,7 +175,9 @@ class Engine(OutlookInbound, AdoptedFolder):
         except GraphDeltaExpiredError:
             return None  # the next run reconciles in full
         # Deleted in Outlook while we ran: marked now, recreated (or stopped) next run.
+        self._locate_missing(seen)
         self._remove_duplicates(seen.duplicates)
+        self._stop_moved_away()
         self._apply_missing(seen.missing_link_ids)
         self.outbox.flush()
         return delta_link
@@ -210,6 +217,8 @@ class Engine(OutlookInbound, AdoptedFolder):
         in_scope = self._in_scope_ids(link.contact_id for link in links)
         for link in links:
             item = by_id.pop(link.graph_id)
+            if link_is_moved_away(link):
+                self._resume_moved_back(link)
             if link.state == ContactLink.State.STOPPED or link.contact_id not in in_scope:
                 continue  # stopped links stay alone; out-of-scope ones are removed later
             if not full and item.get("changeKey") == link.change_key:
@@ -280,6 +289,51 @@ class Engine(OutlookInbound, AdoptedFolder):
             )
         )
 
+    # --- moves --------------------------------------------------------------------
+
+    def _locate_missing(self, seen: Seen) -> None:
+        """Tell the linked contacts that left the folder apart (moves.py): only those
+        deleted in Outlook stay in `seen.missing_link_ids`, for the guard and the
+        setup's policy; those moved back are compared again; those moved elsewhere wait
+        for `_stop_moved_away`; those that could not be read come again next run."""
+        if not seen.missing_link_ids:
+            return
+        links = ContactLink.objects.filter(pk__in=seen.missing_link_ids, graph_id__isnull=False)
+        links = list(links.select_related("contact"))  # named in the issues of those moved away
+        found = links_locate(self.client, self.mailbox, self.folder_id, links, select=GRAPH_SELECT)
+        seen.missing_link_ids[:] = [link.pk for link in found.deleted]
+        self._moved_away.extend(found.moved)
+        if found.unread:
+            self.delta_incomplete = True
+        if found.back:
+            self._pull_page([item for _, item in found.back], seen, full=False, counts_progress=False)
+
+    def _stop_moved_away(self) -> None:
+        """Contacts a person moved to another Outlook folder: no longer synchronized,
+        and left where they are (no second copy in the folder, nothing changed in
+        Business Central). The link keeps the contact's immutable id, so moving it back
+        makes it synchronized again (`_resume_moved_back`)."""
+        synced_folder = self.setup.folder_name_in_outlook or self.setup.folder_name
+        for link, folder_name in self._moved_away:
+            self._issue(
+                SyncIssue.Kind.SKIPPED,
+                SyncIssue.Direction.TO_OUTLOOK,
+                link.contact,
+                f"Moved in Outlook to the folder '{folder_name}'; it is no longer synchronized. Move it back to "
+                f"'{synced_folder}' to synchronize it again.",
+                contact_no=link.contact_no,
+            )
+        ContactLink.objects.filter(pk__in=[link.pk for link, _ in self._moved_away]).update(
+            state=ContactLink.State.STOPPED, change_key=""
+        )
+        self._moved_away.clear()
+
+    def _resume_moved_back(self, link: ContactLink) -> None:
+        """A contact moved away earlier is back in the folder: synchronized again, and
+        compared as any changed contact (its cleared changeKey never matches)."""
+        link.state = ContactLink.State.LINKED
+        ContactLink.objects.filter(pk=link.pk).update(state=ContactLink.State.LINKED)
+
     # --- safety -------------------------------------------------------------------
 
     def _guard(self, seen: Seen) -> None:
@@ -288,9 +342,31 @@ class Engine(OutlookInbound, AdoptedFolder):
         )
 
     def _leaving_scope(self):
+        """Linked Outlook contacts to remove: deleted in Business Central or out of scope.
+        A person's own contact that was in the folder before they adopted it is never
+        among them: it is let go instead (`_let_go_adopted`)."""
+        return self._linked_out_of_scope().exclude(graph_id__in=self.setup.adopted_contacts.values("graph_id"))
+
+    def _linked_out_of_scope(self):
         return self.setup.links.filter(state=ContactLink.State.LINKED, graph_id__isnull=False).exclude(
             contact__in=contacts_in_scope(self.setup)
         )
+
+    def _let_go_adopted(self) -> None:
+        """A person's own contact of an adopted folder whose contact left the scope stays
+        in Outlook: no longer synchronized (as with "stop syncing"), never deleted."""
+        adopted = self._linked_out_of_scope().filter(graph_id__in=self.setup.adopted_contacts.values("graph_id"))
+        for link in adopted.select_related("contact"):
+            reason = "deleted in Business Central" if link.contact is None else exclusion_reason(link.contact)
+            self._issue(
+                SyncIssue.Kind.EXCLUDED,
+                SyncIssue.Direction.TO_OUTLOOK,
+                link.contact,
+                f"No longer synchronized ({reason or 'no longer matches the filter'}), and left in Outlook: it "
+                "was in the folder before the folder was adopted, so it stays there as the person's own.",
+                contact_no=link.contact_no,
+            )
+        adopted.update(state=ContactLink.State.STOPPED)
 
     def _remove_duplicates(self, duplicates: list[ContactLink]) -> None:
         for duplicate in duplicates:
@@ -392,6 +468,7 @@ class Engine(OutlookInbound, AdoptedFolder):
 
     def _delete_out_of_scope(self) -> None:
         """Remove from Outlook what was deleted in Business Central or left the scope."""
+        self._let_go_adopted()
         leaving = self._leaving_scope().select_related("contact")
         for links in _pk_chunks(leaving, CHUNK):
             for link in links:

@@ -29,7 +29,8 @@ def deletions_guard(
     confirms: SyncRun | None,
 ) -> None:
     """Raise NeedsConfirmation before handling most of the folder as deleted in Outlook
-    (`missing_link_ids`, or a folder emptied) or deleting most of it from Outlook
+    (`missing_link_ids`: really deleted, contacts moved to other folders already set
+    aside by sync/moves.py; or a folder emptied) or deleting most of it from Outlook
     (`leaving`: deleted in Business Central or out of scope), unless `confirms` is the
     run that showed this very plan."""
     linked = setup.links.filter(state=ContactLink.State.LINKED, graph_id__isnull=False).count()

@@ -3,14 +3,31 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Group, Permission
 
 from exchange_sync.models import ExchangeSyncSetup
+from jobqueue.roles import ADMINISTRATOR_ROLE, USER_ROLE, contact_sync_roles_ensure
 from tests.factories import make_user
 
 
 def grant_sync(user):
-    user.user_permissions.add(Permission.objects.get(codename="run_contact_sync"), *contact_permissions())
+    """A salesperson: the Contact Sync User role (their own setup, syncs, runs, entries)."""
+    contact_sync_roles_ensure()  # a transactional test before may have flushed the groups
+    user.groups.add(Group.objects.get(name=USER_ROLE))
+    return user
+
+
+def grant_administrator(user):
+    """A sync administrator: the Contact Sync Administrator role (everyone's)."""
+    contact_sync_roles_ensure()
+    user.groups.add(Group.objects.get(name=ADMINISTRATOR_ROLE))
+    return user
+
+
+def grant_view(user):
+    """Staff who may look at their setup, runs and issues, and nothing more."""
+    codenames = ["view_exchangesyncsetup", "view_syncrun", "view_syncissue"]
+    user.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
     return user
 
 

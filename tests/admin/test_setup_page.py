@@ -9,11 +9,15 @@ from django.urls import reverse
 
 from contacts.models import Contact
 from exchange_sync.models import ContactLink, ExchangeSyncSetup
+from tests.admin.conftest import grant_sync
 from tests.factories import make_company, make_person, make_user
 
 pytestmark = pytest.mark.django_db
 SETUPS = reverse("admin:exchange_sync_exchangesyncsetup_changelist")
-PREVIEW = reverse("admin:exchange_sync_exchangesyncsetup_preview")
+
+
+def preview_of(setup: ExchangeSyncSetup) -> str:
+    return reverse("admin:exchange_sync_exchangesyncsetup_preview", args=[setup.pk])
 
 
 def page_of(setup: ExchangeSyncSetup) -> str:
@@ -38,11 +42,21 @@ def form_data(**overrides) -> dict:
     return {key: value for key, value in data.items() if value is not None}
 
 
-def test_a_users_first_visit_creates_their_setup_and_opens_it(as_user, ann):
-    response = as_user(ann).get(SETUPS)
+def test_a_user_without_a_setup_creates_it_with_the_button_and_it_opens(as_user, ann):
+    client = as_user(ann)
+    page = client.get(SETUPS).content.decode()
+    assert not ExchangeSyncSetup.objects.filter(user=ann).exists()  # opening the list writes nothing
+    assert "Create my setup" in page
+    response = client.post(reverse("admin:exchange_sync_exchangesyncsetup_add"))
     setup = ExchangeSyncSetup.objects.get(user=ann)
     assert response.status_code == 302
     assert response.url == page_of(setup)
+
+
+def test_a_user_with_a_setup_opening_the_list_goes_to_their_setup(as_user, ann, ann_setup):
+    response = as_user(ann).get(SETUPS)
+    assert response.status_code == 302
+    assert response.url == page_of(ann_setup)
 
 
 def test_the_page_reads_like_business_central(as_user, ann, ann_setup):
@@ -71,6 +85,9 @@ def test_the_page_reads_like_business_central(as_user, ann, ann_setup):
 
 
 def test_the_job_queue_button_is_hidden_from_users_who_may_not_add_job_queue_entries(as_user, ann, ann_setup):
+    ann.groups.clear()
+    codenames = ["view_exchangesyncsetup", "change_exchangesyncsetup", "run_contact_sync"]
+    ann.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
     page = as_user(ann).get(page_of(ann_setup)).content.decode()
     assert "Sync with Microsoft 365" in page
     assert "Set up job queue entry" not in page
@@ -84,7 +101,7 @@ def test_the_job_queue_button_on_another_users_setup_sets_it_up_for_that_user(as
 
 
 def test_a_user_without_email_is_told_to_enter_it_on_the_user_card(as_user):
-    user = make_user("nomail")
+    user = grant_sync(make_user("nomail"))
     setup = ExchangeSyncSetup.objects.create(user=user)
     page = as_user(user).get(page_of(setup)).content.decode()
     assert "has no Microsoft 365 email" in page
@@ -132,13 +149,17 @@ def test_the_page_shows_the_preview_of_the_saved_filter_without_javascript(as_us
     assert "1 contacts will sync; 2 match the filter but are excluded: 1 of type Company, 1 without email." in page
 
 
-def test_the_preview_endpoint_counts_what_the_typed_filter_would_sync(as_user, ann):
+def test_the_preview_endpoint_counts_what_the_typed_filter_would_sync(as_user, ann, ann_setup):
     make_person(city="London", salesperson_code="JO")
     make_person(city="Paris", salesperson_code="JO")
     make_person(city="Paris", salesperson_code="JO", email="")
     make_company(city="Paris", salesperson_code="JO")
     make_person(city="Rome", salesperson_code="JO")
-    answer = as_user(ann).get(PREVIEW, {"filter_city": "London|@paris", "filter_salesperson_code": "J*"}).json()
+    answer = (
+        as_user(ann)
+        .get(preview_of(ann_setup), {"filter_city": "London|@paris", "filter_salesperson_code": "J*"})
+        .json()
+    )
     assert answer["text"] == (
         "2 contacts will sync; 2 match the filter but are excluded: 1 of type Company, 1 without email."
     )
@@ -146,8 +167,8 @@ def test_the_preview_endpoint_counts_what_the_typed_filter_would_sync(as_user, a
     assert answer["filter"] == "City: London|@paris; Salesperson Code: J*"
 
 
-def test_the_preview_endpoint_explains_an_invalid_filter(as_user, ann):
-    answer = as_user(ann).get(PREVIEW, {"filter_city": "x" * 251}).json()
+def test_the_preview_endpoint_explains_an_invalid_filter(as_user, ann, ann_setup):
+    answer = as_user(ann).get(preview_of(ann_setup), {"filter_city": "x" * 251}).json()
     assert answer == {"error": "The condition on City is longer than 250 characters."}
 
 
@@ -217,9 +238,9 @@ def test_the_setup_list_costs_the_same_queries_for_two_or_six_setups(as_user, su
     assert len(many) == len(few)
 
 
-def test_contact_type_filter_reads_person_and_company(as_user, ann):
+def test_contact_type_filter_reads_person_and_company(as_user, ann, ann_setup):
     make_person()
     make_company()
-    answer = as_user(ann).get(PREVIEW, {"filter_type": "Company"}).json()
+    answer = as_user(ann).get(preview_of(ann_setup), {"filter_type": "Company"}).json()
     assert answer["text"] == "0 contacts will sync; 1 match the filter but are excluded: 1 of type Company."
     assert Contact.objects.count() == 2

@@ -19,6 +19,7 @@ from django.urls import reverse
 from exchange_sync.models import ExchangeSyncSetup
 from exchange_sync.sandbox import views_identity
 from exchange_sync.sandbox.services import folder_create, mailbox_add, mailbox_configure
+from tests.admin.conftest import grant_sync
 from tests.factories import make_user
 
 MAILBOX = "ann@cronus.example"
@@ -94,7 +95,7 @@ def test_a_folder_deleted_in_outlook_is_noted_as_recreated_next_sync(validate, a
 
 
 def test_a_user_without_email_is_told_to_enter_it_on_the_user_card(validate):
-    setup = ExchangeSyncSetup.objects.create(user=make_user("nomail"))
+    setup = ExchangeSyncSetup.objects.create(user=grant_sync(make_user("nomail")))
     level, message = validate(setup)
     assert level == "error"
     assert "The user nomail has no Microsoft 365 email." in message

@@ -21,6 +21,7 @@ PERMISSIONS = [
     "contacts.view_contact",
     "contacts.change_contact",
     "exchange_sync.view_exchangesyncsetup",
+    "exchange_sync.add_exchangesyncsetup",
     "exchange_sync.change_exchangesyncsetup",
     "exchange_sync.run_contact_sync",
     "exchange_sync.view_syncrun",
@@ -86,6 +87,7 @@ def test_a_salesperson_sets_up_and_runs_contact_sync(page, steps, sandbox_site, 
 
     # Exchange Sync. Setup: validate the connection.
     page.goto(f"{site}{reverse('admin:exchange_sync_exchangesyncsetup_changelist')}")
+    page.get_by_role("button", name="Create my setup").click()
     assert "Exchange Sync. Setup" in page.content()
     page.get_by_role("button", name="Validate Exchange Connection").click()
     page.wait_for_selector(".messagelist")
@@ -129,7 +131,7 @@ def test_a_salesperson_sets_up_and_runs_contact_sync(page, steps, sandbox_site, 
     steps.shot("outlook sandbox edit contact")
     page.get_by_role("button", name="Save").click()
     page.locator("#sandbox-contacts tr", has_text=deleted.name).get_by_role("link", name="Edit").click()
-    page.get_by_role("button", name="Delete").click()
+    page.get_by_role("button", name="Delete", exact=True).click()
     page.wait_for_selector("text=CRM Contacts: 7 contacts")
     steps.shot("outlook sandbox after delete")
 

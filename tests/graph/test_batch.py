@@ -343,3 +343,22 @@ def test_a_create_not_resent_after_a_503_or_504_still_makes_the_next_request_wai
 
     assert len(fake.envelopes) == 2
     assert sleep.calls == [3.0]
+
+
+def test_it_builds_a_member_that_finds_a_contact_in_any_folder_by_its_immutable_id(client):
+    request = client.batch_request_locate_contact("l1", MAILBOX, CONTACT_ID, select=["surname", "parentFolderId"])
+
+    assert request.to_json() == {
+        "id": "l1",
+        "method": "GET",
+        "url": f"/users/{MAILBOX}/contacts/AAMkAGI2Contact1%2B%2FA%3D?%24select=surname%2CparentFolderId",
+        "headers": {"Prefer": 'IdType="ImmutableId"'},
+    }
+
+
+def test_it_builds_a_member_that_reads_a_folder_by_id_or_well_known_name(client):
+    assert client.batch_request_get_contact_folder("f1", MAILBOX, "deleteditems").to_json() == {
+        "id": "f1",
+        "method": "GET",
+        "url": f"/users/{MAILBOX}/contactFolders/deleteditems",
+    }

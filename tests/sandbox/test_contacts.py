@@ -171,10 +171,10 @@ def test_it_pages_contacts_by_the_preferred_page_size_and_says_it_applied_it(gra
     prefer = {"Prefer": 'odata.maxpagesize=2, IdType="ImmutableId"'}
     first = graph.get(graph.contacts_path(folder), headers=prefer)
     assert [c["surname"] for c in first.json()["value"]] == ["A", "B"]
-    assert first.headers["Preference-Applied"] == "odata.maxpagesize=2"
+    assert first.headers["Preference-Applied"] == 'odata.maxpagesize=2, IdType="ImmutableId"'
     rest = graph.get(first.json()["@odata.nextLink"], headers=prefer)
     assert [c["surname"] for c in rest.json()["value"]] == ["C"]
-    assert rest.headers["Preference-Applied"] == "odata.maxpagesize=2"
+    assert rest.headers["Preference-Applied"] == 'odata.maxpagesize=2, IdType="ImmutableId"'
 
 
 def test_top_wins_over_the_preferred_page_size_which_is_then_not_applied(graph):
@@ -191,5 +191,5 @@ def test_it_claims_no_page_size_it_was_not_asked_for(graph):
     graph.contact(folder)
     prefer = {"Prefer": 'IdType="ImmutableId"'}
     for path in (graph.contacts_path(folder), f"{graph.contacts_path(folder)}/delta"):
-        assert "Preference-Applied" not in graph.get(path, headers=prefer).headers, path
+        assert graph.get(path, headers=prefer).headers["Preference-Applied"] == 'IdType="ImmutableId"', path
         assert "Preference-Applied" not in graph.get(path).headers, path

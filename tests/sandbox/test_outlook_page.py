@@ -94,3 +94,29 @@ def test_changing_a_mailboxs_knobs_in_the_admin_restarts_its_simulation(superuse
     mailbox.refresh_from_db()
     assert mailbox.latency_ms == 25
     assert mailbox.knobs_version != before
+
+
+def test_it_moves_a_contact_deletes_it_to_deleted_items_and_deletes_it_permanently(superuser, admin_client_for, folder):
+    other = services.folder_create(folder.mailbox, "Suppliers")
+    contact = services.contact_create(folder, {"givenName": "Ann", "surname": "Lee"})
+    immutable_id, regular_id = contact.immutable_id, contact.graph_id
+    client = admin_client_for(superuser)
+    target = {"mailbox": "alice@cronus.example", "folder": folder.pk}
+
+    moved = client.post(URL, {**target, "contact": contact.pk, "action": "move", "to_folder": other.pk})
+    assert moved.status_code == 302
+    live = Contact.objects.get(is_deleted=False)
+    assert (live.folder, live.immutable_id) == (other, immutable_id)
+    assert live.graph_id != regular_id
+    assert Contact.objects.get(graph_id=regular_id).is_deleted  # what the source folder's delta reports
+
+    client.post(URL, {**target, "folder": other.pk, "contact": live.pk, "action": "delete"})
+    in_deleted_items = Contact.objects.get(is_deleted=False)
+    assert in_deleted_items.folder.display_name == "Deleted Items"
+    assert in_deleted_items.immutable_id == immutable_id
+
+    deleted_items = {**target, "folder": in_deleted_items.folder.pk}
+    page = client.get(URL, deleted_items).content.decode()
+    assert "Deleted Items: 1 contact" in page
+    client.post(URL, {**deleted_items, "contact": in_deleted_items.pk, "action": "delete_permanently"})
+    assert not Contact.objects.filter(is_deleted=False).exists()

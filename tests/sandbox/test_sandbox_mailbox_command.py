@@ -105,3 +105,23 @@ def test_a_set_from_another_process_restarts_the_servers_throttle_window(graph):
     assert f"Set throttle on {MAILBOX}" in done.stdout
     # The window lives in the server's memory; the other process marked the knobs changed.
     assert [graph.get(f"/users/{MAILBOX}").status_code for _ in range(3)] == [200, 200, 429]
+
+
+def test_it_moves_a_contact_and_deletes_it_as_a_person_does_in_outlook(db):
+    mailbox, _ = services.mailbox_add(MAILBOX)
+    source = services.folder_create(mailbox, "Business Central")
+    services.folder_create(mailbox, "Suppliers")
+    contact = services.contact_create(source, {"displayName": "Ann Lee"})
+
+    out = run("move", MAILBOX, "Ann Lee", "suppliers")
+    moved = Contact.objects.get(is_deleted=False)
+    assert moved.folder.display_name == "Suppliers"
+    assert moved.immutable_id == contact.immutable_id
+    assert out == f"Moved Ann Lee from Business Central to Suppliers; its id is now {moved.graph_id}\n"
+
+    assert run("delete", MAILBOX, contact.immutable_id) == "Moved Ann Lee to Deleted Items\n"
+    assert Contact.objects.get(is_deleted=False).folder.display_name == "Deleted Items"
+    assert run("delete", MAILBOX, "Ann Lee", "--permanently") == "Deleted Ann Lee permanently\n"
+    assert not Contact.objects.filter(is_deleted=False).exists()
+    with pytest.raises(CommandError, match="No contacts"):
+        run("move", MAILBOX, "Ann Lee", "Suppliers")

@@ -8,6 +8,8 @@ from urllib.parse import quote
 
 import pytest
 
+from exchange_sync.sandbox import services
+from exchange_sync.sandbox.models import Contact
 from exchange_sync.sandbox.services import mailbox_configure
 from tests.sandbox.conftest import MAILBOX
 
@@ -63,6 +65,20 @@ def test_a_folder_looks_like_the_documented_one(graph):
     folder = graph.folder()
     body = graph.get(graph.folder_path(folder)).json()
     assert_same_shape(body, documented("contact_folder.json"), not_shown=ENTITY_CONTEXT)
+
+
+def test_deleted_items_read_as_a_contact_folder_and_a_contact_there_by_immutable_id_look_documented(graph):
+    folder = graph.folder()
+    created = graph.post(graph.contacts_path(folder), {"surname": "Lee"}, headers={"Prefer": 'IdType="ImmutableId"'})
+    contact = Contact.objects.get(immutable_id=created.json()["id"])
+    services.contact_to_deleted_items(contact.pk)
+    deleted_items = graph.get(f"/users/{MAILBOX}/contactFolders/deleteditems").json()
+    assert_same_shape(deleted_items, documented("contact_folder.json"), not_shown=ENTITY_CONTEXT)
+    there = graph.get(
+        f"/users/{MAILBOX}/contacts/{quote(contact.immutable_id, safe='')}",
+        headers={"Prefer": 'IdType="ImmutableId"'},
+    ).json()
+    assert_same_shape(there, documented("contact.json"))
 
 
 def test_a_user_looks_like_the_documented_one(graph):

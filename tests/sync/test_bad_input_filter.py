@@ -133,7 +133,8 @@ def test_the_setup_page_refuses_the_filter_and_keeps_the_saved_one(client):
     setup.refresh_from_db()
     assert setup.contact_filter == {"city": "London"}
     preview = client.get(
-        reverse("admin:exchange_sync_exchangesyncsetup_preview"), {"filter_country_region_code": "United Kingdom"}
+        reverse("admin:exchange_sync_exchangesyncsetup_preview", args=[setup.pk]),
+        {"filter_country_region_code": "United Kingdom"},
     ).json()
     assert preview == {"error": REFUSED[[r[1] for r in REFUSED].index("United Kingdom")][2]}
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from contacts.models import Contact
 from exchange_sync.models import ExchangeSyncSetup, SyncRun
@@ -37,9 +38,9 @@ def _person(given: str, email: str, **more: Any) -> dict[str, Any]:
 
 
 def _state(folder) -> dict[str, tuple]:
-    """Every contact of a sandbox folder as stored: values, change key, extended properties."""
+    """Every contact of a sandbox folder as stored, by immutable id: values, change key, extended properties."""
     return {
-        c.graph_id: (c.data, c.change_key, sorted(c.extended_properties.values_list("property_id", "value")))
+        c.immutable_id: (c.data, c.change_key, sorted(c.extended_properties.values_list("property_id", "value")))
         for c in OutlookContact.objects.filter(folder=folder, is_deleted=False)
     }
 
@@ -86,7 +87,7 @@ def test_a_personal_folder_adopted_without_import_links_matching_contacts_and_le
     colleague = make_person(first_name="Maria", surname="Mum", email="mum@home.example")
     other = make_person(first_name="Other", surname="Colleague", email="other@cronus.example")
     folder = _family_folder(PRIVATE)
-    mum_id = OutlookContact.objects.get(folder=folder, data__givenName="Mum").graph_id
+    mum_id = OutlookContact.objects.get(folder=folder, data__givenName="Mum").immutable_id
     before = _state(folder)
     ExchangeSyncSetup.objects.filter(pk=setup.pk).update(folder_name=FAMILY, adopted_folder_id=folder.graph_id)
 
@@ -197,3 +198,26 @@ def test_a_rename_onto_an_existing_folder_needs_attention_and_the_sync_goes_on_u
     setup.refresh_from_db()
     assert run.status == SyncRun.Status.SUCCEEDED and not setup.needs_attention
     assert graph.get_contact_folder(MAILBOX, folder_id)["displayName"] == "Customers"
+
+
+def test_a_persons_own_contact_linked_in_an_adopted_folder_is_never_deleted_when_it_leaves_the_scope(sync, setup):
+    colleague = make_person(first_name="Maria", surname="Mum", email="mum@home.example")
+    folder = _family_folder(PRIVATE)
+    mum_id = OutlookContact.objects.get(folder=folder, data__givenName="Mum").graph_id
+    ExchangeSyncSetup.objects.filter(pk=setup.pk).update(folder_name=FAMILY, adopted_folder_id=folder.graph_id)
+    assert sync().status == SyncRun.Status.SUCCEEDED
+    assert setup.links.get(contact=colleague).graph_id == mum_id
+
+    # Her contact leaves the scope (privacy blocked), then is deleted in Business Central.
+    Contact.objects.filter(pk=colleague.pk).update(privacy_blocked=True, modified_at=timezone.now())
+    run = sync()
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    assert run.deleted_in_outlook == 0
+    assert OutlookContact.objects.filter(graph_id=mum_id, is_deleted=False).exists()
+    assert any(
+        "left in Outlook: it was in the folder before the folder was adopted" in i.reason for i in run.issues.all()
+    )
+    colleague.delete()
+    assert sync(full=True).deleted_in_outlook == 0
+    assert OutlookContact.objects.filter(graph_id=mum_id, is_deleted=False).exists()

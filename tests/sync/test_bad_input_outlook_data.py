@@ -247,8 +247,13 @@ class Outcome:
     bc_after: dict[str, Contact | None]
 
 
+def _stored(graph_id: str) -> dict:
+    """The contact's data as the sandbox holds it; bcsync's ids are immutable ids."""
+    return dict(OutlookRow.objects.get(immutable_id=graph_id, is_deleted=False).data)
+
+
 def _extended(graph_id: str) -> dict[str, str]:
-    rows = ExtendedProperty.objects.filter(contact__graph_id=graph_id)
+    rows = ExtendedProperty.objects.filter(contact__immutable_id=graph_id, contact__is_deleted=False)
     return {row.property_id: row.value for row in rows if "{0f45d569" not in row.property_id}
 
 
@@ -277,7 +282,7 @@ def _build(live_server) -> Outcome:
             assert error_from_batch_response(response) is None, (case.id, response)
             graph_ids[case.id] = response.body["id"]
         patches.clear()
-        before = {key: dict(OutlookRow.objects.get(graph_id=gid).data) for key, gid in graph_ids.items()}
+        before = {key: _stored(gid) for key, gid in graph_ids.items()}
         extended_before = {key: _extended(gid) for key, gid in graph_ids.items()}
         runs.append(sync_setup(setup, client=client, kind=SyncRun.Kind.INCREMENTAL))  # link
         for case in CASES:
@@ -293,7 +298,7 @@ def _build(live_server) -> Outcome:
     return Outcome(
         runs=runs,
         before=before,
-        after={key: dict(OutlookRow.objects.get(graph_id=gid).data) for key, gid in graph_ids.items()},
+        after={key: _stored(gid) for key, gid in graph_ids.items()},
         extended_before=extended_before,
         extended_after={key: _extended(gid) for key, gid in graph_ids.items()},
         patches=patches,

@@ -81,12 +81,13 @@ def _rich_contact(outlook) -> dict:
 
 
 def _stored(graph_id: str) -> dict:
-    """The contact as the sandbox holds it (what Outlook would show)."""
-    return OutlookRow.objects.get(graph_id=graph_id).data
+    """The contact as the sandbox holds it (what Outlook would show); bcsync holds its immutable id."""
+    return OutlookRow.objects.get(immutable_id=graph_id, is_deleted=False).data
 
 
 def _other_apps_properties(graph_id: str) -> dict[str, str]:
-    rows = ExtendedProperty.objects.filter(contact__graph_id=graph_id).exclude(property_id__icontains="BcContactNo")
+    rows = ExtendedProperty.objects.filter(contact__immutable_id=graph_id, contact__is_deleted=False)
+    rows = rows.exclude(property_id__icontains="BcContactNo")
     return {row.property_id: row.value for row in rows}
 
 

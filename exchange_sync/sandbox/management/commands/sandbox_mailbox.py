@@ -6,6 +6,13 @@
     manage.py sandbox_mailbox set EMAIL [--latency-ms N] [--throttle on|off|default]
         [--transient-rate R] [--lost-create-rate R] [--expire-delta off|410|syncStateNotFound|default]
         [--access-denied on|off]
+    manage.py sandbox_mailbox move EMAIL CONTACT FOLDER                (as a person does in Outlook)
+    manage.py sandbox_mailbox delete EMAIL CONTACT [--permanently]
+
+CONTACT is a contact's id (regular or immutable) or its display name; FOLDER a folder's
+name or id, or `deleteditems`. `delete` moves the contact to Deleted Items, as Outlook
+does; `--permanently` removes it (the next delta round of its folder reports it removed
+either way, and a move changes its regular id).
 
 Knob changes take effect at the running web server's next request (they live on the
 mailbox row). The throttle counts and the random sequences live in the memory of the
@@ -73,6 +80,14 @@ class Command(BaseCommand):
             "--expire-delta", choices=["off", "410", "syncStateNotFound", "default"], default=argparse.SUPPRESS
         )
         knob.add_argument("--access-denied", choices=["on", "off"], default=argparse.SUPPRESS)
+        move = sub.add_parser("move", help="Move a contact to another folder, as a person does in Outlook.")
+        move.add_argument("email")
+        move.add_argument("contact", help="The contact's id (regular or immutable) or display name.")
+        move.add_argument("folder", help="The folder's name or id, or 'deleteditems'.")
+        delete = sub.add_parser("delete", help="Delete a contact: to Deleted Items, or --permanently.")
+        delete.add_argument("email")
+        delete.add_argument("contact", help="The contact's id (regular or immutable) or display name.")
+        delete.add_argument("--permanently", action="store_true", help="Remove it instead of moving it.")
 
     def handle(self, *args: object, **options: object) -> None:
         action = options["action"]
@@ -85,12 +100,50 @@ class Command(BaseCommand):
             elif action == "reset":
                 services.mailbox_reset(str(options["email"]))
                 self.stdout.write(f"Reset: {options['email']}")
+            elif action == "move":
+                self._move(options)
+            elif action == "delete":
+                self._delete(options)
             else:
                 self._set(options)
         except Mailbox.DoesNotExist as exc:
             raise CommandError(f"No sandbox mailbox {options.get('email')}; add it first.") from exc
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
+
+    def _contact(self, mailbox: Mailbox, text: str) -> Contact:
+        live = Contact.objects.filter(mailbox=mailbox, is_deleted=False).select_related("folder")
+        matches = list(live.filter(graph_id=text) | live.filter(immutable_id=text)) or list(
+            live.filter(data__displayName=text)
+        )
+        if len(matches) != 1:
+            raise CommandError(f"{len(matches) or 'No'} contacts of {mailbox.email} are '{text}': give its id.")
+        return matches[0]
+
+    def _move(self, options: dict) -> None:
+        mailbox = services.mailbox_get(str(options["email"]))
+        contact = self._contact(mailbox, str(options["contact"]))
+        name = str(options["folder"])
+        if name.lower().replace(" ", "") == services.DELETED_ITEMS:
+            target = services.deleted_items_folder(mailbox)
+        else:
+            folders = mailbox.folders.all()
+            found = list(folders.filter(graph_id=name)) or list(folders.filter(display_name__iexact=name))
+            if len(found) != 1:
+                raise CommandError(f"{len(found) or 'No'} folders of {mailbox.email} are '{name}': give its id.")
+            target = found[0]
+        moved = services.contact_move(contact.pk, target)
+        self.stdout.write(f"Moved {moved} from {contact.folder} to {target}; its id is now {moved.graph_id}")
+
+    def _delete(self, options: dict) -> None:
+        mailbox = services.mailbox_get(str(options["email"]))
+        contact = self._contact(mailbox, str(options["contact"]))
+        if options["permanently"]:
+            services.contact_delete(contact.pk)
+            self.stdout.write(f"Deleted {contact} permanently")
+        else:
+            services.contact_to_deleted_items(contact.pk)
+            self.stdout.write(f"Moved {contact} to Deleted Items")
 
     def _list(self) -> None:
         for mailbox in Mailbox.objects.all():
