@@ -38,12 +38,21 @@ def _words(text: str) -> str:
 
 
 def _readme_promises(heading: str) -> list[str]:
-    """The sentences of the README section under `### heading` (or `## heading`)."""
+    """The sentences of the bullets of the README section under `### heading` (or `## heading`)."""
     readme = (ROOT / "README.md").read_text()
     match = re.search(rf"^#{{2,3}} {re.escape(heading)}\n(.*?)(?=^#{{1,3}} )", readme, re.M | re.S)
     assert match, f"README.md has no section '{heading}'"
-    text = re.sub(r"^- \*\*[^*]+\*\*", "", match.group(1), flags=re.M)  # a bullet's bold title
-    return [_words(sentence) for sentence in re.split(r"(?<=[.!?])\s+(?=[A-Z*`])", _words(text)) if sentence]
+    bullets, current = [], None
+    for line in match.group(1).splitlines():  # the promises are the section's bullets
+        if line.startswith("- "):
+            current = [re.sub(r"^- \*\*[^*]+\*\*", "", line)]  # without its bold title
+            bullets.append(current)
+        elif line.startswith("  ") and current is not None:
+            current.append(line)
+        else:
+            current = None
+    split = re.compile(r"(?<=[.!?])\s+(?=[A-Z*`])")
+    return [_words(s) for bullet in bullets for s in split.split(_words(" ".join(bullet))) if s]
 
 
 def _test_names(path: Path) -> set[str]:
