@@ -203,7 +203,7 @@ def test_a_rename_onto_an_existing_folder_needs_attention_and_the_sync_goes_on_u
 def test_a_persons_own_contact_linked_in_an_adopted_folder_is_never_deleted_when_it_leaves_the_scope(sync, setup):
     colleague = make_person(first_name="Maria", surname="Mum", email="mum@home.example")
     folder = _family_folder(PRIVATE)
-    mum_id = OutlookContact.objects.get(folder=folder, data__givenName="Mum").graph_id
+    mum_id = OutlookContact.objects.get(folder=folder, data__givenName="Mum").immutable_id
     ExchangeSyncSetup.objects.filter(pk=setup.pk).update(folder_name=FAMILY, adopted_folder_id=folder.graph_id)
     assert sync().status == SyncRun.Status.SUCCEEDED
     assert setup.links.get(contact=colleague).graph_id == mum_id
@@ -214,10 +214,10 @@ def test_a_persons_own_contact_linked_in_an_adopted_folder_is_never_deleted_when
 
     assert run.status == SyncRun.Status.SUCCEEDED, run.error
     assert run.deleted_in_outlook == 0
-    assert OutlookContact.objects.filter(graph_id=mum_id, is_deleted=False).exists()
+    assert OutlookContact.objects.filter(immutable_id=mum_id, is_deleted=False).exists()
     assert any(
         "left in Outlook: it was in the folder before the folder was adopted" in i.reason for i in run.issues.all()
     )
     colleague.delete()
     assert sync(full=True).deleted_in_outlook == 0
-    assert OutlookContact.objects.filter(graph_id=mum_id, is_deleted=False).exists()
+    assert OutlookContact.objects.filter(immutable_id=mum_id, is_deleted=False).exists()
