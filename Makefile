@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint bench chaos mutate screenshots migrate demo clean
+.PHONY: run test lint bench bench-scale chaos mutate screenshots migrate demo clean
 
 # (Re)install whenever requirements.txt changes: runtime only, for `make run`.
 # The venv is made with $(PYTHON) (override: make PYTHON=python3.11 ...), which must be 3.11+.
@@ -67,6 +67,10 @@ screenshots: $(DEVSTAMP) $(CHROMIUM)
 # Benchmarks and fault drills against the sandbox (not part of `make test`).
 bench: $(DEVSTAMP)
 	$(PY) -m bench.run
+
+# Scale-out over job queue workers: PostgreSQL, Redis, two qclusters (bench/scale.py).
+bench-scale: $(DEVSTAMP)
+	$(PY) -m bench.scale
 
 chaos: $(DEVSTAMP)
 	$(PY) -m bench.chaos

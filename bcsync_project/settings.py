@@ -134,6 +134,9 @@ Q_CLUSTER = {
     "catch_up": False,
     "sync": env.bool("Q_SYNC", default=False),
     "label": "Django Q2",
+    # Q_CLUSTER_NAME (another queue on the same broker) makes django-q2 look up this key,
+    # and fail without it; no queue needs settings of its own here.
+    "ALT_CLUSTERS": {},
 }
 # Seconds `manage.py qcluster` waits after SIGTERM for running syncs to stop after their
 # current chunk, before it kills its workers (keep it under the service manager's own

@@ -14,7 +14,16 @@ Drills (CHAOS_DRILLS, comma separated, default all):
 - ``expired``: after changes on both sides, the delta link expires (410 Gone, then
   syncStateNotFound): the normal sync must fall back to a full reconciliation;
 - ``together``: two syncs of one setup started at the same moment, three times: one
-  must be refused.
+  must be refused;
+- ``worker-kill``: CHAOS_WORKER_KILL_TRIALS (2) times, a person's "Sync with Microsoft
+  365" (queued as the button queues it, a full sync of CHAOS_WORKER_KILL_CONTACTS,
+  2,000, at 50 ms per Graph operation) runs in a real `manage.py qcluster`; once it has
+  done about a third, the whole qcluster (its process group: sentinel, workers, monitor,
+  pusher) is killed with SIGKILL, and a new qcluster is started, as a restarted machine
+  would. Nothing else is done: the dispatcher's tick finds the run silent, marks it
+  Interrupted and queues the person's run again. Measured: the time from the kill until
+  the setup is in sync (a run after the kill succeeded and both sides are equal).
+  Target: within 3 minutes.
 
 After each, the check: no duplicate in the folder, no contact lost on either side
 (Business Central's count unchanged, every in-scope contact in Outlook), and both sides
@@ -26,14 +35,17 @@ from __future__ import annotations
 import os
 import random
 import signal
+import subprocess
 import sys
 import time
+from contextlib import suppress
 from dataclasses import dataclass, field
 
-from bench.harness import Stage, worker_report
+from bench.harness import PYTHON, ROOT, Stage, worker_report
 from bench.world import World, both_sides_check
 
-DRILLS = ("kill", "storm", "expired", "together")
+DRILLS = ("kill", "storm", "expired", "together", "worker-kill")
+WORKER_KILL_TARGET = 180.0
 
 
 @dataclass
@@ -227,6 +239,109 @@ def drill_together(stage: Stage, trials: int = 3, contacts: int = 500) -> Drill:
     return drill
 
 
+def _qcluster_start(stage: Stage, name: str) -> subprocess.Popen:
+    """A `manage.py qcluster` of one worker in a process group of its own, ready when
+    this returns (its worker said so)."""
+    log_path = stage.workdir / f"{name}.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [PYTHON, "manage.py", "qcluster"],
+            cwd=ROOT,
+            env={**stage.worker_env, "Q_WORKERS": "1", "LOG_LEVEL": "INFO"},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + 120
+    while "ready for work" not in log_path.read_text(errors="replace"):
+        if process.poll() is not None or time.monotonic() > deadline:
+            _qcluster_kill(process)
+            raise RuntimeError(f"qcluster {name} did not start; see {log_path}")
+        time.sleep(0.2)
+    return process
+
+
+def _qcluster_kill(process: subprocess.Popen) -> None:
+    """SIGKILL to the qcluster's whole process group, as a machine that dies."""
+    with suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def drill_worker_kill(stage: Stage, trials: int, contacts: int) -> Drill:
+    from exchange_sync.models import SyncRun
+    from exchange_sync.services import sync_run_queue
+
+    drill = Drill(f"qcluster SIGKILLed during a button-started {contacts:,}-contact sync")
+    World("CWBASE", code="CW").seed(contacts)
+    latency = int(os.environ.get("CHAOS_WORKER_KILL_LATENCY_MS", "50"))
+    for n in range(1, trials + 1):
+        world = World(f"CW{n:02d}", code="CW").create()
+        world.configure(latency_ms=latency)
+        clusters = [_qcluster_start(stage, f"qcluster-{n}a")]
+        try:
+            run, _ = sync_run_queue(world.setup, kind=SyncRun.Kind.FULL, trigger=SyncRun.Trigger.BUTTON)
+            deadline = time.monotonic() + 300
+            while True:
+                run.refresh_from_db()
+                if run.is_finished or time.monotonic() > deadline:
+                    break
+                if run.progress_total and run.progress_done >= run.progress_total // 3:
+                    break
+                time.sleep(0.2)
+            if run.is_finished:
+                drill.trial(False, f"run #{run.pk} ended ({run.status}) before the kill")
+                continue
+            at_kill = _progress(world)
+            _qcluster_kill(clusters[0])
+            killed, killed_at = time.monotonic(), time.time()
+            clusters.append(_qcluster_start(stage, f"qcluster-{n}b"))
+            restarted = time.monotonic() - killed
+            in_sync, note = _wait_in_sync(world, run.pk, contacts, killed)
+            runs = ", ".join(f"#{r.pk} {r.status}" for r in SyncRun.objects.filter(setup=world.setup).order_by("pk"))
+            ok = in_sync is not None and in_sync <= WORKER_KILL_TARGET
+            drill.trial(
+                ok,
+                f"killed at {at_kill}; new qcluster ready after {restarted:.0f} s; "
+                + (f"in sync {in_sync:.0f} s after the kill" if in_sync is not None else note)
+                + f" (target {WORKER_KILL_TARGET:.0f} s; {_recovery_steps(world, run.pk, killed_at)}); runs: {runs}",
+            )
+        finally:
+            for cluster in clusters:
+                _qcluster_kill(cluster)
+    return drill
+
+
+def _recovery_steps(world: World, killed_run: int, killed_at: float) -> str:
+    """Where the time went: the kill until the dead run was marked Interrupted (and the
+    person's run queued again), then the run that took over, from its start to its end."""
+    from exchange_sync.models import SyncRun
+
+    dead = SyncRun.objects.get(pk=killed_run)
+    after = SyncRun.objects.filter(setup=world.setup, pk__gt=killed_run).order_by("pk").first()
+    steps = []
+    if dead.status == SyncRun.Status.INTERRUPTED and dead.finished_at:
+        steps.append(f"interrupted {dead.finished_at.timestamp() - killed_at:.0f} s after the kill")
+    if after and after.started_at and after.finished_at:
+        steps.append(f"the run queued again took {(after.finished_at - after.started_at).total_seconds():.0f} s")
+    return ", ".join(steps)
+
+
+def _wait_in_sync(world: World, killed_run: int, contacts: int, killed: float) -> tuple[float | None, str]:
+    """Seconds from the kill until a run after the killed one succeeded and both sides
+    are equal; (None, why) after twice the target."""
+    from exchange_sync.models import SyncRun
+
+    while time.monotonic() - killed < 2 * WORKER_KILL_TARGET:
+        done = SyncRun.objects.filter(setup=world.setup, pk__gt=killed_run, status=SyncRun.Status.SUCCEEDED)
+        if done.exists():
+            finished = time.monotonic()
+            good, problems = _check(world, contacts)
+            return (finished - killed, "") if good else (None, f"a run succeeded but the sides differ: {problems}")
+        time.sleep(1)
+    return None, f"not in sync {2 * WORKER_KILL_TARGET:.0f} s after the kill"
+
+
 def main() -> int:
     chosen = [d.strip() for d in os.environ.get("CHAOS_DRILLS", ",".join(DRILLS)).split(",") if d.strip()]
     stage = Stage()
@@ -244,6 +359,14 @@ def main() -> int:
                     drills.append(drill_kill(stage, int(os.environ.get("CHAOS_TRIALS", "10"))))
                 elif name == "storm":
                     drills.append(drill_storm(stage, int(os.environ.get("CHAOS_STORM_CONTACTS", "1000"))))
+                elif name == "worker-kill":
+                    drills.append(
+                        drill_worker_kill(
+                            stage,
+                            int(os.environ.get("CHAOS_WORKER_KILL_TRIALS", "2")),
+                            int(os.environ.get("CHAOS_WORKER_KILL_CONTACTS", "2000")),
+                        )
+                    )
                 elif name == "expired":
                     drills.append(drill_expired(stage))
                 else:

@@ -48,7 +48,7 @@ class Stage:
         server_url = os.environ.get("DATABASE_URL", "")
         if server_url.startswith(("postgres://", "postgresql://")):
             # A fresh database on that server, dropped at the end.
-            self.scratch_database = f"bcsync_bench_{os.getpid()}"
+            self.scratch_database = f"{os.environ.get('BENCH_DATABASE_PREFIX', 'bcsync_bench')}_{os.getpid()}"
             self.admin_url = server_url
             database_url = urlunsplit(urlsplit(server_url)._replace(path="/" + self.scratch_database))
         else:

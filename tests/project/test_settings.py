@@ -56,6 +56,20 @@ def test_redis_url_switches_the_worker_broker():
     assert result.stdout.split()[2] == "redis://127.0.0.1:6379/3"
 
 
+def test_a_worker_can_serve_another_queue_named_by_q_cluster_name():
+    # .env.example documents Q_CLUSTER_NAME (the queue a `qcluster` serves); django-q2
+    # reads its settings as soon as it is set.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(OURS)}
+    env.update({"DJANGO_READ_DOT_ENV": "0", "DEBUG": "true", "Q_CLUSTER_NAME": "reports"})
+    code = (
+        "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='bcsync_project.settings'; django.setup(); "
+        "from django_q.conf import Conf; print(Conf.CLUSTER_NAME, Conf.PREFIX)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["reports", "bcsync"]
+
+
 def _variables_read() -> dict[str, set[str]]:
     """Environment variables the product reads, by where they are read."""
     settings_source = (ROOT / "bcsync_project" / "settings.py").read_text()

@@ -1,0 +1,404 @@
+"""`make bench-scale`: scale-out over job queue workers, as production runs it.
+
+40 mailboxes x 250 contacts (BENCH_SCALE_MAILBOXES, BENCH_SCALE_CONTACTS), 150 ms per
+Graph operation, the throttle on, PostgreSQL (a scratch database on the server named
+by DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres) and Redis
+(BENCH_REDIS_URL, default redis://127.0.0.1:6379/0; a db with no queued task). For
+each worker count (BENCH_SCALE_WORKERS, default 1,2,4,8,16) two `manage.py qcluster`
+processes share the workers (one cluster for a single worker), the way two machines
+would; every mailbox's full sync is queued as a button press queues it, and the wall
+time runs from the first queuing to the last run's end. Each worker count gets fresh
+mailboxes and setups (the contacts are shared), so every run starts from an empty folder.
+
+Reported per worker count: wall time, throughput (contacts/s), speedup against one
+worker, and what was busy: the machine's CPU (all cores, other users included), the
+sandbox server's CPU, the workers' CPU, and the most database connections seen, to tell
+which of them saturates first. Target: speedup >= 0.8 x workers up to 8, >= 10 at 16.
+
+The sandbox stands in for Outlook, and it is served here by gunicorn, BENCH_SANDBOX_PROCESSES
+(2) processes of BENCH_SANDBOX_THREADS (16) threads each: one Python process (the GIL)
+could not serve 16 busy workers. Its throttle counts (10,000 per 10 minutes, 4 at a time
+per mailbox) live in each process's memory, so with several processes each counts on
+its own; the engine itself never sends more than 4 at a time per mailbox.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from contextlib import suppress
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from bench.harness import PYTHON, ROOT, Stage
+
+LATENCY_MS = int(os.environ.get("BENCH_LATENCY_MS", "150"))
+MAILBOXES = int(os.environ.get("BENCH_SCALE_MAILBOXES", "40"))
+CONTACTS = int(os.environ.get("BENCH_SCALE_CONTACTS", "250"))
+WORKERS = [int(n) for n in os.environ.get("BENCH_SCALE_WORKERS", "1,2,4,8,16").split(",") if n.strip()]
+SANDBOX_PROCESSES = int(os.environ.get("BENCH_SANDBOX_PROCESSES", "2"))
+SANDBOX_THREADS = int(os.environ.get("BENCH_SANDBOX_THREADS", "16"))
+QUEUE_KEY = "django_q:bcsync:q"
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Row:
+    workers: int
+    clusters: str
+    contacts: int
+    wall_seconds: float
+    throughput: float
+    speedup: float | None
+    target: str
+    met: bool
+    statuses: dict[str, int]
+    throttled_429: int
+    graph_requests: int
+    machine_cpu: float  # cores busy, whole machine
+    sandbox_cpu: float  # cores
+    workers_cpu: float  # cores
+    db_connections: int
+    in_sync: str
+
+
+def _say(text: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {text}", flush=True)
+
+
+# --- CPU from /proc --------------------------------------------------------------------
+
+
+def _machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    return (sum(fields) - idle) / TICKS, sum(fields) / TICKS
+
+
+def _tree_cpu(root_pids: list[int]) -> float:
+    """CPU seconds (user + system) of these processes and their live descendants."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with suppress(OSError, IndexError, ValueError):
+            rest = stat.read_text().rsplit(")", 1)[1].split()
+            pid = int(stat.parent.name)
+            parents[pid] = int(rest[1])
+            times[pid] = (int(rest[11]) + int(rest[12])) / TICKS
+    wanted = set(root_pids)
+    grew = True
+    while grew:
+        more = {pid for pid, parent in parents.items() if parent in wanted} - wanted
+        grew = bool(more)
+        wanted |= more
+    return sum(times.get(pid, 0.0) for pid in wanted)
+
+
+class Meter:
+    """CPU used between start and stop, sampled on each tick so exited children count."""
+
+    def __init__(self, groups: dict[str, list[int]]) -> None:
+        self.groups = groups
+        self.first = {name: _tree_cpu(pids) for name, pids in groups.items()}
+        self.most = dict(self.first)
+        self.machine = _machine_busy()
+        self.started = time.monotonic()
+        self.connections = 0
+
+    def tick(self, connections: int) -> None:
+        for name, pids in self.groups.items():
+            self.most[name] = max(self.most[name], _tree_cpu(pids))
+        self.connections = max(self.connections, connections)
+
+    def cores(self) -> dict[str, float]:
+        wall = time.monotonic() - self.started
+        busy, total = _machine_busy()
+        cores = {name: (self.most[name] - self.first[name]) / wall for name in self.groups}
+        elapsed_all = total - self.machine[1]
+        cores["machine"] = (busy - self.machine[0]) / elapsed_all * os.cpu_count() if elapsed_all else 0.0
+        return cores
+
+
+# --- the stage ---------------------------------------------------------------------------
+
+
+class ScaleStage(Stage):
+    """The bench's stage with the sandbox served by gunicorn and workers in qclusters."""
+
+    def __post_init__(self) -> None:
+        os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+        super().__post_init__()
+        self.redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+        self.env["REDIS_URL"] = self.redis_url
+        self.worker_env["REDIS_URL"] = self.redis_url
+        self.worker_env["LOG_LEVEL"] = "WARNING"
+        self.clusters: list[subprocess.Popen] = []
+
+    def start_server(self, extra_env: dict[str, str] | None = None) -> None:
+        """The sandbox under gunicorn (threads in a few processes) on this stage's port."""
+        self.stop_server()
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", self.port))
+        sock.listen(256)
+        sock.set_inheritable(True)
+        log = open(self.workdir / "server.log", "ab")  # noqa: SIM115 (closed with the process)
+        gunicorn = str(Path(PYTHON).with_name("gunicorn"))
+        self.server = subprocess.Popen(
+            [
+                gunicorn,
+                "bcsync_project.wsgi",
+                "--bind",
+                f"fd://{sock.fileno()}",
+                "--workers",
+                str(SANDBOX_PROCESSES),
+                "--threads",
+                str(SANDBOX_THREADS),
+            ],
+            cwd=ROOT,
+            env={**self.env, "DEBUG": "false", "GRAPH_SANDBOX_STAGING_DRILL": "true", "SECURE_SSL_REDIRECT": "false"},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            pass_fds=(sock.fileno(),),
+            start_new_session=True,
+        )
+        log.close()
+        sock.close()
+        import urllib.request
+
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"{self.site_url}/graph-sandbox/v1.0/$metadata", timeout=2)  # noqa: S310
+                return
+            except urllib.error.HTTPError:
+                return
+            except OSError:
+                if self.server.poll() is not None:
+                    raise RuntimeError(f"The sandbox server stopped; see {self.workdir / 'server.log'}") from None
+                time.sleep(0.3)
+        raise RuntimeError("The sandbox server did not start within 60 s")
+
+    def stop_server(self) -> None:
+        if self.server and self.server.poll() is None:
+            _stop_group(self.server)
+        self.server = None
+
+    def start_clusters(self, workers: int) -> list[int]:
+        """Two qclusters sharing `workers` (one for a single worker); ready when this returns."""
+        shares = [workers] if workers == 1 else [workers - workers // 2, workers // 2]
+        for n, share in enumerate(shares, start=1):
+            log = open(self.workdir / f"cluster{n}.log", "wb")  # noqa: SIM115 (closed with the process)
+            self.clusters.append(
+                subprocess.Popen(
+                    [PYTHON, "manage.py", "qcluster"],
+                    cwd=ROOT,
+                    env={**self.worker_env, "Q_WORKERS": str(share), "LOG_LEVEL": "INFO"},
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
+            log.close()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            logs = [(self.workdir / f"cluster{n}.log").read_text(errors="replace") for n in range(1, len(shares) + 1)]
+            if all(log.count("ready for work") >= share for log, share in zip(logs, shares, strict=True)):
+                return shares
+            if any(c.poll() is not None for c in self.clusters):
+                raise RuntimeError(f"A qcluster stopped; see {self.workdir}")
+            time.sleep(0.5)
+        raise RuntimeError("The qclusters did not start within 120 s")
+
+    def stop_clusters(self) -> None:
+        for cluster in self.clusters:
+            _stop_group(cluster)
+        self.clusters = []
+
+    def close(self) -> None:
+        self.stop_clusters()
+        super().close()
+
+
+def _stop_group(process: subprocess.Popen, timeout: float = 40) -> None:
+    with suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    with suppress(subprocess.TimeoutExpired):
+        process.wait(timeout)
+    with suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def _database_connections(database: str) -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s", [database])
+        return cursor.fetchone()[0]
+
+
+# --- the scenario --------------------------------------------------------------------------
+
+
+def _round(stage: ScaleStage, workers: int) -> Row:
+    from django.db.models import Max, Min, Sum
+
+    from bench.world import World
+    from exchange_sync.models import SyncRun
+    from exchange_sync.services import sync_run_queue
+
+    worlds = [World(f"S{workers:02d}M{i:02d}", code=f"SC{i:02d}").create() for i in range(MAILBOXES)]
+    for world in worlds:
+        world.configure(latency_ms=LATENCY_MS, throttle=True)
+    shares = stage.start_clusters(workers)
+    _say(f"{workers} worker(s) in {len(shares)} cluster(s) {shares}: queuing {MAILBOXES} full syncs ...")
+    meter = Meter({"sandbox": [stage.server.pid], "workers": [c.pid for c in stage.clusters]})
+    runs = []
+    for world in worlds:
+        run, _ = sync_run_queue(world.setup, kind=SyncRun.Kind.FULL, trigger=SyncRun.Trigger.BUTTON)
+        runs.append(run.pk)
+    deadline = time.monotonic() + 3600
+    while SyncRun.objects.filter(pk__in=runs).exclude(status__in=SyncRun.FINISHED).exists():
+        if time.monotonic() > deadline:
+            raise RuntimeError("The runs did not finish within an hour")
+        meter.tick(_database_connections(stage.scratch_database))
+        time.sleep(1)
+    meter.tick(_database_connections(stage.scratch_database))
+    cores = meter.cores()
+    stage.stop_clusters()
+    throttled = _throttled(stage, runs)
+    done = SyncRun.objects.filter(pk__in=runs)
+    span = done.aggregate(first=Min("created_at"), last=Max("finished_at"))
+    wall = (span["last"] - span["first"]).total_seconds()
+    totals = done.aggregate(requests=Sum("graph_requests"))
+    statuses: dict[str, int] = {}
+    for status in done.values_list("status", flat=True):
+        statuses[status] = statuses.get(status, 0) + 1
+    contacts = MAILBOXES * CONTACTS
+    return Row(
+        workers=workers,
+        clusters="+".join(map(str, shares)),
+        contacts=contacts,
+        wall_seconds=round(wall, 1),
+        throughput=round(contacts / wall, 1),
+        speedup=None,
+        target=">= 10x" if workers >= 16 else f">= {0.8 * workers:g}x",
+        met=False,
+        statuses=statuses,
+        throttled_429=throttled,
+        graph_requests=totals["requests"] or 0,
+        machine_cpu=round(cores["machine"], 2),
+        sandbox_cpu=round(cores["sandbox"], 2),
+        workers_cpu=round(cores["workers"], 2),
+        db_connections=meter.connections,
+        in_sync=_in_sync(worlds),
+    )
+
+
+def _throttled(stage: ScaleStage, runs: list[int]) -> int:
+    """429s the runs met, from their `sync_run_finished` log lines in the clusters' logs."""
+    wanted, total = set(runs), 0
+    for log in stage.workdir.glob("cluster*.log"):
+        for line in log.read_text(errors="replace").splitlines():
+            if line.startswith("sync_run_finished "):
+                with suppress(ValueError):
+                    record = json.loads(line.split(" ", 1)[1])
+                    if record.get("run") in wanted:
+                        total += int(record.get("throttled_429", 0))
+    return total
+
+
+def _in_sync(worlds) -> str:
+    """Both sides compared for every mailbox (latency and throttle off first)."""
+    from bench.world import both_sides_check
+    from exchange_sync.connection import graph_client_from_settings
+
+    client = graph_client_from_settings()
+    bad = []
+    try:
+        for world in worlds:
+            world.configure(latency_ms=0, throttle=False)
+            check = both_sides_check(world, client, expected_contacts=CONTACTS)
+            if not check.ok:
+                bad.append(f"{world.email}: {'; '.join(check.problems)}")
+    finally:
+        client.close()
+    return "all equal" if not bad else f"{len(bad)} differ: {bad[0][:150]}"
+
+
+def table(rows: list[Row]) -> str:
+    lines = [
+        "| workers (clusters) | wall s | contacts/s | speedup | target | met | machine CPU | sandbox CPU | "
+        "workers CPU | DB connections | runs | 429s | both sides |",
+        "|" + "---|" * 13,
+    ]
+    for r in rows:
+        runs = ", ".join(f"{n} {s}" for s, n in sorted(r.statuses.items()))
+        lines.append(
+            f"| {r.workers} ({r.clusters}) | {r.wall_seconds:.1f} | {r.throughput:.1f} | "
+            f"{f'{r.speedup:.2f}x' if r.speedup else '-'} | {r.target} | {'yes' if r.met else 'NO'} | "
+            f"{r.machine_cpu:.2f} | {r.sandbox_cpu:.2f} | {r.workers_cpu:.2f} | {r.db_connections} | {runs} | "
+            f"{r.throttled_429} | {r.in_sync} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> int:
+    import redis
+
+    stage = ScaleStage()
+    rows: list[Row] = []
+    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    try:
+        connection = redis.Redis.from_url(stage.redis_url, socket_timeout=5)
+        if connection.llen(QUEUE_KEY):
+            print(f"{stage.redis_url} has tasks queued ({QUEUE_KEY}); set BENCH_REDIS_URL to a db of its own")
+            return 2
+        stage.prepare()
+        stage.start_server()
+        from bench.world import World
+
+        _say(f"seeding {MAILBOXES} x {CONTACTS} contacts; sandbox at {stage.site_url}, {stage.scratch_database}")
+        for i in range(MAILBOXES):
+            World(f"SC{i:02d}").seed(CONTACTS)
+        for workers in WORKERS:
+            row = _round(stage, workers)
+            rows.append(row)
+            _say(
+                f"{workers} worker(s): {row.wall_seconds:.1f} s, {row.throughput:.1f} contacts/s, "
+                f"CPU machine {row.machine_cpu:.2f} sandbox {row.sandbox_cpu:.2f} workers {row.workers_cpu:.2f}, "
+                f"{row.in_sync}"
+            )
+    finally:
+        stage.close()
+    base = next((r.throughput for r in rows if r.workers == 1), None)
+    # One worker's throughput from an earlier run of this bench, when 1 is not among the
+    # worker counts of this one (BENCH_SCALE_BASELINE, contacts/s).
+    base = base or float(os.environ.get("BENCH_SCALE_BASELINE", "0")) or None
+    for r in rows:
+        if base:
+            r.speedup = round(r.throughput / base, 2)
+            wanted = 10 if r.workers >= 16 else 0.8 * r.workers
+            r.met = r.speedup >= wanted and r.statuses == {"succeeded": MAILBOXES} and r.in_sync == "all equal"
+    print()
+    print(
+        f"Measured {started} on {os.cpu_count()} cores: {MAILBOXES} mailboxes x {CONTACTS} contacts, full syncs, "
+        f"{LATENCY_MS} ms per Graph operation, throttle on, PostgreSQL, Redis; sandbox served by "
+        f"{SANDBOX_PROCESSES} x {SANDBOX_THREADS} threads. CPU in cores busy (machine: every process on it)."
+    )
+    print(table(rows))
+    if os.environ.get("BENCH_JSON"):
+        with open(os.environ["BENCH_JSON"], "w") as out:
+            json.dump([asdict(r) for r in rows], out, indent=2)
+    return 0 if rows and all(r.met for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
