@@ -70,6 +70,7 @@ class _BoundedStop:
         self.cluster = cluster
         self.timeout = timeout
         self.started = False
+        self.killed = False
 
     def on_signal(self, signum, frame) -> None:
         if not self.started:
@@ -82,8 +83,13 @@ class _BoundedStop:
             deadline.daemon = True
             deadline.start()
         self.cluster.sig_handler(signum, frame)
+        if self.killed:
+            # The deadline killed the cluster, which ended django-q2's wait: exit as
+            # killed (1), not as a clean stop, whichever thread gets here first.
+            os._exit(1)
 
     def _kill(self, sentinel) -> None:
+        self.killed = True
         logger.error("The job queue workers did not stop within %s s; killing them", self.timeout)
         if sentinel is not None and sentinel.pid:
             for pid in _children(sentinel.pid):
