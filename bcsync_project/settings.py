@@ -130,7 +130,7 @@ Q_CLUSTER = {
     "timeout": env.int("Q_TIMEOUT", default=3600),
     "retry": env.int("Q_TIMEOUT", default=3600) + 600,
     "max_attempts": 1,
-    # Missed dispatcher ticks must not be replayed after downtime.
+    # A schedule's missed runs are not replayed after downtime.
     "catch_up": False,
     "sync": env.bool("Q_SYNC", default=False),
     "label": "Django Q2",
@@ -142,6 +142,9 @@ Q_CLUSTER = {
 # current chunk, before it kills its workers (keep it under the service manager's own
 # stop timeout, e.g. systemd's TimeoutStopSec=90 or Kubernetes' grace period of 30 s).
 Q_STOP_TIMEOUT = env.float("Q_STOP_TIMEOUT", default=25.0)
+# Seconds between the ticks of each `qcluster`'s job queue ticker (jobqueue.ticker):
+# dead sync runs recovered, due Job Queue Entries dispatched, the cluster's heartbeat.
+JOBQUEUE_TICK_SECONDS = env.float("JOBQUEUE_TICK_SECONDS", default=2.0)
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
