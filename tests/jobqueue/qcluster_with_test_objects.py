@@ -1,7 +1,7 @@
 """Start a real `manage.py qcluster` with the test-only objects registered, on its own
 queue (JOBQUEUE_TEST_QUEUE) so no other cluster on the same Redis takes its tasks.
 
-Used by test_qcluster_runs_entry_exactly_once.py. django-q2's Q_CLUSTER_NAME variable
+Used by test_qcluster_runs_entry_exactly_once.py and test_qcluster_ticker.py. django-q2's Q_CLUSTER_NAME variable
 cannot be used for the queue name: django-q2 1.11 then requires ALT_CLUSTERS.
 
 With JOBQUEUE_TEST_ALIGNED_TICKS set, the ticker's tick waits for the next whole second

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote
@@ -19,6 +20,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
+from django_q.brokers import get_broker
 from django_q.models import Task
 from django_q.tasks import async_task
 
@@ -29,6 +31,7 @@ from jobqueue.services import job_queue_entry_set_ready
 from tests.factories import make_user
 
 ROOT = Path(__file__).resolve().parents[2]
+HELPER = Path(__file__).with_name("qcluster_with_test_objects.py")
 BUSY = "time.sleep"
 
 
@@ -55,14 +58,19 @@ def _wait_until(condition, seconds: float, what: str, process: subprocess.Popen,
 @pytest.mark.django_db(transaction=True)
 def test_the_tick_runs_while_every_worker_is_busy(make_entry, tmp_path):
     log = tmp_path / "qcluster.log"
+    # A queue of its own: the tasks left in it when the cluster is killed (on Redis they
+    # outlive the test database) must not reach another test's worker.
+    queue = f"jobqueue-test-{uuid.uuid4().hex[:12]}"
     process = subprocess.Popen(
-        [sys.executable, "manage.py", "qcluster"],
+        [sys.executable, str(HELPER)],
         cwd=ROOT,
         env={
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "bcsync_project.settings_test",
             "DJANGO_READ_DOT_ENV": "0",
             "DATABASE_URL": _database_url(),
+            "JOBQUEUE_TEST_QUEUE": queue,
+            # The same django-q2 cluster name as this process: it also salts task signatures.
             "BCSYNC_TEST_QUEUE": settings.Q_CLUSTER["name"],
             "Q_WORKERS": "1",
             "Q_SYNC": "false",
@@ -76,7 +84,7 @@ def test_the_tick_runs_while_every_worker_is_busy(make_entry, tmp_path):
     try:
         _wait_until(lambda: "running." in log.read_text(), 60, "the cluster to start", process, log)
         for _ in range(3):  # the only worker runs the first; two wait behind it
-            async_task(BUSY, 600)
+            async_task(BUSY, 600, cluster=queue)
         _wait_until(lambda: f"'{BUSY}'" in log.read_text(), 60, "the worker to be busy", process, log)
         busy_since = timezone.now()
 
@@ -104,8 +112,9 @@ def test_the_tick_runs_while_every_worker_is_busy(make_entry, tmp_path):
     finally:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=30)
+        get_broker(queue).purge_queue()
 
     assert finished == 0  # the worker was busy throughout
     assert setup.runs.filter(status=SyncRun.Status.QUEUED, trigger=SyncRun.Trigger.BUTTON).count() == 1
     heartbeat = ClusterHeartbeat.objects.get()
-    assert (heartbeat.pid, heartbeat.cluster_name) == (process.pid, settings.Q_CLUSTER["name"])
+    assert (heartbeat.pid, heartbeat.cluster_name) == (process.pid, queue)
