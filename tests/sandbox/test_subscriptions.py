@@ -4,18 +4,26 @@ small receiver this test runs on a port the OS gave it (kept bound while it runs
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from io import StringIO
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+from django.conf import settings as django_settings
+from django.core.management import CommandError, call_command
+from django.db import connection
 
 from exchange_sync.sandbox import services, subscriptions
 from exchange_sync.sandbox.models import Contact
 from tests.sandbox.conftest import MAILBOX
+from tests.sandbox.test_sandbox_mailbox_command import _OTHER_PROCESS as OTHER_PROCESS
 
 WAIT = 5.0  # seconds to wait for something that should arrive (not a timing assertion)
 
@@ -418,15 +426,42 @@ def test_a_change_on_the_outlook_page_is_notified(graph, receiver, folder_subscr
     assert notifications[1]["changeType"] == "deleted"
 
 
-def test_a_change_by_the_sandbox_mailbox_command_is_notified(graph, receiver, folder_subscription):
-    from django.core.management import call_command
-
+def test_a_change_by_the_sandbox_mailbox_command_in_another_process_is_notified(graph, receiver, folder_subscription):
     folder, _ = folder_subscription
     contact = graph.contact(folder)
     receiver.wait_for(1)
-    call_command("sandbox_mailbox", "delete", MAILBOX, contact["id"], "--permanently")
+    done = subprocess.run(
+        [sys.executable, "-c", OTHER_PROCESS, connection.settings_dict["NAME"], "delete", MAILBOX, contact["id"]],
+        cwd=django_settings.BASE_DIR,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "bcsync_project.settings_test"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
     notifications = receiver.wait_for(2)
     assert notifications[1]["changeType"] == "deleted"
+
+
+def run(*args: str) -> str:
+    out = StringIO()
+    call_command("sandbox_mailbox", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_the_command_sets_the_notification_knobs_and_acts_on_subscriptions(graph, receiver, folder_subscription):
+    folder, created = folder_subscription
+    run("set", MAILBOX, "--notification-duplicate-rate", "1", "--notification-delay", "0.1")
+    graph.contact(folder)
+    assert len(receiver.wait_for(2)) == 2
+    assert created["id"] in run("subscriptions", MAILBOX)
+    assert run("subscription", created["id"], "missed") == f"Sent missed for {created['id']}\n"
+    assert run("subscription", created["id"], "remove") == f"Removed {created['id']}; subscriptionRemoved sent\n"
+    events = [n["lifecycleEvent"] for n in receiver.wait_for(2, "/life")]
+    assert sorted(events) == ["missed", "subscriptionRemoved"]
+    with pytest.raises(CommandError, match="No subscription"):
+        run("subscription", created["id"], "expire")
 
 
 def test_an_expired_subscription_sends_nothing_and_is_gone(graph, receiver, folder_subscription):
