@@ -6,8 +6,8 @@ answer other than 2xx (or none within 3 s) is retried "multiple times, for up to
 hours", then the notification is discarded. Graph does not publish its schedule; the
 sandbox retries with exponential backoff from GRAPH_SANDBOX_NOTIFICATION_RETRY_SECONDS
 (10), doubling, until GRAPH_SANDBOX_NOTIFICATION_RETRY_LIMIT_SECONDS (14,400: 4 hours)
-have passed since the first attempt, and then drops it (logged). Both settings are read
-at each attempt, so a test can shorten them.
+have passed since the first attempt, and then drops it (logged). The limit is read when
+the notification is queued, the first wait at each retry, so a test can shorten both.
 
 Nothing here blocks the request that made the change: `post_later` queues and returns.
 One daemon thread per process (started on first use, again after a fork) takes due
@@ -46,7 +46,7 @@ class _Item:
     due: float
     order: int
     posts: list[tuple[str, dict]] = field(compare=False)  # sent one after the other
-    first_at: float = field(compare=False, default=0.0)
+    deadline: float = field(compare=False, default=0.0)  # no retry after this
     attempt: int = field(compare=False, default=0)
 
 
@@ -72,7 +72,8 @@ class _Queue:
         now = time.monotonic()
         with self._condition:
             self._start_if_needed()
-            heapq.heappush(self._heap, _Item(now + delay, next(self._order), posts, first_at=now + delay))
+            deadline = now + delay + _retry_limit()
+            heapq.heappush(self._heap, _Item(now + delay, next(self._order), posts, deadline=deadline))
             self._condition.notify_all()
 
     def hold_reversed(self, key: str, post: tuple[str, dict], window: float, delay: float) -> None:
@@ -93,13 +94,13 @@ class _Queue:
             self.push(list(reversed(posts)), delay)
 
     def drain(self, timeout: float) -> bool:
-        """Wait until nothing is held, queued as due or being sent (retries may remain
-        for later); True if that happened within `timeout` seconds."""
+        """Wait until every notification queued had its first attempt (retries may
+        remain for later); True if that happened within `timeout` seconds."""
         deadline = time.monotonic() + timeout
         with self._condition:
             while True:
                 now = time.monotonic()
-                pending = self._held or self._busy or any(item.due <= now for item in self._heap)
+                pending = self._held or self._busy or any(item.attempt == 0 for item in self._heap)
                 if not pending:
                     return True
                 if now >= deadline:
@@ -128,7 +129,7 @@ class _Queue:
         try:
             for index, (url, body) in enumerate(item.posts):
                 if not _post(url, body):
-                    self._retry(_Item(0, 0, item.posts[index:], item.first_at, item.attempt))
+                    self._retry(_Item(0, 0, item.posts[index:], item.deadline, item.attempt))
                     return
         finally:
             with self._condition:
@@ -138,14 +139,14 @@ class _Queue:
     def _retry(self, item: _Item) -> None:
         wait = _retry_first() * 2**item.attempt
         now = time.monotonic()
-        if now + wait - item.first_at > _retry_limit():
+        if now + wait > item.deadline:
             logger.info(
                 "Graph sandbox drops a notification to %s after %s attempts", item.posts[0][0], item.attempt + 1
             )
             return
         with self._condition:
             heapq.heappush(
-                self._heap, _Item(now + wait, next(self._order), item.posts, item.first_at, item.attempt + 1)
+                self._heap, _Item(now + wait, next(self._order), item.posts, item.deadline, item.attempt + 1)
             )
             self._condition.notify_all()
 

@@ -16,8 +16,9 @@ clientState, lifecycleEvent}`, sent to the lifecycleNotificationUrl (none withou
 
 `contact_changed` is called by `services` after a change commits (the API, the Outlook
 page, the `sandbox_mailbox` command): a move is "deleted" in its source folder (old
-regular id) and "created" in its target; Deleted Items is not a contact folder, so a
-contact moved there is only "deleted". The mailbox's notification knobs (drop,
+regular id) and "created" in its target. Deleted Items is a mail folder, not among the
+contact folders `users/{u}/contacts` covers: a contact moved there is "created" only for
+a subscription on Deleted Items itself (`contactFolders/deleteditems/contacts`). The mailbox's notification knobs (drop,
 duplicate, delay, reorder) apply here; lifecycle notifications ignore them.
 """
 

@@ -341,8 +341,7 @@ def contact_move(contact_pk: int, destination: Folder) -> Contact:
     contact.modified_at = now
     contact.save(update_fields=["is_deleted", "data", "seq", "modified_at"])
     _notify_on_commit(contact, contact.folder, DELETED)
-    if destination.well_known_name != DELETED_ITEMS:
-        _notify_on_commit(moved, destination, CREATED)
+    _notify_on_commit(moved, destination, CREATED)
     return moved
 
 

@@ -236,13 +236,15 @@ def _validation_failed(reason: str) -> GraphError:
 
 
 def _render(request: GraphRequest, subscription: Subscription, *, entity: bool = True) -> dict:
+    """The subscription as Graph shows it; in a list (not `entity`) without its clientState,
+    which subscription-list says "is not returned for security purposes"."""
     body = {"@odata.context": f"{request.base_url}/$metadata#subscriptions/$entity"} if entity else {}
     return body | {
         "id": str(subscription.graph_id),
         "resource": subscription.resource,
         "applicationId": subscription.application_id,
         "changeType": subscription.change_type,
-        "clientState": subscription.client_state,
+        "clientState": subscription.client_state if entity else None,
         "notificationUrl": subscription.notification_url,
         "notificationQueryOptions": None,
         "lifecycleNotificationUrl": subscription.lifecycle_notification_url or None,
