@@ -17,7 +17,7 @@ from django.conf import settings as django_settings
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from exchange_sync.sandbox import services, subscriptions
+from exchange_sync.sandbox import delivery, services, subscriptions
 from exchange_sync.sandbox.models import Contact
 from tests.sandbox.conftest import MAILBOX
 from tests.sandbox.test_sandbox_mailbox_command import _OTHER_PROCESS as OTHER_PROCESS
@@ -314,6 +314,22 @@ def test_a_move_and_a_delete_in_outlook_are_notified(graph, receiver, folder_sub
         ("created", second["id"]),
         ("deleted", second["id"]),
     ]
+
+
+def test_a_contact_moved_to_deleted_items_is_gone_from_contacts_and_new_in_deleted_items(graph, receiver):
+    every_folder = subscribe(graph, receiver, f"users/{MAILBOX}/contacts")
+    assert every_folder.status_code == 201, every_folder.text
+    bin_url = receiver.url("/bin")
+    deleted_items = subscribe(
+        graph, receiver, f"users/{MAILBOX}/contactFolders/deleteditems/contacts", notificationUrl=bin_url
+    )
+    assert deleted_items.status_code == 201, deleted_items.text
+    contact = graph.contact(graph.folder())
+    receiver.wait_for(1)
+    services.contact_to_deleted_items(Contact.objects.get(graph_id=contact["id"]).pk)
+    assert delivery.drain()  # every first attempt made
+    assert [n["changeType"] for n in receiver.notifications("/bin")] == ["created"]
+    assert [n["changeType"] for n in receiver.notifications()] == ["created", "deleted"]
 
 
 def test_a_change_on_the_outlook_page_is_notified(graph, receiver, folder_subscription, admin_client):
