@@ -10,12 +10,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 WAIT = 5.0  # seconds to wait for something that should arrive (not a timing assertion)
+TOO_LATE = 0  # a status for `statuses`: answer 202, but after 4 seconds
 
 
 class Receiver:
     """An HTTP endpoint for notifications. Each path answers the validation handshake as
     `modes[path]` says ("echo" by default; "no-echo", "json", "status-500", "slow") and
-    notifications with `statuses[path]` (a list consumed one per POST; 202 when empty)."""
+    notifications with `statuses[path]` (a list consumed one per POST; 202 when empty;
+    TOO_LATE answers after 4 seconds)."""
 
     def __init__(self) -> None:
         self.modes: dict[str, str] = {}
@@ -69,6 +71,9 @@ class Receiver:
             statuses = self.statuses.get(path) or []
             status = statuses.pop(0) if statuses else 202
             self.condition.notify_all()
+        if status == TOO_LATE:
+            time.sleep(4)  # Graph gives up after 3 s
+            status = 202
         self._answer(handler, status, b"", "text/plain")
 
     @staticmethod

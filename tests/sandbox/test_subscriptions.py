@@ -20,6 +20,7 @@ from django.db import connection
 from exchange_sync.sandbox import delivery, services, subscriptions
 from exchange_sync.sandbox.models import Contact
 from tests.sandbox.conftest import MAILBOX
+from tests.sandbox.receiver import TOO_LATE
 from tests.sandbox.test_sandbox_mailbox_command import _OTHER_PROCESS as OTHER_PROCESS
 
 
@@ -371,9 +372,14 @@ def run(*args: str) -> str:
 
 def test_the_command_sets_the_notification_knobs_and_acts_on_subscriptions(graph, receiver, folder_subscription):
     folder, created = folder_subscription
-    run("set", MAILBOX, "--notification-duplicate-rate", "1", "--notification-delay", "0.1")
+    run("set", MAILBOX, "--notification-drop-rate", "0.25", "--notification-delay", "0.1")
+    run("set", MAILBOX, "--notification-reorder", "on", "--notification-duplicate-rate", "1")
+    mailbox = services.mailbox_get(MAILBOX)
+    assert (mailbox.notification_drop_rate, mailbox.notification_delay_seconds) == (0.25, 0.1)
+    assert mailbox.is_notification_reordered
+    run("set", MAILBOX, "--notification-drop-rate", "0", "--notification-reorder", "off")
     graph.contact(folder)
-    assert len(receiver.wait_for(2)) == 2
+    assert len(receiver.wait_for(2)) == 2  # duplicated
     assert created["id"] in run("subscriptions", MAILBOX)
     assert run("subscription", created["id"], "missed") == f"Sent missed for {created['id']}\n"
     assert run("subscription", created["id"], "remove") == f"Removed {created['id']}; subscriptionRemoved sent\n"
@@ -401,6 +407,15 @@ def test_a_failed_delivery_is_retried_until_it_is_accepted(graph, receiver, fold
     graph.contact(folder)
     notifications = receiver.wait_for(3)
     assert [n["changeType"] for n in notifications] == ["created"] * 3  # two failures, then 202
+
+
+def test_a_delivery_not_answered_in_time_is_retried(graph, receiver, folder_subscription, fast_retries, settings):
+    settings.GRAPH_SANDBOX_NOTIFICATION_RETRY_LIMIT_SECONDS = 30.0  # past the 3-second wait
+    folder, _ = folder_subscription
+    receiver.statuses["/notify"] = [TOO_LATE]
+    graph.contact(folder)
+    first, again = receiver.wait_for(2, timeout=10)
+    assert first == again
 
 
 def test_a_delivery_that_keeps_failing_is_dropped_after_the_limit(graph, receiver, folder_subscription, fast_retries):
