@@ -16,6 +16,7 @@ import requests
 from django.conf import settings as django_settings
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.urls import reverse
 
 from exchange_sync.sandbox import delivery, services, subscriptions
 from exchange_sync.sandbox.models import Contact
@@ -490,3 +491,13 @@ def test_the_reorder_knob_sends_a_burst_newest_first(graph, receiver, folder_sub
     ids = [graph.contact(folder, surname=f"N{i}")["id"] for i in range(3)]
     notifications = receiver.wait_for(3)
     assert [n["resourceData"]["id"] for n in notifications] == list(reversed(ids))
+
+
+def test_the_admin_lists_subscriptions_without_letting_anyone_change_them(
+    folder_subscription, superuser, admin_client_for
+):
+    _, created = folder_subscription
+    client = admin_client_for(superuser)
+    page = client.get(reverse("admin:graph_sandbox_subscription_changelist")).content.decode()
+    assert created["id"] in page
+    assert client.get(reverse("admin:graph_sandbox_subscription_add")).status_code == 403
