@@ -4,25 +4,20 @@ small receiver this test runs on a port the OS gave it (kept bound while it runs
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from io import StringIO
 
 import pytest
 import requests
-from django.conf import settings as django_settings
 from django.core.management import CommandError, call_command
-from django.db import connection
 from django.urls import reverse
 
 from exchange_sync.sandbox import delivery, services, subscriptions
 from exchange_sync.sandbox.models import Contact
 from tests.sandbox.conftest import MAILBOX
 from tests.sandbox.receiver import TOO_LATE
-from tests.sandbox.test_sandbox_mailbox_command import _OTHER_PROCESS as OTHER_PROCESS
+from tests.sandbox.test_sandbox_mailbox_command import run_in_another_process
 
 
 @pytest.fixture
@@ -351,15 +346,7 @@ def test_a_change_by_the_sandbox_mailbox_command_in_another_process_is_notified(
     receiver.wait_for(1)
     # Delayed: the notification waits in the command's queue, which it must send before exiting.
     services.mailbox_configure(MAILBOX, notification_delay_seconds=1.0)
-    done = subprocess.run(
-        [sys.executable, "-c", OTHER_PROCESS, connection.settings_dict["NAME"], "delete", MAILBOX, contact["id"]],
-        cwd=django_settings.BASE_DIR,
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "bcsync_project.settings_test"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = run_in_another_process("delete", MAILBOX, contact["id"])
     assert done.returncode == 0, done.stderr
     notifications = receiver.wait_for(2)
     assert notifications[1]["changeType"] == "deleted"
