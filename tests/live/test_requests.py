@@ -13,7 +13,7 @@ from django.utils import timezone
 from exchange_sync.live import live_runs_dispatch
 from exchange_sync.live.requests import live_requests_make
 from exchange_sync.models import LiveSyncRequest, SyncRun
-from exchange_sync.services import sync_run_create
+from exchange_sync.services import sync_run_create, sync_runs_recover_stale
 
 QUEUE = "django_q.tasks.async_task"
 
@@ -116,3 +116,15 @@ def test_a_setup_switched_off_after_its_request_gets_no_run(london, paris):
     queue.assert_not_called()
     assert not SyncRun.objects.exists()
     assert not LiveSyncRequest.objects.exists()
+
+
+def test_a_live_run_whose_worker_died_is_queued_again_by_the_sweep(london):
+    dead = sync_run_create(london, kind=SyncRun.Kind.INCREMENTAL, trigger=SyncRun.Trigger.LIVE)
+    long_ago = timezone.now() - timedelta(minutes=5)
+    SyncRun.objects.filter(pk=dead.pk).update(status=SyncRun.Status.RUNNING, started_at=long_ago, heartbeat_at=long_ago)
+    london.running_run = dead
+    london.save()
+    with mock.patch(QUEUE) as queue:
+        [again] = sync_runs_recover_stale()
+    assert (again.setup_id, again.trigger, again.status) == (london.pk, SyncRun.Trigger.LIVE, SyncRun.Status.QUEUED)
+    queue.assert_called_once()
