@@ -130,7 +130,7 @@ Q_CLUSTER = {
     "timeout": env.int("Q_TIMEOUT", default=3600),
     "retry": env.int("Q_TIMEOUT", default=3600) + 600,
     "max_attempts": 1,
-    # Missed dispatcher ticks must not be replayed after downtime.
+    # A schedule's missed runs are not replayed after downtime.
     "catch_up": False,
     "sync": env.bool("Q_SYNC", default=False),
     "label": "Django Q2",
@@ -142,6 +142,9 @@ Q_CLUSTER = {
 # current chunk, before it kills its workers (keep it under the service manager's own
 # stop timeout, e.g. systemd's TimeoutStopSec=90 or Kubernetes' grace period of 30 s).
 Q_STOP_TIMEOUT = env.float("Q_STOP_TIMEOUT", default=25.0)
+# Seconds between the ticks of each `qcluster`'s job queue ticker (jobqueue.ticker):
+# dead sync runs recovered, due Job Queue Entries dispatched, the cluster's heartbeat.
+JOBQUEUE_TICK_SECONDS = env.float("JOBQUEUE_TICK_SECONDS", default=2.0)
 # Live sync (exchange_sync/live/): a saved contact's run waits this many seconds for
 # more edits, and never more than the maximum after the first one.
 LIVE_SYNC_DEBOUNCE_SECONDS = env.float("LIVE_SYNC_DEBOUNCE_SECONDS", default=2.0)
@@ -200,5 +203,17 @@ GRAPH_SANDBOX_LOST_CREATE_RATE = env.float("GRAPH_SANDBOX_LOST_CREATE_RATE", def
 GRAPH_SANDBOX_LOST_CREATE_STALL_SECONDS = env.float("GRAPH_SANDBOX_LOST_CREATE_STALL_SECONDS", default=0.0)
 GRAPH_SANDBOX_DELTA_EXPIRY = env("GRAPH_SANDBOX_DELTA_EXPIRY", default="off")
 GRAPH_SANDBOX_TOKEN_LIFETIME_SECONDS = env.int("GRAPH_SANDBOX_TOKEN_LIFETIME_SECONDS", default=3600)
+# Change notifications (exchange_sync/sandbox/delivery.py): a failed delivery is retried
+# after RETRY_SECONDS, doubling, until RETRY_LIMIT_SECONDS (Graph: up to 4 hours) have
+# passed since its first attempt; the reorder knob holds notifications for
+# REORDER_WINDOW_SECONDS; the validation handshake waits VALIDATION_TIMEOUT_SECONDS (Graph: 10).
+GRAPH_SANDBOX_NOTIFICATION_RETRY_SECONDS = env.float("GRAPH_SANDBOX_NOTIFICATION_RETRY_SECONDS", default=10.0)
+GRAPH_SANDBOX_NOTIFICATION_RETRY_LIMIT_SECONDS = env.float(
+    "GRAPH_SANDBOX_NOTIFICATION_RETRY_LIMIT_SECONDS", default=14_400.0
+)
+GRAPH_SANDBOX_NOTIFICATION_REORDER_WINDOW_SECONDS = env.float(
+    "GRAPH_SANDBOX_NOTIFICATION_REORDER_WINDOW_SECONDS", default=0.5
+)
+GRAPH_SANDBOX_VALIDATION_TIMEOUT_SECONDS = env.float("GRAPH_SANDBOX_VALIDATION_TIMEOUT_SECONDS", default=10.0)
 # Tenant ids the sandbox's sign-in answers as unknown (AADSTS90002), to see that error.
 GRAPH_SANDBOX_UNKNOWN_TENANTS = env.list("GRAPH_SANDBOX_UNKNOWN_TENANTS", default=[])

@@ -7,7 +7,7 @@ Drills (CHAOS_DRILLS, comma separated, default all):
   random delay (0.5 s to CHAOS_KILL_MAX_SECONDS, 20 s; the run takes about 30 s), until
   that many runs were really killed; a run started at once is refused (the
   dead run still holds the setup); once the dead run is stale (its heartbeat is set back
-  by the 15 minutes the product waits) a normal sync runs to the end;
+  by the STALE_RUN_AFTER the product waits) a normal sync runs to the end;
 - ``storm``: a full sync of CHAOS_STORM_CONTACTS (1,000) while the sandbox refuses 30% of
   the requests with 429 and fails ~10% with 503 (and ~10% with 504), then normal syncs
   (still in the storm) until one succeeds without failures (at most 5);
@@ -20,7 +20,7 @@ Drills (CHAOS_DRILLS, comma separated, default all):
   2,000, at 50 ms per Graph operation) runs in a real `manage.py qcluster`; once it has
   done about a third, the whole qcluster (its process group: sentinel, workers, monitor,
   pusher) is killed with SIGKILL, and a new qcluster is started, as a restarted machine
-  would. Nothing else is done: the dispatcher's tick finds the run silent, marks it
+  would. Nothing else is done: the new cluster's tick finds the run silent, marks it
   Interrupted and queues the person's run again. Measured: the time from the kill until
   the setup is in sync (a run after the kill succeeded and both sides are equal).
   Target: within 3 minutes.

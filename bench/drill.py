@@ -495,7 +495,7 @@ def _check_production(stack: Stack, browser: Browser) -> list[str]:
 
 def _wait_healthy(stack: Stack) -> str:
     """/health/ over plain http, as a load balancer probes it: 200 within HEALTH_TIMEOUT
-    (the worker heartbeat check waits for the dispatcher's first tick)."""
+    (the worker heartbeat check waits for a cluster's first tick)."""
     deadline = time.monotonic() + HEALTH_TIMEOUT
     answer = None
     while time.monotonic() < deadline:

@@ -17,9 +17,9 @@ logger = logging.getLogger(__name__)
 
 # A run that has not shown a sign of life for this long is taken to be dead (its worker
 # was killed): its claim on the setup no longer blocks a new run. A live run beats at
-# least every sync.run.PULSE_SECONDS (20 s), whatever it is doing, so this is several
+# least every sync.run.PULSE_SECONDS (20 s), whatever it is doing, so this is three
 # missed beats.
-STALE_RUN_AFTER = timedelta(seconds=90)
+STALE_RUN_AFTER = timedelta(seconds=60)
 ACTIVE_STATUSES = (SyncRun.Status.QUEUED, SyncRun.Status.RUNNING)
 
 
@@ -117,7 +117,7 @@ def sync_runs_recover_stale(*, now=None) -> list[SyncRun]:
     person started with a button (or live sync started for their edits) queued again, so
     it carries on without another click or edit.
 
-    Called every minute (the job queue dispatcher's tick). Job Queue runs are not
+    Called every few seconds (each `qcluster`'s job queue tick). Job Queue runs are not
     queued again here: their entry's own lease expires and the job queue reruns it.
     Returns the runs queued in their place.
     """

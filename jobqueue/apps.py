@@ -1,13 +1,4 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
-
-
-def _ensure_dispatcher_schedule(sender, using: str = "default", **kwargs) -> None:
-    """After every migrate (and test database flush), make sure the dispatcher schedule exists."""
-    from jobqueue.services import dispatcher_schedule_ensure
-
-    if using == "default":
-        dispatcher_schedule_ensure()
 
 
 def _worker_started(sender, proc_name: str = "", **kwargs) -> None:
@@ -27,5 +18,4 @@ class JobQueueConfig(AppConfig):
     def ready(self) -> None:
         from django_q.signals import post_spawn
 
-        post_migrate.connect(_ensure_dispatcher_schedule, sender=self, dispatch_uid="jobqueue_dispatcher_schedule")
         post_spawn.connect(_worker_started, dispatch_uid="jobqueue_worker_started")

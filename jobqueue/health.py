@@ -1,10 +1,11 @@
 """The health endpoint for load balancers and monitors (`/health/`): the database, the
-job queue broker, and how long ago a worker last ran the job queue dispatcher.
+job queue broker, and how long ago a `qcluster` last completed a tick.
 
 Built on django-health-check: 200 when every check passes, 500 with the failing
 check's reason otherwise; `?format=json` or `Accept: application/json` for machines.
-Workers show they are alive by running the dispatcher (a django-q2 schedule, every
-minute): django-q2 records each run as a task, so its newest one is the heartbeat.
+Each `qcluster` shows it is alive by its ticker (jobqueue.ticker), which writes the
+cluster's heartbeat after every tick (every JOBQUEUE_TICK_SECONDS) in the cluster's main
+process, so busy workers do not make it late.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db.models import Max
 from django.utils import timezone
-from django_q.models import OrmQ, Task
+from django_q.models import OrmQ
 from health_check.base import HealthCheck
 from health_check.checks import Database
 from health_check.contrib.redis import Redis
@@ -23,27 +24,28 @@ from health_check.exceptions import ServiceUnavailable
 from health_check.views import HealthCheckView
 from redis.asyncio import Redis as RedisClient
 
-from jobqueue.services import DISPATCHER_FUNC
+from jobqueue.models import ClusterHeartbeat
 
-# The dispatcher runs every minute; a few missed ticks mean no worker is running it.
-WORKER_HEARTBEAT_MAX_AGE = timedelta(minutes=3)
+# Clusters tick every few seconds; a minute without one means none is running (or every
+# one's tick fails: their log says why).
+WORKER_HEARTBEAT_MAX_AGE = timedelta(seconds=60)
 
 
 @dataclasses.dataclass
 class WorkerHeartbeat(HealthCheck):
-    """A `qcluster` worker ran the job queue dispatcher within `max_age`."""
+    """A `qcluster` completed a job queue tick within `max_age`."""
 
     max_age: timedelta = WORKER_HEARTBEAT_MAX_AGE
 
     def run(self) -> None:
-        last = Task.objects.filter(func=DISPATCHER_FUNC).aggregate(last=Max("stopped"))["last"]
+        last = ClusterHeartbeat.objects.aggregate(last=Max("last_tick_at"))["last"]
         if last is None:
             raise ServiceUnavailable("No job queue worker has run yet: start `manage.py qcluster`.")
         age = timezone.now() - last
         if age > self.max_age:
             raise ServiceUnavailable(
-                f"No job queue worker has run for {int(age.total_seconds() // 60)} minutes (last at "
-                f"{last.isoformat(timespec='seconds')}): check the `manage.py qcluster` processes."
+                f"No job queue worker has ticked for {int(age.total_seconds())} seconds (last at "
+                f"{last.isoformat(timespec='seconds')}): check the `manage.py qcluster` processes and their log."
             )
 
 

@@ -247,3 +247,24 @@ class JobQueueLogEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.object_type_to_run} {self.object_id_to_run} {self.status} {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class ClusterHeartbeat(models.Model):
+    """One `manage.py qcluster` process, alive as of its last tick (jobqueue.ticker).
+
+    Its ticker writes ``last_tick_at`` after every completed tick, in the cluster's main
+    process, whatever its workers are doing: `/health/` reads the newest one. A row per
+    process start; rows of clusters gone for a week are removed when a cluster starts.
+    """
+
+    cluster_name = models.CharField(max_length=100)
+    host = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    last_tick_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        verbose_name = "Job Queue Cluster Heartbeat"
+
+    def __str__(self) -> str:
+        return f"{self.cluster_name} on {self.host} (pid {self.pid})"

@@ -2,7 +2,7 @@
 
 How an entry moves (Business Central's rules, made safe for several workers):
 
-- ``job_queue_dispatch`` (every minute, from a django-q2 schedule) first sweeps stale
+- ``job_queue_dispatch`` (every few seconds, from each cluster's ticker) first sweeps stale
   claims and expired entries, then claims each due Ready / Waiting entry with one
   conditional UPDATE (status Ready or Waiting, due, not expired) that sets it In Process
   with a fresh claim token and a lease. A partial unique index keeps one entry of a
@@ -40,7 +40,6 @@ from django.db import IntegrityError, transaction
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 from django_q.exceptions import TimeoutException
-from django_q.models import Schedule
 from django_q.tasks import async_task
 
 from jobqueue.models import JobQueueEntry, JobQueueLogEntry
@@ -52,8 +51,6 @@ logger = logging.getLogger(__name__)
 Status = JobQueueEntry.Status
 LogStatus = JobQueueLogEntry.Status
 
-DISPATCHER_SCHEDULE_NAME = "Job Queue Dispatcher"
-DISPATCHER_FUNC = "jobqueue.tasks.dispatch_due_entries"
 RUN_FUNC = "jobqueue.tasks.run_entry"
 LOG_RETENTION_DAYS = 7
 
@@ -72,7 +69,7 @@ class JobQueueError(Exception):
 
 @dataclass
 class DispatchReport:
-    """What one dispatcher tick did, for the django-q2 task result and tests."""
+    """What one dispatcher tick did, for the ticker's log and tests."""
 
     swept: int = 0
     expired: int = 0
@@ -102,26 +99,6 @@ def _due(now: datetime) -> Q:
     return (Q(earliest_start_at__isnull=True) | Q(earliest_start_at__lte=now)) & (
         Q(expires_at__isnull=True) | Q(expires_at__gt=now)
     )
-
-
-# --- The dispatcher schedule -------------------------------------------------------
-
-
-def dispatcher_schedule_ensure() -> tuple[Schedule, bool]:
-    """Create (or repair) the django-q2 schedule that runs the dispatcher every minute.
-    Idempotent; duplicates made by hand are removed. Returns (schedule, created)."""
-    schedules = list(Schedule.objects.filter(name=DISPATCHER_SCHEDULE_NAME).order_by("id"))
-    for duplicate in schedules[1:]:
-        duplicate.delete()
-    wanted = {"func": DISPATCHER_FUNC, "schedule_type": Schedule.MINUTES, "minutes": 1, "repeats": -1}
-    if not schedules:
-        return Schedule.objects.create(name=DISPATCHER_SCHEDULE_NAME, next_run=timezone.now(), **wanted), True
-    schedule = schedules[0]
-    if any(getattr(schedule, key) != value for key, value in wanted.items()):
-        for key, value in wanted.items():
-            setattr(schedule, key, value)
-        schedule.save()
-    return schedule, False
 
 
 # --- Card actions ------------------------------------------------------------------
@@ -397,15 +374,17 @@ def job_queue_dispatch(*, now: datetime | None = None) -> DispatchReport:
     priority and entry-number order (one per category) and queue its run."""
     now = now or timezone.now()
     report = DispatchReport(swept=job_queue_entries_sweep_stale(now), expired=job_queue_entries_expire(now))
+    due = list(
+        JobQueueEntry.objects.filter(_due(now), status__in=[Status.READY, Status.WAITING])
+        .order_by("priority", "id")
+        .values_list("pk", "category_code", "user_id")
+    )
+    if not due:
+        return report  # the usual tick: nothing due, no more queries
     busy = set(
         JobQueueEntry.objects.filter(status=Status.IN_PROCESS)
         .exclude(category_code="")
         .values_list("category_code", flat=True)
-    )
-    due = (
-        JobQueueEntry.objects.filter(_due(now), status__in=[Status.READY, Status.WAITING])
-        .order_by("priority", "id")
-        .values_list("pk", "category_code", "user_id")
     )
     claims = []
     for entry_id, category, user_id in due:

@@ -110,8 +110,9 @@ def _order(members: list[dict]) -> list[dict]:
     return done
 
 
-def batch_run(body: object, *, base_url: str, client_request_id: str | None) -> dict:
-    """Run a batch; return the `{"responses": [...]}` envelope."""
+def batch_run(body: object, *, base_url: str, client_request_id: str | None, authorization: str | None = None) -> dict:
+    """Run a batch; return the `{"responses": [...]}` envelope. Members are authorized by
+    the envelope's `authorization` (the `/subscriptions` operations read its claims)."""
     members = _order(_validate(body))
     started = clock.now()
     statuses: dict[str, int] = {}
@@ -123,7 +124,9 @@ def batch_run(body: object, *, base_url: str, client_request_id: str | None) -> 
             if failed:
                 answer = GraphResponse(424, error_body("FailedDependency", "The request depends on a failed request."))
             else:
-                answer, member_stall = _run_member(member, base_url, client_request_id, member["id"] in refused)
+                answer, member_stall = _run_member(
+                    member, base_url, client_request_id, member["id"] in refused, authorization
+                )
                 stall = max(stall, member_stall)
             statuses[member["id"]] = answer.status
             response = {"id": member["id"], "status": answer.status, "headers": answer.headers}
@@ -172,7 +175,7 @@ def _concurrency_slots(members: list[dict]) -> Iterator[set[str]]:
 
 
 def _run_member(
-    member: dict, base_url: str, client_request_id: str | None, slot_refused: bool
+    member: dict, base_url: str, client_request_id: str | None, slot_refused: bool, authorization: str | None
 ) -> tuple[GraphResponse, float]:
     """The member's answer, and how long a lost answer among it asks to stall."""
     if urlsplit(member["url"]).scheme:
@@ -184,6 +187,8 @@ def _run_member(
         return GraphResponse(400, body, {"Content-Type": "application/json"}), 0.0
     parts = urlsplit(member["url"])
     headers = {k.lower(): v for k, v in (member.get("headers") or {}).items()}
+    if authorization:
+        headers["authorization"] = authorization
     request = GraphRequest(
         method=member["method"].upper(),
         path="/" + parts.path.lstrip("/"),

@@ -52,7 +52,10 @@ class Call:
 
 
 Operation = Callable[[Call], GraphResponse]
+TenantOperation = Callable[[GraphRequest, tuple[str, ...]], GraphResponse]
 _routes: list[tuple[re.Pattern, dict[str, Operation]]] = []
+# Routes outside `/users/{u}` (`/subscriptions`): no mailbox, no mailbox knobs.
+_tenant_routes: list[tuple[re.Pattern, dict[str, TenantOperation]]] = []
 # Each route's path as one regex per segment, to name the segment Graph does not know.
 _segment_patterns: list[list[re.Pattern]] = []
 _SEGMENT_SLASH = re.compile(r"/(?![^\[]*\])")  # a `/` that is not inside a `[...]` class
@@ -63,6 +66,26 @@ def route(pattern: str, **methods: Operation) -> None:
     _routes.append((re.compile(f"^/?users/([^/]+){pattern}$"), methods))
     segments = ["users", "([^/]+)", *_SEGMENT_SLASH.split(pattern)[1:]]
     _segment_patterns.append([re.compile(f"^{segment}$") for segment in segments])
+
+
+def tenant_route(pattern: str, **methods: TenantOperation) -> None:
+    """Register the operations of a path outside `/users/{u}` (groups are passed as args)."""
+    _tenant_routes.append((re.compile(f"^/?{pattern}$"), methods))
+
+
+def _tenant_dispatch(request: GraphRequest) -> GraphResponse | None:
+    for pattern, methods in _tenant_routes:
+        match = pattern.match(request.path)
+        if match:
+            operation = methods.get(request.method)
+            if operation is None:
+                raise _method_not_allowed(request.method)
+            return operation(request, tuple(unquote(g) for g in match.groups()))
+    return None
+
+
+def _method_not_allowed(method: str) -> GraphError:
+    return GraphError(405, "Request_BadRequest", f"The HTTP method '{method}' is not allowed here.")
 
 
 def _resolve(request: GraphRequest) -> tuple[dict[str, Operation], tuple[str, ...]]:
@@ -117,10 +140,13 @@ def dispatch(request: GraphRequest, *, in_batch: bool = False, slot_refused: boo
     (`slot_refused`), and does not wait for latency here: the batch costs ceil(n/4)
     latencies as a whole, since Outlook runs at most 4 members at a time.
     """
+    answer = _tenant_dispatch(request)
+    if answer is not None:
+        return answer
     methods, args = _resolve(request)
     operation = methods.get(request.method)
     if operation is None:
-        raise GraphError(405, "Request_BadRequest", f"The HTTP method '{request.method}' is not allowed here.")
+        raise _method_not_allowed(request.method)
     mailbox = _mailbox(args[0])
     process_state_sync(mailbox)
     knobs = knobs_for(mailbox)

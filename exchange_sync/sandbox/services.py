@@ -19,6 +19,7 @@ from django.utils import timezone
 from . import ids
 from .errors import GraphError, not_found
 from .models import Contact, ContactEmail, DeltaExpiry, ExtendedProperty, Folder, Mailbox, ValueCopies
+from .notifications import CREATED, DELETED, UPDATED, ContactChange, contact_changed
 from .odata import canonical_property_id
 from .shapes import display_name_from_parts
 
@@ -29,7 +30,12 @@ KNOB_FIELDS = {
     "lost_create_rate": "lost_create_rate",
     "expire_delta": "delta_expiry",
     "access_denied": "is_access_denied",
+    "notification_drop_rate": "notification_drop_rate",
+    "notification_duplicate_rate": "notification_duplicate_rate",
+    "notification_delay_seconds": "notification_delay_seconds",
+    "notification_reorder": "is_notification_reordered",
 }
+_RATES = ("transient_rate", "lost_create_rate", "notification_drop_rate", "notification_duplicate_rate")
 
 
 def mailbox_add(email: str, *, display_name: str = "") -> tuple[Mailbox, bool]:
@@ -52,8 +58,9 @@ def mailbox_get(email: str) -> Mailbox:
 
 @transaction.atomic
 def mailbox_reset(email: str) -> Mailbox:
-    """Empty a mailbox (folders and contacts) and put its knobs back to the global defaults."""
+    """Empty a mailbox (folders, contacts, subscriptions) and put its knobs back to the global defaults."""
     mailbox = mailbox_get(email)
+    mailbox.subscriptions.all().delete()
     mailbox.folders.all().delete()
     mailbox_configure(
         email,
@@ -63,6 +70,10 @@ def mailbox_reset(email: str) -> Mailbox:
         lost_create_rate=None,
         expire_delta="",
         access_denied=False,
+        notification_drop_rate=0.0,
+        notification_duplicate_rate=0.0,
+        notification_delay_seconds=0.0,
+        notification_reorder=False,
     )
     return mailbox
 
@@ -71,7 +82,10 @@ def mailbox_configure(email: str, **knobs: object) -> Mailbox:
     """Set simulation knobs of a mailbox at run time; None (or "" for expire_delta) means global default.
 
     Knobs: latency_ms (int), throttle (bool), transient_rate (0..1), lost_create_rate (0..1),
-    expire_delta ("off" | "410" | "syncStateNotFound"), access_denied (bool). Also gives
+    expire_delta ("off" | "410" | "syncStateNotFound"), access_denied (bool); for change
+    notifications (see `notifications`): notification_drop_rate and
+    notification_duplicate_rate (0..1), notification_delay_seconds (>= 0),
+    notification_reorder (bool). Also gives
     the mailbox a new `knobs_version`, so the process serving Graph restarts the
     mailbox's seeded random sequence and throttle window at its next request on it.
     """
@@ -80,8 +94,10 @@ def mailbox_configure(email: str, **knobs: object) -> Mailbox:
     if unknown:
         raise TypeError(f"Unknown sandbox knobs: {', '.join(sorted(unknown))}")
     for knob, value in knobs.items():
-        if knob in ("transient_rate", "lost_create_rate") and value is not None and not 0 <= float(value) <= 1:
+        if knob in _RATES and value is not None and not 0 <= float(value) <= 1:
             raise ValueError(f"{knob} must be between 0 and 1")
+        if knob == "notification_delay_seconds" and float(value) < 0:
+            raise ValueError("notification_delay_seconds must not be negative")
         if knob == "expire_delta" and value not in ("", None, *DeltaExpiry.values):
             raise ValueError(f"expire_delta must be one of {', '.join(DeltaExpiry.values)}")
         setattr(mailbox, KNOB_FIELDS[knob], value if knob != "expire_delta" else (value or ""))
@@ -239,6 +255,7 @@ def contact_create(folder: Folder, properties: dict, extended: Iterable[dict] = 
     )
     _index_contact(contact)
     _set_extended(contact, extended)
+    _notify_on_commit(contact, folder, CREATED)
     return contact
 
 
@@ -267,6 +284,7 @@ def contact_update(
     if "emailAddresses" in properties:
         _index_contact(contact)
     _set_extended(contact, extended)
+    _notify_on_commit(contact, contact.folder, UPDATED)
     return contact
 
 
@@ -284,6 +302,7 @@ def contact_delete(contact_pk: int, *, if_match: str | None = None) -> None:
     contact.seq = _next_seq(contact.folder.mailbox)
     contact.modified_at = timezone.now()
     contact.save(update_fields=["is_deleted", "data", "seq", "modified_at"])
+    _notify_on_commit(contact, contact.folder, DELETED)
 
 
 @transaction.atomic
@@ -321,6 +340,8 @@ def contact_move(contact_pk: int, destination: Folder) -> Contact:
     contact.seq = _next_seq(contact.folder.mailbox)
     contact.modified_at = now
     contact.save(update_fields=["is_deleted", "data", "seq", "modified_at"])
+    _notify_on_commit(contact, contact.folder, DELETED)
+    _notify_on_commit(moved, destination, CREATED)
     return moved
 
 
@@ -328,6 +349,20 @@ def contact_to_deleted_items(contact_pk: int) -> Contact:
     """Delete a contact as a person does in Outlook: it moves to Deleted Items (see `contact_move`)."""
     contact = Contact.objects.select_related("mailbox").get(pk=contact_pk)
     return contact_move(contact_pk, deleted_items_folder(contact.mailbox))
+
+
+def _notify_on_commit(contact: Contact, folder: Folder, change_type: str) -> None:
+    """Queue the change's notifications once it commits (never for a rolled-back change)."""
+    change = ContactChange(
+        mailbox_id=contact.mailbox_id,
+        folder_id=folder.pk,
+        is_contact_folder=folder.well_known_name != DELETED_ITEMS,
+        change_type=change_type,
+        graph_id=contact.graph_id,
+        immutable_id=contact.immutable_id,
+        change_key=None if change_type == DELETED else contact.change_key,
+    )
+    transaction.on_commit(lambda: contact_changed(change))
 
 
 def _check_if_match(contact: Contact, if_match: str | None) -> None:

@@ -38,26 +38,3 @@ def append_to_file(parameter_string: str, user) -> str:
     with path.open("a") as f:
         f.write(f"ran as {user.get_username()}\n")
     return "appended"
-
-
-def dispatch_tick_in_each_cluster(ticks_file: str) -> str:
-    """A dispatcher tick that first notes which cluster runs it (its process group: each
-    test cluster has its own) and holds until ticks run in two clusters, so both
-    clusters dispatch at the same time. Ticks stop holding 30 s after the first one
-    began (a cluster that never ticks then shows in the file, not as a hang)."""
-    import os
-    import time
-
-    from jobqueue.tasks import dispatch_due_entries
-
-    path = Path(ticks_file)
-    with path.open("a") as f:
-        f.write(f"{os.getpgid(0)} {time.time()}\n")
-
-    def ticks() -> list[tuple[str, float]]:
-        return [(group, float(at)) for group, at in (line.split() for line in path.read_text().splitlines())]
-
-    deadline = ticks()[0][1] + 30
-    while len({group for group, _ in ticks()}) < 2 and time.time() < deadline:
-        time.sleep(0.1)
-    return dispatch_due_entries()

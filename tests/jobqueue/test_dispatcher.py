@@ -218,8 +218,8 @@ def test_it_runs_the_object_as_the_entry_user_not_the_one_who_set_it_ready(make_
     assert test_objects == [("", "owner")]
 
 
-def test_the_dispatch_task_reports_what_it_did(make_entry):
-    from jobqueue.tasks import dispatch_due_entries
+def test_the_tick_reports_what_it_did(make_entry):
+    from jobqueue.ticker import tick
 
     ready(make_entry())
-    assert dispatch_due_entries() == "claimed 1, waiting 0, expired 0, swept 0"
+    assert str(tick()) == "claimed 1, waiting 0, expired 0, swept 0"

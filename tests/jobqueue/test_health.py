@@ -8,23 +8,22 @@ from datetime import timedelta
 import pytest
 from django.test import override_settings
 from django.utils import timezone
-from django_q.models import Task
 
-from jobqueue.services import DISPATCHER_FUNC
+from jobqueue.models import ClusterHeartbeat
 
 # The checks run in a thread of their own, which sees only committed rows.
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _tick(minutes_ago: float, func: str = DISPATCHER_FUNC) -> None:
-    stopped = timezone.now() - timedelta(minutes=minutes_ago)
-    Task.objects.create(
-        id=f"t{Task.objects.count()}-{minutes_ago}",
-        name=f"tick {minutes_ago}",
-        func=func,
-        started=stopped,
-        stopped=stopped,
-        success=True,
+def _tick(seconds_ago: float) -> None:
+    """A cluster whose ticker last completed a tick `seconds_ago`."""
+    now = timezone.now()
+    ClusterHeartbeat.objects.create(
+        cluster_name="bcsync",
+        host="worker-1",
+        pid=1000 + ClusterHeartbeat.objects.count(),
+        started_at=now - timedelta(hours=1),
+        last_tick_at=now - timedelta(seconds=seconds_ago),
     )
 
 
@@ -33,8 +32,8 @@ def _health(client):
     return response.status_code, response.json()
 
 
-def test_it_is_healthy_when_a_worker_ran_the_dispatcher_a_minute_ago(client):
-    _tick(minutes_ago=1)
+def test_it_is_healthy_when_a_cluster_ticked_seconds_ago(client):
+    _tick(seconds_ago=3)
 
     status, checks = _health(client)
 
@@ -43,15 +42,30 @@ def test_it_is_healthy_when_a_worker_ran_the_dispatcher_a_minute_ago(client):
     assert any("WorkerHeartbeat" in name for name in checks)
 
 
-def test_it_is_unhealthy_when_no_worker_ran_for_a_few_minutes(client):
-    _tick(minutes_ago=10)
-    _tick(minutes_ago=0.5, func="exchange_sync.tasks.sync_setup_task")  # other tasks are no heartbeat
+def test_it_reads_the_newest_heartbeat_of_all_clusters(client):
+    _tick(seconds_ago=600)  # a cluster gone for ten minutes
+    _tick(seconds_ago=2)
+
+    assert _health(client)[0] == 200
+
+
+def test_it_is_unhealthy_when_no_cluster_ticked_for_over_a_minute(client):
+    _tick(seconds_ago=90)
 
     status, checks = _health(client)
 
     assert status == 500
     (reason,) = [value for name, value in checks.items() if "WorkerHeartbeat" in name]
-    assert "No job queue worker has run for 10 minutes" in reason
+    assert "No job queue worker has ticked for 90 seconds" in reason
+
+
+def test_a_started_cluster_that_never_completed_a_tick_is_no_heartbeat(client):
+    ClusterHeartbeat.objects.create(cluster_name="bcsync", host="worker-1", pid=1, started_at=timezone.now())
+
+    status, checks = _health(client)
+
+    assert status == 500
+    assert any("start `manage.py qcluster`" in value for value in checks.values())
 
 
 def test_it_is_unhealthy_before_any_worker_ever_ran(client):
@@ -62,7 +76,7 @@ def test_it_is_unhealthy_before_any_worker_ever_ran(client):
 
 
 def test_it_checks_the_redis_broker_when_one_is_configured(client):
-    _tick(minutes_ago=1)
+    _tick(seconds_ago=3)
     # Nothing listens on port 1: the broker check fails and says why, naming no host.
     with override_settings(REDIS_URL="redis://127.0.0.1:1/0"):
         status, checks = _health(client)
@@ -74,7 +88,7 @@ def test_it_checks_the_redis_broker_when_one_is_configured(client):
 
 def test_it_needs_no_sign_in_and_is_never_redirected_to_https(client, settings):
     settings.SECURE_SSL_REDIRECT = True
-    _tick(minutes_ago=1)
+    _tick(seconds_ago=3)
 
     assert client.get("/health/", HTTP_ACCEPT="application/json").status_code == 200
     assert client.get("/admin/login/").status_code == 301

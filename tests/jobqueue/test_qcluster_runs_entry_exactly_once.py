@@ -1,6 +1,7 @@
 """Two real qcluster processes on the configured broker (ORM on SQLite by default, Redis
-and PostgreSQL when REDIS_URL / DATABASE_URL are set) run a due entry exactly once, even
-when both receive dispatcher ticks at the same time (checked: both clusters ran ticks)."""
+and PostgreSQL when REDIS_URL / DATABASE_URL are set) run a due entry exactly once, though
+both clusters' tickers tick at the same moments (each waits for the same whole second of
+the clock) when the entry comes due."""
 
 from __future__ import annotations
 
@@ -10,25 +11,23 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 from django_q.models import Task
-from django_q.tasks import async_task
 
 from jobqueue import services
-from jobqueue.models import JobQueueEntry, JobQueueLogEntry
+from jobqueue.models import ClusterHeartbeat, JobQueueEntry, JobQueueLogEntry
 from tests.jobqueue.objects_for_tests import APPEND_TO_FILE
 
 HELPER = Path(__file__).with_name("qcluster_with_test_objects.py")
-TICKS = 8
-STARTUP_SECONDS = 30
+STARTUP_SECONDS = 60
 RUN_SECONDS = 90
-# A dispatcher tick that notes which cluster ran it, and waits for a tick in the other.
-TICK = "tests.jobqueue.objects_for_tests.dispatch_tick_in_each_cluster"
 
 
 def _database_url() -> str:
@@ -50,6 +49,8 @@ def _start_cluster(queue: str, log_path: Path) -> subprocess.Popen:
         "BCSYNC_TEST_QUEUE": settings.Q_CLUSTER["name"],
         "Q_SYNC": "false",
         "Q_WORKERS": "2",
+        "JOBQUEUE_TICK_SECONDS": "0.5",
+        "JOBQUEUE_TEST_ALIGNED_TICKS": "1",
     }
     log = log_path.open("w")
     return subprocess.Popen(
@@ -88,41 +89,42 @@ def _wait_until(condition, seconds: float, what: str, clusters: list[subprocess.
 
 @pytest.mark.django_db(transaction=True)
 def test_two_qclusters_run_a_due_entry_exactly_once(make_entry, tmp_path):
-    runs, ticks = tmp_path / "runs.txt", tmp_path / "ticks.txt"
-    entry = services.job_queue_entry_set_ready(make_entry(APPEND_TO_FILE, parameter_string=f"FILE={runs}"))
+    runs = tmp_path / "runs.txt"
     queue = f"jobqueue-test-{uuid.uuid4().hex[:12]}"
     logs = [tmp_path / "cluster-a.log", tmp_path / "cluster-b.log"]
     clusters = []
     try:
         clusters = [_start_cluster(queue, path) for path in logs]
+        # Both tickers are ticking: each cluster has written its heartbeat.
         _wait_until(
-            lambda: all("running." in path.read_text() for path in logs),
+            lambda: ClusterHeartbeat.objects.filter(last_tick_at__isnull=False).count() == 2,
             STARTUP_SECONDS,
-            "both clusters",
+            "both clusters' first tick",
             clusters,
             logs,
         )
-        # Several ticks at once, as when the scheduler fires in both clusters.
-        for _ in range(TICKS):
-            async_task(TICK, str(ticks), cluster=queue)
+        # Due at a whole second a little ahead, when both clusters tick at once.
+        due_at = (timezone.now() + timedelta(seconds=3)).replace(microsecond=0)
+        entry = services.job_queue_entry_set_ready(
+            make_entry(APPEND_TO_FILE, parameter_string=f"FILE={runs}", earliest_start_at=due_at)
+        )
+        assert entry.earliest_start_at == due_at
 
         def all_done() -> bool:
-            ticks = Task.objects.filter(func=TICK, success=True).count()
             return (
-                ticks == TICKS
-                and JobQueueLogEntry.objects.filter(entry_id=entry.pk)
+                JobQueueLogEntry.objects.filter(entry_id=entry.pk)
                 .exclude(status=JobQueueLogEntry.Status.IN_PROCESS)
                 .exists()
             )
 
-        _wait_until(all_done, RUN_SECONDS, "the ticks and the run", clusters, logs)
-        time.sleep(1)  # let a (wrong) second run show up
+        _wait_until(all_done, RUN_SECONDS, "the run", clusters, logs)
+        time.sleep(3)  # let a (wrong) second run show up
+        ticked = ClusterHeartbeat.objects.filter(last_tick_at__gt=due_at).count()
     finally:
         for process in clusters:
             _stop(process)
 
-    ticked = {int(line.split()[0]) for line in ticks.read_text().splitlines()}
-    assert ticked == {process.pid for process in clusters}  # both clusters ran ticks
+    assert ticked == 2  # both clusters were ticking when the entry came due
     assert runs.read_text().splitlines() == ["ran as runner"]
     assert list(JobQueueLogEntry.objects.filter(entry_id=entry.pk).values_list("status", flat=True)) == ["Success"]
     assert Task.objects.filter(func="jobqueue.tasks.run_entry").count() == 1

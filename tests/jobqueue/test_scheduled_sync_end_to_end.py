@@ -1,6 +1,6 @@
-"""The scheduled path as it runs in production, nothing mocked: a dispatcher tick on
-the queue, a real `manage.py qcluster` worker, the due Codeunit 6700 entry, one sync
-task per mailbox, each syncing its mailbox in the sandbox over HTTP."""
+"""The scheduled path as it runs in production, nothing mocked: a real `manage.py
+qcluster` whose ticker dispatches the due Codeunit 6700 entry, one sync task per
+mailbox, each syncing its mailbox in the sandbox over HTTP."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import time
 
 import pytest
 from django_q.models import Task
-from django_q.tasks import async_task
 
 from exchange_sync.models import ExchangeSyncSetup, SyncRun
 from exchange_sync.sandbox.models import Contact as OutlookContact
@@ -20,11 +19,7 @@ from tests.browser.conftest import sandbox_site, worker  # noqa: F401 (fixtures:
 from tests.factories import make_person, make_user
 
 MAILBOXES = ("ann@cronus.example", "bob@cronus.example")
-TICK, RUN_ENTRY, SYNC_TASK = (
-    "jobqueue.tasks.dispatch_due_entries",
-    "jobqueue.tasks.run_entry",
-    "exchange_sync.tasks.sync_run_task",
-)
+RUN_ENTRY, SYNC_TASK = "jobqueue.tasks.run_entry", "exchange_sync.tasks.sync_run_task"
 
 
 def _wait_for(condition, what: str, seconds: float = 120) -> None:
@@ -36,21 +31,20 @@ def _wait_for(condition, what: str, seconds: float = 120) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_dispatcher_tick_runs_the_contact_sync_entry_and_each_mailbox_syncs_in_its_own_task(sandbox_site, worker):  # noqa: F811
+def test_the_clusters_tick_runs_the_due_contact_sync_entry_and_each_mailbox_syncs_in_its_own_task(sandbox_site, worker):  # noqa: F811
     people = [make_person() for _ in range(3)]
     setups = []
     for address in MAILBOXES:
         mailbox_add(address)
         setups.append(ExchangeSyncSetup.objects.create(user=make_user(address.split("@")[0], mailbox=address)))
     boss = make_user("boss", is_superuser=True)
-    # Codeunit 6700 without USER=: every setup with background sync enabled.
+    # Codeunit 6700 without USER=: every setup with background sync enabled. Ready and
+    # due now: the worker's ticker dispatches it, nothing else is queued by hand.
     entry = services.job_queue_entry_set_ready(
         JobQueueEntry.objects.create(
             user=boss, object_type_to_run=ObjectType.CODEUNIT, object_id_to_run=CONTACT_SYNC_CODEUNIT_ID
         )
     )
-
-    async_task(TICK, task_name="dispatcher tick")  # as the dispatcher schedule queues it every minute
 
     def both_synced() -> bool:
         return SyncRun.objects.filter(status__in=SyncRun.FINISHED).count() >= len(MAILBOXES)

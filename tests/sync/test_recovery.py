@@ -1,5 +1,5 @@
 """A run whose worker died (no sign of life for STALE_RUN_AFTER) does not block its setup:
-the dispatcher's tick marks it Interrupted, releases the setup and queues a run a person
+the job queue's tick (every qcluster's ticker) marks it Interrupted, releases the setup and queues a run a person
 started with a button again; a person pressing Sync takes over at once."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from exchange_sync import services
 from exchange_sync.models import ExchangeSyncSetup, SyncRun
-from jobqueue.tasks import dispatch_due_entries
+from jobqueue.ticker import tick
 from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db
@@ -36,12 +36,12 @@ def test_the_tick_interrupts_a_dead_button_run_releases_the_setup_and_queues_it_
     dead = _running(setup, silent_for=services.STALE_RUN_AFTER + timedelta(seconds=1))
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        dispatch_due_entries()
+        tick()
 
     dead.refresh_from_db()
     setup.refresh_from_db()
     assert dead.status == SyncRun.Status.INTERRUPTED
-    assert "no sign of life for 90 seconds" in dead.error
+    assert "no sign of life for 60 seconds" in dead.error
     assert setup.running_run is None
     (again,) = setup.runs.filter(status=SyncRun.Status.QUEUED)
     assert (again.kind, again.trigger, again.requested_by) == (dead.kind, dead.trigger, dead.requested_by)
@@ -51,7 +51,7 @@ def test_the_tick_interrupts_a_dead_button_run_releases_the_setup_and_queues_it_
 def test_a_run_still_beating_is_left_alone(setup):
     alive = _running(setup, silent_for=services.STALE_RUN_AFTER - timedelta(seconds=5))
 
-    dispatch_due_entries()
+    tick()
 
     alive.refresh_from_db()
     setup.refresh_from_db()
@@ -63,7 +63,7 @@ def test_a_run_still_beating_is_left_alone(setup):
 def test_a_dead_job_queue_run_is_interrupted_but_left_to_its_entry_to_rerun(setup):
     dead = _running(setup, silent_for=timedelta(minutes=5), trigger=SyncRun.Trigger.JOB)
 
-    dispatch_due_entries()
+    tick()
 
     dead.refresh_from_db()
     assert dead.status == SyncRun.Status.INTERRUPTED

@@ -15,6 +15,11 @@ a stop handler of its own in front of the cluster's:
   processes are killed, as a crash would: the sync is built to survive that (pending
   creates are found again by their stamp; the next run takes over the setup).
 
+The cluster's main process also runs the job queue's ticker (jobqueue.ticker): dead
+sync runs recovered and due Job Queue Entries dispatched every JOBQUEUE_TICK_SECONDS,
+beside the workers rather than in their queue. It starts once the cluster's processes
+are forked (so none of them inherits the thread) and stops at the first stop signal.
+
 Only the worker processes react to SIGUSR1: the cluster's other processes inherit it
 ignored. Upstream, django-q2 waits for tasks without a bound, and its signal handler
 can deadlock (https://github.com/django-q2/django-q2/issues/346); neither is changed
@@ -28,17 +33,23 @@ import logging
 import os
 import signal
 import threading
+import time
 from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import CommandError
 from django_q.cluster import Cluster
+from django_q.conf import Conf
 from django_q.management.commands.qcluster import Command as DjangoQClusterCommand
+
+from jobqueue.ticker import Ticker
 
 logger = logging.getLogger(__name__)
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 WORKER_STOP_SIGNAL = signal.SIGUSR1
+# How long a stopped cluster waits for the ticker to end the tick it is on.
+TICKER_JOIN_SECONDS = 10.0
 
 
 class Command(DjangoQClusterCommand):
@@ -54,27 +65,40 @@ class Command(DjangoQClusterCommand):
         # when they start (jobqueue.apps), so only they react to it.
         signal.signal(WORKER_STOP_SIGNAL, signal.SIG_IGN)
         cluster = Cluster()
-        stop = _BoundedStop(cluster, settings.Q_STOP_TIMEOUT)
+        ticker = Ticker(Conf.CLUSTER_NAME)
+        stop = _BoundedStop(cluster, settings.Q_STOP_TIMEOUT, ticker)
         for signum in STOP_SIGNALS:
             signal.signal(signum, stop.on_signal)
         cluster.start()
         if options.get("run_once"):
             cluster.stop()
+            return
+        if stop.started:  # a stop signal came while the cluster was starting
+            return
+        ticker.start()
+        # Wait here while the cluster runs (the stop signal's handler runs in this thread),
+        # then let the ticker finish the tick it is on.
+        while cluster.sentinel.is_alive():
+            time.sleep(0.5)
+        ticker.stop()
+        ticker.join(TICKER_JOIN_SECONDS)
 
 
 class _BoundedStop:
-    """The stop signal's handler: warn the workers, start the deadline, then stop as
-    django-q2 does."""
+    """The stop signal's handler: stop the ticker, warn the workers, start the deadline,
+    then stop as django-q2 does."""
 
-    def __init__(self, cluster, timeout: float) -> None:
+    def __init__(self, cluster, timeout: float, ticker: Ticker) -> None:
         self.cluster = cluster
         self.timeout = timeout
+        self.ticker = ticker
         self.started = False
         self.killed = False
 
     def on_signal(self, signum, frame) -> None:
         if not self.started:
             self.started = True
+            self.ticker.stop()  # no new dispatch while the cluster stops
             sentinel = self.cluster.sentinel
             if sentinel is not None and sentinel.pid:
                 for pid in _children(sentinel.pid):
