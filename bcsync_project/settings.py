@@ -145,6 +145,10 @@ Q_STOP_TIMEOUT = env.float("Q_STOP_TIMEOUT", default=25.0)
 # Seconds between the ticks of each `qcluster`'s job queue ticker (jobqueue.ticker):
 # dead sync runs recovered, due Job Queue Entries dispatched, the cluster's heartbeat.
 JOBQUEUE_TICK_SECONDS = env.float("JOBQUEUE_TICK_SECONDS", default=2.0)
+# Live sync (exchange_sync/live/): a saved contact's run waits this many seconds for
+# more edits, and never more than the maximum after the first one.
+LIVE_SYNC_DEBOUNCE_SECONDS = env.float("LIVE_SYNC_DEBOUNCE_SECONDS", default=2.0)
+LIVE_SYNC_MAX_DELAY_SECONDS = env.float("LIVE_SYNC_MAX_DELAY_SECONDS", default=5.0)
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
