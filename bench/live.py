@@ -1,10 +1,11 @@
 """`make bench`, scenario ``live``: how fast a Business Central edit reaches Outlook by
 live sync, with 150 ms per Graph operation and Outlook's throttle on.
 
-The job queue's ticker is not wired to live sync yet, so this process plays the job
-queue itself: a dispatcher thread calls `live_runs_dispatch` every 2 seconds (as the
-ticker will) and a worker thread carries out each queued run with the task a qcluster
-runs (`exchange_sync.tasks.sync_run_task`), one at a time. An observer thread reads the
+This process plays one job queue cluster: the job queue's own ticker thread
+(`jobqueue.ticker.Ticker`, every JOBQUEUE_TICK_SECONDS, 2 s) queues the live runs that
+are due, as it does in each `manage.py qcluster`, and a worker thread carries out each
+queued run with the task a qcluster runs (`exchange_sync.tasks.sync_run_task`), one at
+a time. An observer thread reads the
 folder back through Graph (one listing request per poll) and notes when each edited
 value is readable there.
 
@@ -31,7 +32,6 @@ from django.utils import timezone
 
 from bench.world import World
 
-TICK_SECONDS = 2.0
 POLL_SECONDS = 0.5
 
 
@@ -51,15 +51,15 @@ class LiveFigures:
 
 
 class JobQueue:
-    """The dispatcher tick and one worker, in threads of this process."""
+    """The job queue's ticker and one worker, in threads of this process."""
 
     def __init__(self) -> None:
+        from jobqueue.ticker import Ticker
+
         self.tasks: queue.Queue[int] = queue.Queue()
         self.stopped = threading.Event()
-        self.threads = [
-            threading.Thread(target=self._tick, name="live-dispatch", daemon=True),
-            threading.Thread(target=self._work, name="live-worker", daemon=True),
-        ]
+        self.ticker = Ticker("bench-live")
+        self.threads = [self.ticker, threading.Thread(target=self._work, name="live-worker", daemon=True)]
         self._queue_patch = mock.patch("django_q.tasks.async_task", self._enqueue)
 
     def _enqueue(self, func: str, run_id: int, **kwargs) -> None:
@@ -73,18 +73,10 @@ class JobQueue:
 
     def __exit__(self, *exc) -> None:
         self.stopped.set()
+        self.ticker.stop()
         for thread in self.threads:
             thread.join()
         self._queue_patch.stop()
-
-    def _tick(self) -> None:
-        from exchange_sync.live import live_runs_dispatch
-
-        try:
-            while not self.stopped.wait(TICK_SECONDS):
-                live_runs_dispatch(timezone.now())
-        finally:
-            connection.close()
 
     def _work(self) -> None:
         from exchange_sync.tasks import sync_run_task
@@ -239,9 +231,8 @@ def burst(stage, say, *, edits: int = 1_000) -> LiveFigures:
 
 def report(spread: LiveFigures | None, burst_figures: LiveFigures | None) -> str:
     lines = [
-        "Live sync (BC -> Outlook), 150 ms per Graph operation, throttle on; live_runs_dispatch driven every 2 s "
-        "by a thread of the bench (the job queue's ticker is not wired yet), runs carried out one at a time by "
-        "the worker task in a thread:",
+        "Live sync (BC -> Outlook), 150 ms per Graph operation, throttle on; the job queue's ticker (every 2 s) "
+        "queues the due runs, carried out one at a time by the worker task in a thread:",
         "",
         "| scenario | edits | p50 s | p95 s | max s | live runs | Graph requests | total s | not seen "
         "| reads refused | target |",
