@@ -109,19 +109,32 @@ def _mailbox(user: str) -> Mailbox:
     return mailbox
 
 
-def dispatch(request: GraphRequest, *, in_batch: bool = False, slot_refused: bool = False) -> GraphResponse:
+def dispatch(
+    request: GraphRequest,
+    *,
+    in_batch: bool = False,
+    slot_refused: bool = False,
+    mailboxes: dict[str, Mailbox | None] | None = None,
+) -> GraphResponse:
     """Answer one request; raise GraphError for an error answer.
 
     A batch member (`in_batch`) runs in the concurrency slots its batch holds, or is
     refused with 429 ApplicationThrottled when its batch got no slot for it
     (`slot_refused`), and does not wait for latency here: the batch costs ceil(n/4)
     latencies as a whole, since Outlook runs at most 4 members at a time.
+    `mailboxes` are the batch's mailboxes by `/users/{user}` segment, read once for
+    all its members (nothing a Graph request does changes a mailbox row's knobs).
     """
     methods, args = _resolve(request)
     operation = methods.get(request.method)
     if operation is None:
         raise GraphError(405, "Request_BadRequest", f"The HTTP method '{request.method}' is not allowed here.")
-    mailbox = _mailbox(args[0])
+    if mailboxes is not None and args[0] in mailboxes:
+        mailbox = mailboxes[args[0]]
+        if mailbox is None:
+            raise invalid_user(args[0])
+    else:
+        mailbox = _mailbox(args[0])
     process_state_sync(mailbox)
     knobs = knobs_for(mailbox)
     if knobs.is_access_denied:

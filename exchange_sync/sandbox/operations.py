@@ -90,7 +90,9 @@ def _folder(call: Call, folder_id: str) -> Folder:
         return services.default_folder(call.mailbox)
     if kind != ids.FOLDER:
         raise not_found()
-    folder = Folder.objects.filter(graph_id=folder_id, mailbox=call.mailbox).select_related("parent").first()
+    # Unordered and without its parent (read when rendered): this runs for every
+    # contact request, and Django compiles a plain lookup much faster.
+    folder = next(iter(Folder.objects.filter(graph_id=folder_id, mailbox=call.mailbox).order_by()), None)
     if folder is None and folder_id == services.deleted_items_folder_id(call.mailbox):
         folder = services.deleted_items_folder(call.mailbox)
     if folder is None:
