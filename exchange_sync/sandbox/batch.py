@@ -30,7 +30,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from . import clock
 from .errors import GraphError, LostAnswer, bad_request, error_body
-from .graph import GraphRequest, GraphResponse, dispatch, mailbox_find
+from .graph import BatchReads, GraphRequest, GraphResponse, dispatch, mailbox_find
 from .knobs import knobs_for
 from .models import Mailbox
 from .throttle import slots_give_back, slots_take
@@ -117,16 +117,14 @@ def batch_run(body: object, *, base_url: str, client_request_id: str | None) -> 
     statuses: dict[str, int] = {}
     responses = []
     stall = 0.0
-    mailboxes: dict[str, Mailbox | None] = {}
-    with _concurrency_slots(members, mailboxes) as refused:
+    reads = BatchReads()
+    with _concurrency_slots(members, reads.mailboxes) as refused:
         for member in members:
             failed = [d for d in _depends_on(member) if statuses.get(d, 500) >= 400]
             if failed:
                 answer = GraphResponse(424, error_body("FailedDependency", "The request depends on a failed request."))
             else:
-                answer, member_stall = _run_member(
-                    member, base_url, client_request_id, member["id"] in refused, mailboxes
-                )
+                answer, member_stall = _run_member(member, base_url, client_request_id, member["id"] in refused, reads)
                 stall = max(stall, member_stall)
             statuses[member["id"]] = answer.status
             response = {"id": member["id"], "status": answer.status, "headers": answer.headers}
@@ -179,7 +177,7 @@ def _run_member(
     base_url: str,
     client_request_id: str | None,
     slot_refused: bool,
-    mailboxes: dict[str, Mailbox | None],
+    reads: BatchReads,
 ) -> tuple[GraphResponse, float]:
     """The member's answer, and how long a lost answer among it asks to stall."""
     if urlsplit(member["url"]).scheme:
@@ -201,7 +199,7 @@ def _run_member(
     )
     stall = 0.0
     try:
-        answer = dispatch(request, in_batch=True, slot_refused=slot_refused, mailboxes=mailboxes)
+        answer = dispatch(request, in_batch=True, slot_refused=slot_refused, reads=reads)
     except GraphError as error:
         body = error_body(error.code, error.message, client_request_id)
         answer = GraphResponse(error.status, body, error.headers)
