@@ -20,13 +20,14 @@ the database's tree counts every database on that server), the harness itself, t
 machine, and "other" (the kernel, and anyone else's processes on a shared machine).
 CPU time per contact holds on a busy machine where wall times do not.
 
-What saturates is the machine's CPU (2 cores here): the round of 16 workers is CPU-bound
-and the others wait on Graph. Measured on a shared machine (load 4-5), 2026-12-03, one
-round of 16 workers, 40 x 250: 34.7 s, 287.8 contacts/s, CPU per contact sandbox 2.10,
-workers 0.69, database 1.38, harness 0.06, machine 6.53 ms (others included). Before
-the fixes of that day (sandbox writes, link updates, the sandbox's connections): 70.0 s,
-142.8 contacts/s on a quiet machine; on the shared one sandbox 8.69, workers 2.55,
-database 4.45 ms per contact (16 x 250).
+What saturates is the machine's CPU (2 cores here): the rounds of 8 and 16 workers are
+CPU-bound and the smaller ones wait on Graph. Measured on a shared machine (load 3-5),
+2026-12-03, 40 x 250, in separate runs: 1 worker 431.4 s (23.2 contacts/s), 8 workers
+60.5 s (165.3, 7.13x), 16 workers 34.7 s (287.8, 12.4x); CPU per contact at 16:
+sandbox 2.10, workers 0.69, database 1.38, harness 0.06 ms, the machine 6.53 ms (others
+included). Before the fixes of that day (sandbox writes, link updates, the sandbox's
+connections): 16 workers 70.0 s, 142.8 contacts/s on a quiet machine; on the shared
+one sandbox 8.69, workers 2.55, database 4.45 ms per contact (16 x 250).
 
 The sandbox stands in for Outlook, and it is served here by gunicorn, BENCH_SANDBOX_PROCESSES
 (2) processes of BENCH_SANDBOX_THREADS (16) threads each: one Python process (the GIL)
