@@ -22,8 +22,9 @@ CPU time per contact holds on a busy machine where wall times do not.
 
 What saturates is the machine's CPU (2 cores here): the rounds of 8 and 16 workers are
 CPU-bound and the smaller ones wait on Graph. Measured on a shared machine (load 3-5),
-2026-12-03, 40 x 250, in separate runs: 1 worker 431.4 s (23.2 contacts/s), 8 workers
-60.5 s (165.3, 7.13x), 16 workers 34.7 s (287.8, 12.4x); CPU per contact at 16:
+2026-12-03, 40 x 250, in separate runs: 1 worker 431.4 s (23.2 contacts/s), 2 workers
+217.1 s (46.1, 1.99x), 4 workers 110.4 s (90.6, 3.91x), 8 workers 60.5 s (165.3,
+7.13x), 16 workers 34.7 s (287.8, 12.4x); CPU per contact at 16:
 sandbox 2.10, workers 0.69, database 1.38, harness 0.06 ms, the machine 6.53 ms (others
 included). Before the fixes of that day (sandbox writes, link updates, the sandbox's
 connections): 16 workers 70.0 s, 142.8 contacts/s on a quiet machine; on the shared
