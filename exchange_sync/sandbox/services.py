@@ -12,8 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
 from django.utils import timezone
 
 from . import ids
@@ -106,9 +105,14 @@ def mailbox_configure(email: str, **knobs: object) -> Mailbox:
     return mailbox
 
 
-def _next_seq(mailbox: Mailbox) -> int:
-    Mailbox.objects.filter(pk=mailbox.pk).update(change_seq=F("change_seq") + 1)
-    return Mailbox.objects.values_list("change_seq", flat=True).get(pk=mailbox.pk)
+def _next_seq(mailbox_id: int) -> int:
+    """Take the mailbox's next change counter value: one UPDATE ... RETURNING, which
+    also locks the mailbox row until the change's transaction ends."""
+    table = connection.ops.quote_name(Mailbox._meta.db_table)
+    with connection.cursor() as cursor:
+        sql = f"UPDATE {table} SET change_seq = change_seq + 1 WHERE id = %s RETURNING change_seq"  # noqa: S608 (the model's table)
+        cursor.execute(sql, [mailbox_id])
+        return cursor.fetchone()[0]
 
 
 def _folder_name_taken(
@@ -199,41 +203,64 @@ def folder_delete(folder: Folder) -> None:
     folder.delete()
 
 
-def _index_contact(contact: Contact) -> None:
-    ContactEmail.objects.filter(contact=contact).delete()
+def _index_contact(contact: Contact, *, is_new: bool = False) -> None:
+    """(Re)write the contact's e-mail index (a new contact has none to remove)."""
+    if not is_new:
+        ContactEmail.objects.filter(contact=contact).delete()
     addresses = {a["address"].lower() for a in contact.data.get("emailAddresses", []) if a.get("address")}
     ContactEmail.objects.bulk_create(
         ContactEmail(contact=contact, folder_id=contact.folder_id, address_folded=a) for a in addresses
     )
 
 
-def _set_extended(contact: Contact, extended: Iterable[dict]) -> None:
+def _set_extended(contact: Contact, extended: Iterable[dict], *, is_new: bool = False) -> None:
+    """Set (or, with a null value, remove) extended properties; the last of one id wins.
+    A new contact has none yet, so its values are inserted in one statement."""
+    values: dict[str, str | None] = {}
     for item in extended:
-        property_id = canonical_property_id(str(item["id"]))
         value = item.get("value")
-        if value is None:
-            ExtendedProperty.objects.filter(contact=contact, property_id=property_id).delete()
-            continue
-        value_folded = str(value).lower()[:255]
-        ExtendedProperty.objects.update_or_create(
-            contact=contact,
-            property_id=property_id,
-            defaults={"folder_id": contact.folder_id, "value": str(value), "value_folded": value_folded},
+        values[canonical_property_id(str(item["id"]))] = None if value is None else str(value)
+    removed = [property_id for property_id, value in values.items() if value is None]
+    if removed and not is_new:
+        ExtendedProperty.objects.filter(contact=contact, property_id__in=removed).delete()
+    kept = {property_id: value for property_id, value in values.items() if value is not None}
+    if is_new:
+        ExtendedProperty.objects.bulk_create(
+            ExtendedProperty(
+                contact=contact,
+                folder_id=contact.folder_id,
+                property_id=property_id,
+                value=value,
+                value_folded=value.lower()[:255],
+            )
+            for property_id, value in kept.items()
         )
-        _note_copies(contact.folder_id, property_id, value_folded)
+    else:
+        for property_id, value in kept.items():
+            ExtendedProperty.objects.update_or_create(
+                contact=contact,
+                property_id=property_id,
+                defaults={"folder_id": contact.folder_id, "value": value, "value_folded": value.lower()[:255]},
+            )
+    for property_id, value in kept.items():
+        _note_copies(contact.folder_id, property_id, value.lower()[:255])
 
 
 def _note_copies(folder_id: int, property_id: str, value_folded: str) -> None:
     """Keep `ValueCopies.most` for tests: how many live contacts hold the value now, if
     more than ever before. Runs inside the change's transaction, which holds the
-    mailbox's change counter, so the count sees every committed copy."""
-    live = ExtendedProperty.objects.filter(folder_id=folder_id, property_id=property_id, value_folded=value_folded)
-    copies, _ = ValueCopies.objects.get_or_create(
-        folder_id=folder_id, property_id=property_id, value_folded=value_folded
-    )
-    count = live.count()
-    if count > copies.most:
-        ValueCopies.objects.filter(pk=copies.pk, most__lt=count).update(most=count)
+    mailbox's change counter, so the count sees every committed copy. One statement
+    (an upsert that counts), as it runs on every stamped write."""
+    copies = connection.ops.quote_name(ValueCopies._meta.db_table)
+    props = connection.ops.quote_name(ExtendedProperty._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {copies} (folder_id, property_id, value_folded, most) "  # noqa: S608 (model table names)
+            f"SELECT %s, %s, %s, COUNT(*) FROM {props} WHERE folder_id = %s AND property_id = %s AND value_folded = %s "
+            "ON CONFLICT (folder_id, property_id, value_folded) DO UPDATE SET most = "
+            f"CASE WHEN excluded.most > {copies}.most THEN excluded.most ELSE {copies}.most END",
+            [folder_id, property_id, value_folded, folder_id, property_id, value_folded],
+        )
 
 
 @transaction.atomic
@@ -248,13 +275,13 @@ def contact_create(folder: Folder, properties: dict, extended: Iterable[dict] = 
         folder=folder,
         graph_id=ids.new_id(ids.CONTACT),
         change_key=ids.new_change_key(),
-        seq=_next_seq(folder.mailbox),
+        seq=_next_seq(folder.mailbox_id),
         data=data,
         created_at=now,
         modified_at=now,
     )
-    _index_contact(contact)
-    _set_extended(contact, extended)
+    _index_contact(contact, is_new=True)
+    _set_extended(contact, extended, is_new=True)
     _notify_on_commit(contact, folder, CREATED)
     return contact
 
@@ -278,7 +305,7 @@ def contact_update(
         data["displayName"] = display_name_from_parts(data)
     contact.data = data
     contact.change_key = ids.new_change_key()
-    contact.seq = _next_seq(contact.folder.mailbox)
+    contact.seq = _next_seq(contact.mailbox_id)
     contact.modified_at = timezone.now()
     contact.save(update_fields=["data", "change_key", "seq", "modified_at"])
     if "emailAddresses" in properties:
@@ -299,7 +326,7 @@ def contact_delete(contact_pk: int, *, if_match: str | None = None) -> None:
     contact.email_index.all().delete()
     contact.is_deleted = True
     contact.data = {}
-    contact.seq = _next_seq(contact.folder.mailbox)
+    contact.seq = _next_seq(contact.mailbox_id)
     contact.modified_at = timezone.now()
     contact.save(update_fields=["is_deleted", "data", "seq", "modified_at"])
     _notify_on_commit(contact, contact.folder, DELETED)
@@ -326,7 +353,7 @@ def contact_move(contact_pk: int, destination: Folder) -> Contact:
         graph_id=ids.new_id(ids.CONTACT),
         immutable_id=contact.immutable_id,
         change_key=ids.new_change_key(),
-        seq=_next_seq(contact.folder.mailbox),
+        seq=_next_seq(contact.mailbox_id),
         data=contact.data,
         created_at=contact.created_at,
         modified_at=now,
@@ -337,7 +364,7 @@ def contact_move(contact_pk: int, destination: Folder) -> Contact:
     contact.email_index.update(contact=moved, folder=destination)
     contact.is_deleted = True
     contact.data = {}
-    contact.seq = _next_seq(contact.folder.mailbox)
+    contact.seq = _next_seq(contact.mailbox_id)
     contact.modified_at = now
     contact.save(update_fields=["is_deleted", "data", "seq", "modified_at"])
     _notify_on_commit(contact, contact.folder, DELETED)
