@@ -97,6 +97,15 @@ def test_it_skips_outlook_contacts_it_cannot_copy_with_a_reason(sync, outlook, s
     assert len(outlook.contacts()) == 4  # left alone in Outlook
 
 
+def test_each_outlook_contact_it_cannot_copy_is_counted_and_named(sync, outlook, synced):
+    outlook.create(displayName="No Mail")
+    outlook.create(displayName="No Mail Either")
+    run = sync()
+    assert run.skipped == 2
+    issues = run.issues.filter(kind=SyncIssue.Kind.SKIPPED)
+    assert sorted(issues.values_list("outlook_name", flat=True)) == ["No Mail", "No Mail Either"]
+
+
 def test_it_recreates_a_contact_deleted_in_outlook(sync, outlook, synced):
     victim = synced[0]
     outlook.delete(outlook.by_stamp()[victim.no]["id"])
