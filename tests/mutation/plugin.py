@@ -26,8 +26,9 @@ import pytest
 
 TEMPLATE_NAME = ".test-db-mutmut-template.sqlite3"
 DEFAULT_TEST_SECONDS = 6.0
-# Seconds of setup and teardown per test (a transactional test flushes the database),
-# measured as the stats run's wall time less its tests' calls, over its tests.
+# Seconds of setup and teardown per test (a transactional test flushes the database):
+# on a quiet machine the selection's 467 tests took about 100 s for 50 s of test calls
+# (0.1 s each), rounded up.
 TEST_OVERHEAD = 0.15
 
 
