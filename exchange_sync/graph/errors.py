@@ -65,10 +65,11 @@ class GraphAuthError(GraphError):
     ``reason`` says what to fix: ``"invalid_client"`` (wrong or expired secret),
     ``"unknown_tenant"``, ``"unknown_client"`` (no such application id in the tenant),
     ``"consent"`` (permission not granted, or an application access policy excludes the
-    mailbox) or ``"token"`` (the token was refused or could not be obtained otherwise).
+    mailbox), ``"certificate"`` (the certificate cannot be used, or Entra ID refused its
+    signed assertion) or ``"token"`` (the token was refused or could not be obtained otherwise).
     """
 
-    REASONS = ("invalid_client", "unknown_tenant", "unknown_client", "consent", "token")
+    REASONS = ("invalid_client", "unknown_tenant", "unknown_client", "consent", "certificate", "token")
 
     def __init__(self, message: str, *, reason: str, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)

@@ -18,6 +18,7 @@ from . import clock
 from .errors import GraphError, bad_request, invalid_user
 from .knobs import Knobs, chance, knobs_for, process_state_sync
 from .models import Mailbox
+from .scoping import mailbox_scope_check
 from .throttle import concurrency_refused, concurrency_slot, count_request
 
 
@@ -128,6 +129,7 @@ def dispatch(request: GraphRequest, *, in_batch: bool = False, slot_refused: boo
         # An app without consent, or outside the application access policy:
         # https://learn.microsoft.com/graph/auth-limit-mailbox-access
         raise GraphError(403, "ErrorAccessDenied", "Access is denied. Check credentials and try again.")
+    mailbox_scope_check(mailbox)
     if not knobs.is_throttled:
         return _run(operation, request, mailbox, args, knobs, in_batch)
     count_request(mailbox.email)
