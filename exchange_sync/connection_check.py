@@ -187,5 +187,7 @@ def _auth_problem(check: ConnectionCheck, exc: GraphAuthError, mailbox: str) -> 
         )
         return
     problem, fix = SIGN_IN_PROBLEMS.get(exc.reason, SIGN_IN_PROBLEMS["token"])
+    if exc.code == "certificate_unusable":
+        problem = exc.message  # bcsync's own sentence: which file, and what is wrong with it
     check.problem = f"Signing in failed. {problem}"
     check.fix = fix
