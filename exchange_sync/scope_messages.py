@@ -5,8 +5,8 @@ from __future__ import annotations
 
 MAILBOX_SCOPE_FIX = (
     "add the mailbox to the app's management scope in Exchange Online (RBAC for Applications, or the "
-    "application access policy), or ask an Exchange administrator to. A change there can take up to an "
-    "hour to apply."
+    "application access policy), or ask an Exchange administrator to. A change there can take up to two "
+    "hours to apply."
 )
 
 
