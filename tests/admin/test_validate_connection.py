@@ -16,10 +16,12 @@ from django.conf import settings as django_settings
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
+from exchange_sync.connection import graph_client_from_settings
 from exchange_sync.models import ExchangeSyncSetup
 from exchange_sync.sandbox import views_identity
 from exchange_sync.sandbox.scoping import mailbox_scope_deny
 from exchange_sync.sandbox.services import folder_create, mailbox_add, mailbox_configure
+from exchange_sync.sync import sync_setup
 from tests.admin.conftest import grant_sync
 from tests.certificates import make_certificate
 from tests.factories import make_user
@@ -230,3 +232,19 @@ def test_an_unreadable_certificate_file_is_named_without_a_stack_trace(validate,
     assert level == "error"
     assert f"The certificate file {tmp_path / 'gone.pem'} cannot be read" in message
     assert "Check M365_CLIENT_CERTIFICATE_PATH" in message
+
+
+def test_after_a_run_the_setup_page_shows_the_mailbox_scope_sentence(graph_settings, as_user, ann_setup):
+    mailbox_add(MAILBOX)
+    mailbox_scope_deny(django_settings.M365_CLIENT_ID, MAILBOX)
+    client = graph_client_from_settings()
+    sync_setup(ann_setup, client=client)
+    client.close()
+
+    page = (
+        as_user(ann_setup.user)
+        .get(reverse("admin:exchange_sync_exchangesyncsetup_change", args=[ann_setup.pk]))
+        .content.decode()
+    )
+
+    assert f"Needs attention: This app is not allowed to open {MAILBOX}: add the mailbox to the app&#x27;s" in page
