@@ -19,9 +19,10 @@ SANDBOX_GRAPH_SUFFIX = "/graph-sandbox/v1.0"
 def sandbox_identity_root(base_url: str) -> str:
     """The sandbox's sign-in root for a sandbox Graph URL.
 
-    In sandbox mode the client secret (or signed assertion) goes to the sandbox that serves Graph, so that URL
-    must be a sandbox's: with a real Graph host (GRAPH_SANDBOX left on by mistake) the
-    secret would be posted to a token URL built from that host. Refused instead; the
+    In sandbox mode the client secret (or the certificate's signed assertion) goes to the
+    sandbox that serves Graph, so that URL must be a sandbox's: with a real Graph host
+    (GRAPH_SANDBOX left on by mistake) the secret would be posted to a token URL built
+    from that host. Refused instead; the
     system check `exchange_sync.E001` says so before anything starts.
     """
     base_url = base_url.rstrip("/")
