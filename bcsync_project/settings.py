@@ -145,6 +145,10 @@ Q_STOP_TIMEOUT = env.float("Q_STOP_TIMEOUT", default=25.0)
 # Seconds between the ticks of each `qcluster`'s job queue ticker (jobqueue.ticker):
 # dead sync runs recovered, due Job Queue Entries dispatched, the cluster's heartbeat.
 JOBQUEUE_TICK_SECONDS = env.float("JOBQUEUE_TICK_SECONDS", default=2.0)
+# Live sync (exchange_sync/live/): a saved contact's run waits this many seconds for
+# more edits, and never more than the maximum after the first one.
+LIVE_SYNC_DEBOUNCE_SECONDS = env.float("LIVE_SYNC_DEBOUNCE_SECONDS", default=2.0)
+LIVE_SYNC_MAX_DELAY_SECONDS = env.float("LIVE_SYNC_MAX_DELAY_SECONDS", default=5.0)
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
@@ -205,5 +209,17 @@ GRAPH_SANDBOX_LOST_CREATE_RATE = env.float("GRAPH_SANDBOX_LOST_CREATE_RATE", def
 GRAPH_SANDBOX_LOST_CREATE_STALL_SECONDS = env.float("GRAPH_SANDBOX_LOST_CREATE_STALL_SECONDS", default=0.0)
 GRAPH_SANDBOX_DELTA_EXPIRY = env("GRAPH_SANDBOX_DELTA_EXPIRY", default="off")
 GRAPH_SANDBOX_TOKEN_LIFETIME_SECONDS = env.int("GRAPH_SANDBOX_TOKEN_LIFETIME_SECONDS", default=3600)
+# Change notifications (exchange_sync/sandbox/delivery.py): a failed delivery is retried
+# after RETRY_SECONDS, doubling, until RETRY_LIMIT_SECONDS (Graph: up to 4 hours) have
+# passed since its first attempt; the reorder knob holds notifications for
+# REORDER_WINDOW_SECONDS; the validation handshake waits VALIDATION_TIMEOUT_SECONDS (Graph: 10).
+GRAPH_SANDBOX_NOTIFICATION_RETRY_SECONDS = env.float("GRAPH_SANDBOX_NOTIFICATION_RETRY_SECONDS", default=10.0)
+GRAPH_SANDBOX_NOTIFICATION_RETRY_LIMIT_SECONDS = env.float(
+    "GRAPH_SANDBOX_NOTIFICATION_RETRY_LIMIT_SECONDS", default=14_400.0
+)
+GRAPH_SANDBOX_NOTIFICATION_REORDER_WINDOW_SECONDS = env.float(
+    "GRAPH_SANDBOX_NOTIFICATION_REORDER_WINDOW_SECONDS", default=0.5
+)
+GRAPH_SANDBOX_VALIDATION_TIMEOUT_SECONDS = env.float("GRAPH_SANDBOX_VALIDATION_TIMEOUT_SECONDS", default=10.0)
 # Tenant ids the sandbox's sign-in answers as unknown (AADSTS90002), to see that error.
 GRAPH_SANDBOX_UNKNOWN_TENANTS = env.list("GRAPH_SANDBOX_UNKNOWN_TENANTS", default=[])

@@ -7,6 +7,11 @@ a process of its own (`bench.worker`), so its wall time and peak memory are its 
 
 This process also uses the database, through the ORM, to seed contacts, set up users
 and mailboxes, set sandbox knobs and check the results.
+
+A stage stops what it started (server, workers, scratch database) in `close()`, also
+when the bench is interrupted: SIGTERM ends the bench like Ctrl-C does (an exception
+that runs the `finally` blocks), and while `close()` runs a second SIGTERM or Ctrl-C
+is ignored, so an impatient second press cannot leave processes or a database behind.
 """
 
 from __future__ import annotations
@@ -14,12 +19,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +35,21 @@ from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
+
+
+def _interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"stopped by signal {signum}")
+
+
+@contextmanager
+def _signals_ignored() -> Iterator[None]:
+    """SIGINT and SIGTERM ignored inside, their handlers put back after."""
+    previous = {signum: signal.signal(signum, signal.SIG_IGN) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _free_port() -> int:
@@ -44,6 +67,8 @@ class Stage:
     server: subprocess.Popen | None = None
 
     def __post_init__(self) -> None:
+        # SIGTERM (kill, a CI runner's timeout) unwinds like Ctrl-C, through close().
+        signal.signal(signal.SIGTERM, _interrupted)
         self.scratch_database = ""
         server_url = os.environ.get("DATABASE_URL", "")
         if server_url.startswith(("postgres://", "postgresql://")):
@@ -131,6 +156,11 @@ class Stage:
             connection.execute(statement)
 
     def close(self) -> None:
+        """Stop what the stage started and drop its scratch database (signals ignored meanwhile)."""
+        with _signals_ignored():
+            self._close()
+
+    def _close(self) -> None:
         self.stop_server()
         if self.scratch_database and not os.environ.get("BENCH_KEEP"):
             from django.db import connections

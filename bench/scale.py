@@ -14,12 +14,32 @@ Reported per worker count: wall time, throughput (contacts/s), speedup against o
 worker, and what was busy: the machine's CPU (all cores, other users included), the
 sandbox server's CPU, the workers' CPU, and the most database connections seen, to tell
 which of them saturates first. Target: speedup >= 0.8 x workers up to 8, >= 10 at 16.
+A second table gives CPU milliseconds per contact per process tree (reaped children
+included): sandbox, workers, database and Redis servers (when they run on this machine;
+the database's tree counts every database on that server), the harness itself, the
+machine, and "other" (the kernel, and anyone else's processes on a shared machine).
+CPU time per contact holds on a busy machine where wall times do not.
+
+What saturates is the machine's CPU (2 cores here): the rounds of 8 and 16 workers are
+CPU-bound and the smaller ones wait on Graph. Measured on a shared machine (load 3-5),
+2026-12-03, 40 x 250, in separate runs: 1 worker 431.4 s (23.2 contacts/s), 2 workers
+217.1 s (46.1, 1.99x), 4 workers 110.4 s (90.6, 3.91x), 8 workers 60.5 s (165.3,
+7.13x), 16 workers 34.7 s (287.8, 12.4x); CPU per contact at 16:
+sandbox 2.10, workers 0.69, database 1.38, harness 0.06 ms, the machine 6.53 ms (others
+included). Before the fixes of that day (sandbox writes, link updates, the sandbox's
+connections): 16 workers 70.0 s, 142.8 contacts/s on a quiet machine; on the shared
+one sandbox 8.69, workers 2.55, database 4.45 ms per contact (16 x 250).
 
 The sandbox stands in for Outlook, and it is served here by gunicorn, BENCH_SANDBOX_PROCESSES
 (2) processes of BENCH_SANDBOX_THREADS (16) threads each: one Python process (the GIL)
 could not serve 16 busy workers. Its throttle counts (10,000 per 10 minutes, 4 at a time
 per mailbox) live in each process's memory, so with several processes each counts on
-its own; the engine itself never sends more than 4 at a time per mailbox.
+its own; the engine itself never sends more than 4 at a time per mailbox. On PostgreSQL
+it keeps its connections and commits without waiting for the disk, as Microsoft's
+servers would not cost bcsync's machine anything (`_sandbox_database_url`).
+
+Stopped with SIGTERM or Ctrl-C, it stops the servers and workers it started and drops
+its scratch database (bench.harness) before it exits (130).
 """
 
 from __future__ import annotations
@@ -32,7 +52,7 @@ import subprocess
 import sys
 import time
 from contextlib import suppress
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from bench.harness import PYTHON, ROOT, Stage
@@ -65,6 +85,8 @@ class Row:
     workers_cpu: float  # cores
     db_connections: int
     in_sync: str
+    # CPU milliseconds per contact synchronized, per process group (see Meter.seconds).
+    cpu_ms_per_contact: dict[str, float] = field(default_factory=dict)
 
 
 def _say(text: str) -> None:
@@ -81,8 +103,10 @@ def _machine_busy() -> tuple[float, float]:
     return (sum(fields) - idle) / TICKS, sum(fields) / TICKS
 
 
-def _tree_cpu(root_pids: list[int]) -> float:
-    """CPU seconds (user + system) of these processes and their live descendants."""
+def _trees_cpu(groups: dict[str, list[int]]) -> dict[str, float]:
+    """CPU seconds (user + system) of each group's processes and their descendants: the
+    live ones, and through each process's children times, the exited ones it reaped (a
+    PostgreSQL backend per connection, a worker process that ended). One pass over /proc."""
     parents: dict[int, int] = {}
     times: dict[int, float] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -90,31 +114,87 @@ def _tree_cpu(root_pids: list[int]) -> float:
             rest = stat.read_text().rsplit(")", 1)[1].split()
             pid = int(stat.parent.name)
             parents[pid] = int(rest[1])
-            times[pid] = (int(rest[11]) + int(rest[12])) / TICKS
-    wanted = set(root_pids)
-    grew = True
-    while grew:
-        more = {pid for pid, parent in parents.items() if parent in wanted} - wanted
-        grew = bool(more)
-        wanted |= more
-    return sum(times.get(pid, 0.0) for pid in wanted)
+            times[pid] = sum(int(v) for v in rest[11:15]) / TICKS
+    children: dict[int, list[int]] = {}
+    for pid, parent in parents.items():
+        children.setdefault(parent, []).append(pid)
+    used = {}
+    for name, roots in groups.items():
+        wanted, todo = set(), list(roots)
+        while todo:
+            pid = todo.pop()
+            if pid not in wanted:
+                wanted.add(pid)
+                todo.extend(children.get(pid, []))
+        used[name] = sum(times.get(pid, 0.0) for pid in wanted)
+    return used
+
+
+def _own_cpu() -> float:
+    """CPU seconds of this process alone (the harness: seeding, polling, this meter)."""
+    times = os.times()
+    return times.user + times.system
+
+
+def _local_pid(pid: int, name: str) -> int | None:
+    """`pid` when it is a process of this machine named `name` (a server reached over
+    the network may run elsewhere, or in another pid namespace)."""
+    with suppress(OSError):
+        if Path(f"/proc/{pid}/comm").read_text().strip().startswith(name):
+            return pid
+    return None
+
+
+def database_server_pid() -> int | None:
+    """The PostgreSQL server's main process (the parent of this connection's backend), if local."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
+    with suppress(OSError, IndexError, ValueError):
+        parent = int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        return _local_pid(parent, "postgres")
+    return None
+
+
+def redis_server_pid(url: str) -> int | None:
+    import redis
+
+    pid = redis.Redis.from_url(url, socket_timeout=5).info("server").get("process_id")
+    return _local_pid(int(pid), "redis-server") if pid else None
 
 
 class Meter:
-    """CPU used between start and stop, sampled on each tick so exited children count."""
+    """CPU used between start and stop, sampled on each tick so exited children count.
+
+    Groups are process trees (the server's tree counts every backend it forked, for
+    every database on it); "harness" is this process alone; "machine" is every process
+    on the machine, kernel included, and "other" what the machine used beyond the groups
+    (the kernel's network work, and anyone else's processes on a shared machine).
+    """
 
     def __init__(self, groups: dict[str, list[int]]) -> None:
         self.groups = groups
-        self.first = {name: _tree_cpu(pids) for name, pids in groups.items()}
+        self.first = _trees_cpu(groups)
         self.most = dict(self.first)
+        self.harness = _own_cpu()
         self.machine = _machine_busy()
         self.started = time.monotonic()
         self.connections = 0
 
     def tick(self, connections: int) -> None:
-        for name, pids in self.groups.items():
-            self.most[name] = max(self.most[name], _tree_cpu(pids))
+        for name, seconds in _trees_cpu(self.groups).items():
+            self.most[name] = max(self.most[name], seconds)
         self.connections = max(self.connections, connections)
+
+    def seconds(self) -> dict[str, float]:
+        """CPU seconds used per group, and by the harness, the machine and the rest."""
+        used = {name: self.most[name] - self.first[name] for name in self.groups}
+        used["harness"] = _own_cpu() - self.harness
+        used["machine"] = _machine_busy()[0] - self.machine[0]
+        used["other"] = max(0.0, used["machine"] - sum(v for k, v in used.items() if k != "machine"))
+        return used
 
     def cores(self) -> dict[str, float]:
         wall = time.monotonic() - self.started
@@ -139,6 +219,8 @@ class ScaleStage(Stage):
         self.worker_env["REDIS_URL"] = self.redis_url
         self.worker_env["LOG_LEVEL"] = "WARNING"
         self.clusters: list[subprocess.Popen] = []
+        # The database and Redis servers' main processes, when they run on this machine.
+        self.servers: dict[str, int | None] = {}
 
     def start_server(self, extra_env: dict[str, str] | None = None) -> None:
         """The sandbox under gunicorn (threads in a few processes) on this stage's port."""
@@ -162,7 +244,13 @@ class ScaleStage(Stage):
                 str(SANDBOX_THREADS),
             ],
             cwd=ROOT,
-            env={**self.env, "DEBUG": "false", "GRAPH_SANDBOX_STAGING_DRILL": "true", "SECURE_SSL_REDIRECT": "false"},
+            env={
+                **self.env,
+                "DATABASE_URL": _sandbox_database_url(self.env["DATABASE_URL"]),
+                "DEBUG": "false",
+                "GRAPH_SANDBOX_STAGING_DRILL": "true",
+                "SECURE_SSL_REDIRECT": "false",
+            },
             stdout=log,
             stderr=subprocess.STDOUT,
             pass_fds=(sock.fileno(),),
@@ -221,9 +309,19 @@ class ScaleStage(Stage):
             _stop_group(cluster)
         self.clusters = []
 
-    def close(self) -> None:
+    def _close(self) -> None:
         self.stop_clusters()
-        super().close()
+        super()._close()
+
+
+def _sandbox_database_url(url: str) -> str:
+    """The sandbox server's database: on PostgreSQL, each thread keeps its connection
+    (a new backend per Graph request cost the database more CPU than the request's
+    queries), and commits do not wait for the disk (it stands in for Microsoft's
+    servers; its durability is not what the bench measures)."""
+    if not url.startswith(("postgres://", "postgresql://")):
+        return url
+    return f"{url}{'&' if '?' in url else '?'}conn_max_age=600&options=-c%20synchronous_commit%3Doff"
 
 
 def _stop_group(process: subprocess.Popen, timeout: float = 40) -> None:
@@ -259,7 +357,9 @@ def _round(stage: ScaleStage, workers: int) -> Row:
         world.configure(latency_ms=LATENCY_MS, throttle=True)
     shares = stage.start_clusters(workers)
     _say(f"{workers} worker(s) in {len(shares)} cluster(s) {shares}: queuing {MAILBOXES} full syncs ...")
-    meter = Meter({"sandbox": [stage.server.pid], "workers": [c.pid for c in stage.clusters]})
+    groups = {"sandbox": [stage.server.pid], "workers": [c.pid for c in stage.clusters]}
+    groups |= {name: [pid] for name, pid in stage.servers.items() if pid}
+    meter = Meter(groups)
     runs = []
     for world in worlds:
         run, _ = sync_run_queue(world.setup, kind=SyncRun.Kind.FULL, trigger=SyncRun.Trigger.BUTTON)
@@ -272,6 +372,8 @@ def _round(stage: ScaleStage, workers: int) -> Row:
         time.sleep(1)
     meter.tick(_database_connections(stage.scratch_database))
     cores = meter.cores()
+    contacts = MAILBOXES * CONTACTS
+    cpu_ms = {name: round(seconds * 1000 / contacts, 2) for name, seconds in meter.seconds().items()}
     stage.stop_clusters()
     throttled = _throttled(stage, runs)
     done = SyncRun.objects.filter(pk__in=runs)
@@ -281,7 +383,6 @@ def _round(stage: ScaleStage, workers: int) -> Row:
     statuses: dict[str, int] = {}
     for status in done.values_list("status", flat=True):
         statuses[status] = statuses.get(status, 0) + 1
-    contacts = MAILBOXES * CONTACTS
     return Row(
         workers=workers,
         clusters="+".join(map(str, shares)),
@@ -298,6 +399,7 @@ def _round(stage: ScaleStage, workers: int) -> Row:
         sandbox_cpu=round(cores["sandbox"], 2),
         workers_cpu=round(cores["workers"], 2),
         db_connections=meter.connections,
+        cpu_ms_per_contact=cpu_ms,
         in_sync=_in_sync(worlds),
     )
 
@@ -350,6 +452,15 @@ def table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+def cpu_table(rows: list[Row]) -> str:
+    names = ["machine", "sandbox", "workers", "database", "redis", "harness", "other"]
+    lines = ["| workers | " + " | ".join(names) + " |", "|" + "---|" * (len(names) + 1)]
+    for r in rows:
+        cells = [f"{r.cpu_ms_per_contact[n]:.2f}" if n in r.cpu_ms_per_contact else "-" for n in names]
+        lines.append(f"| {r.workers} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main() -> int:
     import redis
 
@@ -363,6 +474,7 @@ def main() -> int:
             return 2
         stage.prepare()
         stage.start_server()
+        stage.servers = {"database": database_server_pid(), "redis": redis_server_pid(stage.redis_url)}
         from bench.world import World
 
         _say(f"seeding {MAILBOXES} x {CONTACTS} contacts; sandbox at {stage.site_url}, {stage.scratch_database}")
@@ -374,7 +486,7 @@ def main() -> int:
             _say(
                 f"{workers} worker(s): {row.wall_seconds:.1f} s, {row.throughput:.1f} contacts/s, "
                 f"CPU machine {row.machine_cpu:.2f} sandbox {row.sandbox_cpu:.2f} workers {row.workers_cpu:.2f}, "
-                f"{row.in_sync}"
+                f"{row.in_sync}; CPU ms per contact {row.cpu_ms_per_contact}"
             )
     finally:
         stage.close()
@@ -394,6 +506,9 @@ def main() -> int:
         f"{SANDBOX_PROCESSES} x {SANDBOX_THREADS} threads. CPU in cores busy (machine: every process on it)."
     )
     print(table(rows))
+    print()
+    print("CPU milliseconds per contact (process trees; 'other' is the kernel and anyone else on the machine):")
+    print(cpu_table(rows))
     if os.environ.get("BENCH_JSON"):
         with open(os.environ["BENCH_JSON"], "w") as out:
             json.dump([asdict(r) for r in rows], out, indent=2)
@@ -401,4 +516,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("Interrupted: the servers, workers and scratch database it started are stopped.", flush=True)
+        sys.exit(130)

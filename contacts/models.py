@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from django.db import models, transaction
+from django.db import models, router, transaction
 from django.db.models import F
 from django.utils import timezone
+
+from contacts.signals import contacts_changed
 
 CONTACT_SERIES_CODE = "CONT"
 
@@ -41,14 +43,21 @@ class NumberSeries(models.Model):
 
 
 class ContactQuerySet(models.QuerySet):
+    """Bulk writes count as changes: they bump modified_at (the sync finds changed
+    contacts by it) and send `contacts_changed` with the contacts they wrote."""
+
     def update(self, **kwargs):
-        # Bulk updates are changes too: the sync finds changed contacts by modified_at.
         kwargs.setdefault("modified_at", timezone.now())
-        return super().update(**kwargs)
+        # The rows are named before the UPDATE: afterwards the filter may match others.
+        pks = self._pks_for_signal()
+        count = super().update(**kwargs)
+        _send_changed(pks, self.db)
+        return count
 
     update.alters_data = True
 
     def bulk_update(self, objs, fields, batch_size=None):
+        # Django carries it out through update() (above), which sends the signal.
         now = timezone.now()
         for obj in objs:
             obj.modified_at = now
@@ -57,6 +66,41 @@ class ContactQuerySet(models.QuerySet):
         )
 
     bulk_update.alters_data = True
+
+    def bulk_create(self, objs, *args, **kwargs):
+        objs = super().bulk_create(objs, *args, **kwargs)
+        if contacts_changed.has_listeners(self.model):
+            pks = {obj.pk for obj in objs if obj.pk is not None}
+            # With ignore_conflicts the database returns no keys: find the rows by number.
+            unnumbered = [obj.no for obj in objs if obj.pk is None and obj.no]
+            if unnumbered:
+                pks.update(
+                    self.model._base_manager.using(self.db).filter(no__in=unnumbered).values_list("pk", flat=True)
+                )
+            _send_changed(pks, self.db)
+        return objs
+
+    bulk_create.alters_data = True
+
+    def delete(self):
+        # One transaction for the whole deletion, so what a deleted company's people
+        # report while the deletion is being collected goes with it (see
+        # detach_from_deleted_company).
+        with transaction.atomic(using=self.db):
+            return super().delete()
+
+    delete.alters_data = True
+    delete.queryset_only = True
+
+    def _pks_for_signal(self) -> list[int]:
+        if not contacts_changed.has_listeners(self.model):
+            return []
+        return list(self.values_list("pk", flat=True))
+
+
+def _send_changed(pks, using: str) -> None:
+    if pks:
+        contacts_changed.send(sender=Contact, pks=frozenset(pks), using=using)
 
 
 def detach_from_deleted_company(collector, field, sub_objs, using) -> None:
@@ -74,6 +118,11 @@ def detach_from_deleted_company(collector, field, sub_objs, using) -> None:
     collector.add_field_update(opts.get_field("company_name"), "", sub_objs)
     collector.add_field_update(opts.get_field("modified_at"), timezone.now(), sub_objs)
     collector.add_field_update(field, None, sub_objs)
+    if contacts_changed.has_listeners(Contact):
+        pks = (
+            [person.pk for person in sub_objs] if isinstance(sub_objs, list) else sub_objs.values_list("pk", flat=True)
+        )
+        _send_changed(list(pks), using)
 
 
 # Like SET_NULL: the collector may pass the people as a queryset it has not fetched.
@@ -147,6 +196,11 @@ class Contact(models.Model):
             if self.type == self.Type.COMPANY:
                 # Keep the people of this company in step with its name.
                 self.people.exclude(company_name=self.name).update(company_name=self.name)
+
+    def delete(self, *args, **kwargs):
+        # See ContactQuerySet.delete: the people of a deleted company change with it.
+        with transaction.atomic(using=kwargs.get("using") or router.db_for_write(type(self), instance=self)):
+            return super().delete(*args, **kwargs)
 
     def build_name(self) -> str:
         """A Person's name from its parts, as Business Central builds it."""

@@ -7,3 +7,6 @@ class ExchangeSyncConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers the system checks)
+        from .live.changes import live_changes_connect
+
+        live_changes_connect()

@@ -37,7 +37,14 @@ class ExchangeSyncSetupForm(forms.ModelForm):
 
     class Meta:
         model = ExchangeSyncSetup
-        fields = ["is_enabled", "folder_name", "imports_existing_contacts", "keep_outlook_edits", "on_outlook_delete"]
+        fields = [
+            "is_enabled",
+            "is_live_sync_enabled",
+            "folder_name",
+            "imports_existing_contacts",
+            "keep_outlook_edits",
+            "on_outlook_delete",
+        ]
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

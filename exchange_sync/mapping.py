@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -42,6 +43,10 @@ MAPPED_FIELDS: tuple[str, ...] = (
     "country_region_code",
 )
 EMAIL_FIELDS = ("email", "email_2")
+# A lone UTF-16 surrogate (Graph JSON can carry "\ud800" escapes): no database driver
+# here can store it. Control characters: every one below space but the tab.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f]")
 
 # The $select of every contact read: the Graph properties the sync uses.
 GRAPH_SELECT: tuple[str, ...] = (
@@ -149,18 +154,19 @@ def value_problems(values: Mapping[str, str]) -> dict[str, str]:
     problems: dict[str, str] = {}
     for field, value in values.items():
         model_field = Contact._meta.get_field(field)
-        label = str(model_field.verbose_name).capitalize()
         if model_field.max_length and len(value) > model_field.max_length:
-            problems[field] = f"{label} is longer than {model_field.max_length} characters"
-        elif any("\ud800" <= ch <= "\udfff" for ch in value):
-            # A lone UTF-16 surrogate (Graph JSON can carry "\ud800" escapes): no
-            # database driver here can store it.
-            problems[field] = f"{label} contains a broken character (a lone Unicode surrogate)"
-        elif any(ord(ch) < 32 and ch not in "\t" for ch in value):
-            problems[field] = f"{label} contains control characters"
+            problems[field] = f"{_label(model_field)} is longer than {model_field.max_length} characters"
+        elif _SURROGATE.search(value):
+            problems[field] = f"{_label(model_field)} contains a broken character (a lone Unicode surrogate)"
+        elif _CONTROL.search(value):
+            problems[field] = f"{_label(model_field)} contains control characters"
         elif field in EMAIL_FIELDS and value:
             try:
                 validate_email(value)
             except ValidationError:
-                problems[field] = f"{label} '{value}' is not a valid email address"
+                problems[field] = f"{_label(model_field)} '{value}' is not a valid email address"
     return problems
+
+
+def _label(model_field) -> str:
+    return str(model_field.verbose_name).capitalize()

@@ -47,6 +47,14 @@ class ExchangeSyncSetup(models.Model):
         default=True,
         help_text="Scheduled Job Queue Entries (Codeunit 6700) synchronize this setup.",
     )
+    is_live_sync_enabled = models.BooleanField(
+        "Live sync",
+        default=True,
+        help_text=(
+            "A contact saved in Business Central reaches Outlook within seconds, without waiting for the "
+            "scheduled sync. Works while background sync is enabled."
+        ),
+    )
     folder_name = models.CharField(
         "Outlook folder",
         max_length=100,
@@ -120,6 +128,25 @@ class ExchangeSyncSetup(models.Model):
         return identity.authentication_email if identity else ""
 
 
+class LiveSyncRequest(models.Model):
+    """A setup's pending live run: contacts in its scope changed, and a run is due.
+
+    One row per setup at most (exchange_sync/live/): every change that touches the setup
+    moves `due_at` a few seconds on (debounce), never past a cap counted from
+    `first_requested_at`, so a steady stream of edits still syncs. The dispatcher queues
+    the run and removes the row."""
+
+    setup = models.OneToOneField(ExchangeSyncSetup, on_delete=models.CASCADE, related_name="live_request")
+    first_requested_at = models.DateTimeField()
+    due_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name = "Live sync request"
+
+    def __str__(self) -> str:
+        return f"Live sync of setup {self.setup_id} due {self.due_at:%H:%M:%S}"
+
+
 class ContactLink(models.Model):
     """The link between a contact and its copy in one setup's Outlook folder."""
 
@@ -183,6 +210,7 @@ class SyncRun(models.Model):
         BUTTON = "button", "Button"
         JOB = "job", "Job Queue"
         COMMAND = "command", "Command"
+        LIVE = "live", "Live sync"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"

@@ -114,7 +114,8 @@ def _interrupt_dead(run_ids: list[int], now, *, taken_over_by: int | None = None
 
 def sync_runs_recover_stale(*, now=None) -> list[SyncRun]:
     """Runs whose worker died: marked Interrupted, their setup released, and a run a
-    person started with a button queued again, so it carries on without another click.
+    person started with a button (or live sync started for their edits) queued again, so
+    it carries on without another click or edit.
 
     Called every few seconds (each `qcluster`'s job queue tick). Job Queue runs are not
     queued again here: their entry's own lease expires and the job queue reruns it.
@@ -132,7 +133,7 @@ def sync_runs_recover_stale(*, now=None) -> list[SyncRun]:
             continue  # it came back to life, or another sweep got it
         logger.warning("Sync run %s of setup %s stopped showing signs of life; interrupted", run.pk, run.setup_id)
         ExchangeSyncSetup.objects.filter(pk=run.setup_id, running_run=run).update(running_run=None)
-        if run.trigger == SyncRun.Trigger.BUTTON and run.setup is not None:
+        if run.trigger in (SyncRun.Trigger.BUTTON, SyncRun.Trigger.LIVE) and run.setup is not None:
             replacement, queued = sync_run_queue(
                 run.setup, kind=run.kind, trigger=run.trigger, requested_by=run.requested_by
             )

@@ -1,6 +1,7 @@
 """The job queue's ticker: a thread in each `manage.py qcluster`'s main process that
-recovers dead sync runs and dispatches due Job Queue Entries every
-JOBQUEUE_TICK_SECONDS (2 s by default), and shows the cluster is alive.
+recovers dead sync runs, queues the live sync runs that are due and dispatches due Job
+Queue Entries every JOBQUEUE_TICK_SECONDS (2 s by default), and shows the cluster is
+alive.
 
 It runs beside django-q2's workers, not as a task in their queue: a tick queued behind
 40 syncs on one worker would wait for them all, and meanwhile dead runs stay blocked,
@@ -25,6 +26,7 @@ from django.conf import settings
 from django.db import connections
 from django.utils import timezone
 
+from exchange_sync.live import live_runs_dispatch
 from exchange_sync.models import SyncRun
 from exchange_sync.services import sync_runs_recover_stale
 from jobqueue import services
@@ -42,18 +44,27 @@ class TickReport:
 
     dispatch: services.DispatchReport
     requeued: list[SyncRun]
+    live_queued: int = 0
+
+    @property
+    def did_something(self) -> bool:
+        dispatch = self.dispatch
+        return bool(dispatch.claimed or dispatch.swept or dispatch.expired or self.requeued or self.live_queued)
 
     def __str__(self) -> str:
         requeued = f"; {len(self.requeued)} interrupted sync runs queued again" if self.requeued else ""
-        return f"{self.dispatch}{requeued}"
+        live = f"; {self.live_queued} live sync runs queued" if self.live_queued else ""
+        return f"{self.dispatch}{requeued}{live}"
 
 
 def tick(now: datetime | None = None) -> TickReport:
     """One tick: sync runs whose worker died are interrupted (a person's run queued again
-    at once), then due Job Queue Entries are claimed and queued."""
+    at once), live sync requests that are due become runs, then due Job Queue Entries are
+    claimed and queued."""
     now = now or timezone.now()
     requeued = sync_runs_recover_stale(now=now)
-    return TickReport(dispatch=services.job_queue_dispatch(now=now), requeued=requeued)
+    live_queued = live_runs_dispatch(now)
+    return TickReport(dispatch=services.job_queue_dispatch(now=now), requeued=requeued, live_queued=live_queued)
 
 
 def cluster_heartbeat_start(cluster_name: str, now: datetime) -> ClusterHeartbeat:
@@ -95,7 +106,7 @@ class Ticker(threading.Thread):
             if self._heartbeat is None:
                 self._heartbeat = cluster_heartbeat_start(self.cluster_name, now)
             report = tick(now)
-            if report.dispatch.claimed or report.dispatch.swept or report.dispatch.expired or report.requeued:
+            if report.did_something:
                 logger.info("Job queue tick: %s", report)
             ClusterHeartbeat.objects.filter(pk=self._heartbeat.pk).update(last_tick_at=now)
         except Exception:

@@ -71,7 +71,7 @@ class ExchangeSyncSetupAdmin(admin.ModelAdmin):
         return [
             (
                 "Exchange Sync. Setup",
-                {"fields": ["mailbox_link", "is_enabled", "validate_button"]},
+                {"fields": ["mailbox_link", "is_enabled", "is_live_sync_enabled", "validate_button"]},
             ),
             (
                 "Contact Sync. Setup",

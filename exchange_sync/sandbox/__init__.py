@@ -17,7 +17,7 @@ Graph (`v1.0/`, bearer token from the identity endpoint): `users/{email}`,
 `.../contactFolders/{id}/contacts[/{id}]`, `.../contactFolders/{id}/contacts/delta`, the
 default Contacts folder `.../contacts[/{id}]` and `.../contacts/delta` (a contact id
 there names a contact of any folder), Deleted Items as `.../contactFolders/deleteditems`
-(or its id; never listed), `$batch`. Contacts have a regular id, which changes when
+(or its id; never listed), `$batch`, `subscriptions[/{id}]`. Contacts have a regular id, which changes when
 they move, and an immutable id, which does not: each response renders the kind its
 request asks for (`Prefer: IdType="ImmutableId"`; see `operations`). Not served: `contactFolders/delta` (bcsync
 does not use it), `$search`, other Outlook resources. Module map: `views_identity`/`auth`
@@ -27,7 +27,11 @@ segments), `operations` (the endpoints), `listing` (paging, `$skip`, `$orderby`,
 also the Python API for tests: `mailbox_add`, `mailbox_configure`, `mailbox_reset`,
 and a person's moves: `contact_move`, `contact_to_deleted_items`, `contact_delete`),
 `knobs` and `throttle` (simulation), `clock` (time, replaceable in tests), `views_outlook`
-(the "Outlook (sandbox)" page). For tests only, nothing in the sandbox reads them:
+(the "Outlook (sandbox)" page); change notifications: `subscriptions` (`/subscriptions`,
+also in `$batch`, and the knobs that expire or remove one or send a lifecycle event),
+`handshake` (the validation of a notificationUrl), `notifications` (what a contact change
+or a lifecycle event sends, with the drop / duplicate / delay / reorder knobs) and
+`delivery` (the background sender and its retries). For tests only, nothing in the sandbox reads them:
 `served` (HTTP requests served per mailbox) and `models.ValueCopies` (the most copies
 of one extended property value a folder ever held at once: a stamp's duplicates).
 

@@ -1,4 +1,5 @@
-"""The sandbox in the admin: its mailboxes with their knobs, and the way to the Outlook page.
+"""The sandbox in the admin: its mailboxes with their knobs, the way to the Outlook page,
+and the change-notification subscriptions apps made (read only: apps make them over Graph).
 
 The app shows in the admin index as "Outlook (sandbox)"; the mailbox list links to
 the Outlook page for each mailbox.
@@ -15,7 +16,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
-from .models import Mailbox
+from .models import Mailbox, Subscription
 
 
 @admin.register(Mailbox)
@@ -31,6 +32,10 @@ class MailboxAdmin(admin.ModelAdmin):
         "lost_create_rate",
         "delta_expiry",
         "is_access_denied",
+        "notification_drop_rate",
+        "notification_duplicate_rate",
+        "notification_delay_seconds",
+        "is_notification_reordered",
     ]
     change_list_template = "graph_sandbox/mailbox_change_list.html"
 
@@ -66,3 +71,28 @@ class MailboxAdmin(admin.ModelAdmin):
     def outlook_link(self, mailbox: Mailbox) -> str:
         url = f"{reverse('graph_sandbox:outlook')}?{urlencode({'mailbox': mailbox.email})}"
         return format_html('<a href="{}">Open in Outlook (sandbox)</a>', url)
+
+
+@admin.register(Subscription)
+class SubscriptionAdmin(admin.ModelAdmin):
+    """What apps subscribed to; removing or expiring one as Outlook would is
+    `manage.py sandbox_mailbox subscription ID remove|expire` (it sends the lifecycle event)."""
+
+    list_display = ["graph_id", "mailbox", "resource", "change_type", "expires_at", "notification_url"]
+    list_filter = ["mailbox"]
+    readonly_fields = [f.name for f in Subscription._meta.fields]
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return settings.GRAPH_SANDBOX and super().has_module_permission(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Subscription | None = None) -> bool:
+        return settings.GRAPH_SANDBOX and super().has_view_permission(request, obj)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Subscription | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Subscription | None = None) -> bool:
+        return False

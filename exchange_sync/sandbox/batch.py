@@ -30,7 +30,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from . import clock
 from .errors import GraphError, LostAnswer, bad_request, error_body
-from .graph import GraphRequest, GraphResponse, dispatch, mailbox_find
+from .graph import BatchReads, GraphRequest, GraphResponse, dispatch, mailbox_find
 from .knobs import knobs_for
 from .models import Mailbox
 from .throttle import slots_give_back, slots_take
@@ -110,20 +110,24 @@ def _order(members: list[dict]) -> list[dict]:
     return done
 
 
-def batch_run(body: object, *, base_url: str, client_request_id: str | None) -> dict:
-    """Run a batch; return the `{"responses": [...]}` envelope."""
+def batch_run(body: object, *, base_url: str, client_request_id: str | None, authorization: str | None = None) -> dict:
+    """Run a batch; return the `{"responses": [...]}` envelope. Members are authorized by
+    the envelope's `authorization` (the `/subscriptions` operations read its claims)."""
     members = _order(_validate(body))
     started = clock.now()
     statuses: dict[str, int] = {}
     responses = []
     stall = 0.0
-    with _concurrency_slots(members) as refused:
+    reads = BatchReads()
+    with _concurrency_slots(members, reads.mailboxes) as refused:
         for member in members:
             failed = [d for d in _depends_on(member) if statuses.get(d, 500) >= 400]
             if failed:
                 answer = GraphResponse(424, error_body("FailedDependency", "The request depends on a failed request."))
             else:
-                answer, member_stall = _run_member(member, base_url, client_request_id, member["id"] in refused)
+                answer, member_stall = _run_member(
+                    member, base_url, client_request_id, member["id"] in refused, authorization, reads
+                )
                 stall = max(stall, member_stall)
             statuses[member["id"]] = answer.status
             response = {"id": member["id"], "status": answer.status, "headers": answer.headers}
@@ -144,11 +148,11 @@ def _user_segment(member: dict) -> str | None:
 
 
 @contextmanager
-def _concurrency_slots(members: list[dict]) -> Iterator[set[str]]:
+def _concurrency_slots(members: list[dict], found: dict[str, Mailbox | None]) -> Iterator[set[str]]:
     """Hold the batch's concurrency slots on each throttled mailbox it addresses while it
-    runs; yield the ids of the members refused for want of a slot."""
+    runs; yield the ids of the members refused for want of a slot. The mailboxes read
+    are left in `found`, by the `/users/{user}` segment that names them."""
     by_email: dict[str, list[str]] = {}
-    found: dict[str, Mailbox | None] = {}
     for member in members:
         user = _user_segment(member)
         if user is None:
@@ -172,7 +176,12 @@ def _concurrency_slots(members: list[dict]) -> Iterator[set[str]]:
 
 
 def _run_member(
-    member: dict, base_url: str, client_request_id: str | None, slot_refused: bool
+    member: dict,
+    base_url: str,
+    client_request_id: str | None,
+    slot_refused: bool,
+    authorization: str | None,
+    reads: BatchReads,
 ) -> tuple[GraphResponse, float]:
     """The member's answer, and how long a lost answer among it asks to stall."""
     if urlsplit(member["url"]).scheme:
@@ -184,6 +193,8 @@ def _run_member(
         return GraphResponse(400, body, {"Content-Type": "application/json"}), 0.0
     parts = urlsplit(member["url"])
     headers = {k.lower(): v for k, v in (member.get("headers") or {}).items()}
+    if authorization:
+        headers["authorization"] = authorization
     request = GraphRequest(
         method=member["method"].upper(),
         path="/" + parts.path.lstrip("/"),
@@ -194,7 +205,7 @@ def _run_member(
     )
     stall = 0.0
     try:
-        answer = dispatch(request, in_batch=True, slot_refused=slot_refused)
+        answer = dispatch(request, in_batch=True, slot_refused=slot_refused, reads=reads)
     except GraphError as error:
         body = error_body(error.code, error.message, client_request_id)
         answer = GraphResponse(error.status, body, error.headers)

@@ -17,7 +17,7 @@ from urllib.parse import unquote
 from . import clock
 from .errors import GraphError, bad_request, invalid_user
 from .knobs import Knobs, chance, knobs_for, process_state_sync
-from .models import Mailbox
+from .models import Folder, Mailbox
 from .scoping import mailbox_scope_check
 from .throttle import concurrency_refused, concurrency_slot, count_request
 
@@ -43,17 +43,37 @@ class GraphResponse:
 
 
 @dataclass
+class BatchReads:
+    """Rows a `$batch` reads once for all its members: its mailboxes, by the
+    `/users/{user}` segment that names them (no Graph request changes what the others
+    read of a mailbox row), and its folders by (mailbox, id), forgotten whenever a
+    member creates, changes or deletes a folder (`folders_changed`)."""
+
+    mailboxes: dict[str, Mailbox | None] = field(default_factory=dict)
+    folders: dict[tuple[int, str], Folder] = field(default_factory=dict)
+
+
+@dataclass
 class Call:
-    """What an operation gets: the request, its mailbox, the route's ids and the knobs."""
+    """What an operation gets: the request, its mailbox, the route's ids and the knobs,
+    and in a `$batch` the rows its members share."""
 
     request: GraphRequest
     mailbox: Mailbox
     args: tuple[str, ...]
     knobs: Knobs
+    reads: BatchReads | None = None
+
+    def folders_changed(self) -> None:
+        if self.reads is not None:
+            self.reads.folders.clear()
 
 
 Operation = Callable[[Call], GraphResponse]
+TenantOperation = Callable[[GraphRequest, tuple[str, ...]], GraphResponse]
 _routes: list[tuple[re.Pattern, dict[str, Operation]]] = []
+# Routes outside `/users/{u}` (`/subscriptions`): no mailbox, no mailbox knobs.
+_tenant_routes: list[tuple[re.Pattern, dict[str, TenantOperation]]] = []
 # Each route's path as one regex per segment, to name the segment Graph does not know.
 _segment_patterns: list[list[re.Pattern]] = []
 _SEGMENT_SLASH = re.compile(r"/(?![^\[]*\])")  # a `/` that is not inside a `[...]` class
@@ -64,6 +84,26 @@ def route(pattern: str, **methods: Operation) -> None:
     _routes.append((re.compile(f"^/?users/([^/]+){pattern}$"), methods))
     segments = ["users", "([^/]+)", *_SEGMENT_SLASH.split(pattern)[1:]]
     _segment_patterns.append([re.compile(f"^{segment}$") for segment in segments])
+
+
+def tenant_route(pattern: str, **methods: TenantOperation) -> None:
+    """Register the operations of a path outside `/users/{u}` (groups are passed as args)."""
+    _tenant_routes.append((re.compile(f"^/?{pattern}$"), methods))
+
+
+def _tenant_dispatch(request: GraphRequest) -> GraphResponse | None:
+    for pattern, methods in _tenant_routes:
+        match = pattern.match(request.path)
+        if match:
+            operation = methods.get(request.method)
+            if operation is None:
+                raise _method_not_allowed(request.method)
+            return operation(request, tuple(unquote(g) for g in match.groups()))
+    return None
+
+
+def _method_not_allowed(method: str) -> GraphError:
+    return GraphError(405, "Request_BadRequest", f"The HTTP method '{method}' is not allowed here.")
 
 
 def _resolve(request: GraphRequest) -> tuple[dict[str, Operation], tuple[str, ...]]:
@@ -110,39 +150,60 @@ def _mailbox(user: str) -> Mailbox:
     return mailbox
 
 
-def dispatch(request: GraphRequest, *, in_batch: bool = False, slot_refused: bool = False) -> GraphResponse:
+def dispatch(
+    request: GraphRequest,
+    *,
+    in_batch: bool = False,
+    slot_refused: bool = False,
+    reads: BatchReads | None = None,
+) -> GraphResponse:
     """Answer one request; raise GraphError for an error answer.
 
     A batch member (`in_batch`) runs in the concurrency slots its batch holds, or is
     refused with 429 ApplicationThrottled when its batch got no slot for it
     (`slot_refused`), and does not wait for latency here: the batch costs ceil(n/4)
     latencies as a whole, since Outlook runs at most 4 members at a time.
+    `reads` are the rows a batch's members share (see `BatchReads`).
     """
+    answer = _tenant_dispatch(request)
+    if answer is not None:
+        return answer
     methods, args = _resolve(request)
     operation = methods.get(request.method)
     if operation is None:
-        raise GraphError(405, "Request_BadRequest", f"The HTTP method '{request.method}' is not allowed here.")
-    mailbox = _mailbox(args[0])
+        raise _method_not_allowed(request.method)
+    if reads is not None and args[0] in reads.mailboxes:
+        mailbox = reads.mailboxes[args[0]]
+        if mailbox is None:
+            raise invalid_user(args[0])
+    else:
+        mailbox = _mailbox(args[0])
     process_state_sync(mailbox)
     knobs = knobs_for(mailbox)
     if knobs.is_access_denied:
-        # An app without consent, or outside the application access policy:
-        # https://learn.microsoft.com/graph/auth-limit-mailbox-access
+        # An app without consent for the permission (a mailbox outside the app's
+        # scope is answered otherwise: see `scoping`).
         raise GraphError(403, "ErrorAccessDenied", "Access is denied. Check credentials and try again.")
     mailbox_scope_check(mailbox)
     if not knobs.is_throttled:
-        return _run(operation, request, mailbox, args, knobs, in_batch)
+        return _run(operation, request, mailbox, args, knobs, in_batch, reads)
     count_request(mailbox.email)
     if in_batch:
         if slot_refused:
             raise concurrency_refused()
-        return _run(operation, request, mailbox, args, knobs, in_batch)
+        return _run(operation, request, mailbox, args, knobs, in_batch, reads)
     with concurrency_slot(mailbox.email):
-        return _run(operation, request, mailbox, args, knobs, in_batch)
+        return _run(operation, request, mailbox, args, knobs, in_batch, reads)
 
 
 def _run(
-    operation: Operation, request: GraphRequest, mailbox: Mailbox, args: tuple[str, ...], knobs: Knobs, in_batch: bool
+    operation: Operation,
+    request: GraphRequest,
+    mailbox: Mailbox,
+    args: tuple[str, ...],
+    knobs: Knobs,
+    in_batch: bool,
+    reads: BatchReads | None,
 ) -> GraphResponse:
     if knobs.latency_ms and not in_batch:
         clock.latency_wait(knobs.latency_ms / 1000, started=clock.now())
@@ -156,7 +217,7 @@ def _run(
         )
     if chance(mailbox.email, knobs.transient_error_rate):
         raise transient_error(mailbox.email)
-    return operation(Call(request, mailbox, args[1:], knobs))
+    return operation(Call(request, mailbox, args[1:], knobs, reads))
 
 
 def transient_error(email: str) -> GraphError:

@@ -50,6 +50,22 @@ class Mailbox(models.Model):
     is_access_denied = models.BooleanField(
         default=False, verbose_name="access denied", help_text="Every Graph call on this mailbox answers 403."
     )
+    # Change-notification knobs (see `subscriptions` and `delivery`); they apply to the
+    # notifications of every subscription on the mailbox, including ones made later.
+    notification_drop_rate = models.FloatField(
+        default=0.0, help_text="0..1: share of change notifications never sent (no retry, no 'missed')."
+    )
+    notification_duplicate_rate = models.FloatField(
+        default=0.0, help_text="0..1: share of change notifications sent twice."
+    )
+    notification_delay_seconds = models.FloatField(
+        default=0.0, help_text="Seconds every change notification waits before its first attempt."
+    )
+    is_notification_reordered = models.BooleanField(
+        default=False,
+        verbose_name="reorder notifications",
+        help_text="Hold change notifications briefly and send each held group newest first.",
+    )
     # New on every knob change: the serving process, which keeps the throttle window and
     # the random sequence in memory, starts both afresh when it sees another value.
     knobs_version = models.UUIDField(default=uuid.uuid4, editable=False)
@@ -183,6 +199,36 @@ class ValueCopies(models.Model):
 
     def __str__(self) -> str:
         return f"{self.property_id} = {self.value_folded}: {self.most}"
+
+
+class Subscription(models.Model):
+    """A change-notification subscription (`/subscriptions/{id}`) on a mailbox's contacts:
+    of one folder (`folder`), or of every contact folder (`folder` empty: the resource
+    `users/{u}/contacts`). Expired rows are never served and are deleted when next seen.
+    """
+
+    graph_id = models.UUIDField(unique=True, default=uuid.uuid4)
+    mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE, related_name="subscriptions")
+    folder = models.ForeignKey(Folder, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    resource = models.CharField(max_length=500)
+    change_type = models.CharField(max_length=40)
+    notification_url = models.URLField(max_length=2000)
+    lifecycle_notification_url = models.URLField(max_length=2000, blank=True)
+    client_state = models.CharField(max_length=128, blank=True, null=True)
+    expires_at = models.DateTimeField()
+    latest_supported_tls_version = models.CharField(max_length=10, default="v1_2")
+    # Notifications name contacts by the id kind the creating request asked for
+    # (https://learn.microsoft.com/graph/outlook-immutable-id).
+    is_immutable_id = models.BooleanField(default=False)
+    application_id = models.CharField(max_length=100, blank=True)
+    tenant_id = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.graph_id} on {self.resource}"
 
 
 class AppCertificate(models.Model):

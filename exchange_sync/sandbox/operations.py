@@ -90,11 +90,18 @@ def _folder(call: Call, folder_id: str) -> Folder:
         return services.default_folder(call.mailbox)
     if kind != ids.FOLDER:
         raise not_found()
-    folder = Folder.objects.filter(graph_id=folder_id, mailbox=call.mailbox).select_related("parent").first()
+    key = (call.mailbox.pk, folder_id)
+    if call.reads is not None and key in call.reads.folders:
+        return call.reads.folders[key]
+    # Unordered and without its parent (read when rendered): this runs for every
+    # contact request, and Django compiles a plain lookup much faster.
+    folder = next(iter(Folder.objects.filter(graph_id=folder_id, mailbox=call.mailbox).order_by()), None)
     if folder is None and folder_id == services.deleted_items_folder_id(call.mailbox):
         folder = services.deleted_items_folder(call.mailbox)
     if folder is None:
         raise not_found()
+    if call.reads is not None:
+        call.reads.folders[key] = folder
     return folder
 
 
@@ -195,6 +202,7 @@ def _folder_create_in(call: Call, parent: Folder | None, context_suffix: str) ->
     name = _body_dict(call).get("displayName")
     if not isinstance(name, str) or not name.strip():
         raise bad_request("The folder name is required.", "ErrorInvalidArgument")
+    call.folders_changed()
     folder = services.folder_create(call.mailbox, name, extended_clean(call.request.body), parent=parent)
     _lose_answer_maybe(call)
     body = {"@odata.context": _context(call, context_suffix)}
@@ -248,6 +256,7 @@ def folder_update(call: Call) -> GraphResponse:
     name = _body_dict(call).get("displayName")
     if name is not None and (not isinstance(name, str) or not name.strip()):
         raise bad_request("The folder name is required.", "ErrorInvalidArgument")
+    call.folders_changed()
     folder = services.folder_update(folder, display_name=name, extended=extended_clean(call.request.body))
     body = {"@odata.context": _context(call, "/contactFolders/$entity")}
     return GraphResponse(200, body | folder_render(folder, root_folder_id=call.mailbox.root_folder_id))
@@ -259,6 +268,7 @@ def folder_delete(call: Call) -> GraphResponse:
         # The default Contacts folder is a distinguished folder: Exchange refuses to
         # delete it (EWS's ErrorDeleteDistinguishedFolder; Graph relays the code [inferred]).
         raise bad_request("Distinguished folders cannot be deleted.", "ErrorDeleteDistinguishedFolder")
+    call.folders_changed()
     services.folder_delete(folder)
     return GraphResponse(204)
 

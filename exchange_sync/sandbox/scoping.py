@@ -26,18 +26,34 @@ OUT_OF_SCOPE_MESSAGE = (
     "Access to OData is disabled: [RAOP] : Blocked by tenant configured AppOnly AccessPolicy settings."
 )
 
-_request_app: contextvars.ContextVar[str] = contextvars.ContextVar("graph_sandbox_request_app", default="")
+
+class _RequestApp:
+    """The app of the request being served, and what it was told about each mailbox: a
+    `$batch` of 20 members on one mailbox asks the database once."""
+
+    def __init__(self, client_id: str) -> None:
+        self.client_id = client_id
+        self.denied: dict[int, bool] = {}
+
+
+_request_app: contextvars.ContextVar[_RequestApp | None] = contextvars.ContextVar(
+    "graph_sandbox_request_app", default=None
+)
 
 
 def request_app_set(client_id: str) -> None:
     """Note the app (token `appid`) of the request being served."""
-    _request_app.set(client_id)
+    _request_app.set(_RequestApp(client_id) if client_id else None)
 
 
 def mailbox_scope_check(mailbox: Mailbox) -> None:
     """Raise Graph's 403 when the request's app is kept out of `mailbox`."""
-    client_id = _request_app.get()
-    if client_id and MailboxScopeDenial.objects.filter(client_id=client_id, mailbox=mailbox).exists():
+    app = _request_app.get()
+    if app is None:
+        return
+    if mailbox.pk not in app.denied:
+        app.denied[mailbox.pk] = MailboxScopeDenial.objects.filter(client_id=app.client_id, mailbox=mailbox).exists()
+    if app.denied[mailbox.pk]:
         raise GraphError(403, "ErrorAccessDenied", OUT_OF_SCOPE_MESSAGE)
 
 

@@ -12,13 +12,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
 from django.utils import timezone
 
 from . import ids
 from .errors import GraphError, not_found
 from .models import Contact, ContactEmail, DeltaExpiry, ExtendedProperty, Folder, Mailbox, ValueCopies
+from .notifications import CREATED, DELETED, UPDATED, ContactChange, contact_changed
 from .odata import canonical_property_id
 from .shapes import display_name_from_parts
 
@@ -29,7 +29,12 @@ KNOB_FIELDS = {
     "lost_create_rate": "lost_create_rate",
     "expire_delta": "delta_expiry",
     "access_denied": "is_access_denied",
+    "notification_drop_rate": "notification_drop_rate",
+    "notification_duplicate_rate": "notification_duplicate_rate",
+    "notification_delay_seconds": "notification_delay_seconds",
+    "notification_reorder": "is_notification_reordered",
 }
+_RATES = ("transient_rate", "lost_create_rate", "notification_drop_rate", "notification_duplicate_rate")
 
 
 def mailbox_add(email: str, *, display_name: str = "") -> tuple[Mailbox, bool]:
@@ -52,8 +57,9 @@ def mailbox_get(email: str) -> Mailbox:
 
 @transaction.atomic
 def mailbox_reset(email: str) -> Mailbox:
-    """Empty a mailbox (folders and contacts) and put its knobs back to the global defaults."""
+    """Empty a mailbox (folders, contacts, subscriptions) and put its knobs back to the global defaults."""
     mailbox = mailbox_get(email)
+    mailbox.subscriptions.all().delete()
     mailbox.folders.all().delete()
     mailbox_configure(
         email,
@@ -63,6 +69,10 @@ def mailbox_reset(email: str) -> Mailbox:
         lost_create_rate=None,
         expire_delta="",
         access_denied=False,
+        notification_drop_rate=0.0,
+        notification_duplicate_rate=0.0,
+        notification_delay_seconds=0.0,
+        notification_reorder=False,
     )
     return mailbox
 
@@ -71,7 +81,10 @@ def mailbox_configure(email: str, **knobs: object) -> Mailbox:
     """Set simulation knobs of a mailbox at run time; None (or "" for expire_delta) means global default.
 
     Knobs: latency_ms (int), throttle (bool), transient_rate (0..1), lost_create_rate (0..1),
-    expire_delta ("off" | "410" | "syncStateNotFound"), access_denied (bool). Also gives
+    expire_delta ("off" | "410" | "syncStateNotFound"), access_denied (bool); for change
+    notifications (see `notifications`): notification_drop_rate and
+    notification_duplicate_rate (0..1), notification_delay_seconds (>= 0),
+    notification_reorder (bool). Also gives
     the mailbox a new `knobs_version`, so the process serving Graph restarts the
     mailbox's seeded random sequence and throttle window at its next request on it.
     """
@@ -80,8 +93,10 @@ def mailbox_configure(email: str, **knobs: object) -> Mailbox:
     if unknown:
         raise TypeError(f"Unknown sandbox knobs: {', '.join(sorted(unknown))}")
     for knob, value in knobs.items():
-        if knob in ("transient_rate", "lost_create_rate") and value is not None and not 0 <= float(value) <= 1:
+        if knob in _RATES and value is not None and not 0 <= float(value) <= 1:
             raise ValueError(f"{knob} must be between 0 and 1")
+        if knob == "notification_delay_seconds" and float(value) < 0:
+            raise ValueError("notification_delay_seconds must not be negative")
         if knob == "expire_delta" and value not in ("", None, *DeltaExpiry.values):
             raise ValueError(f"expire_delta must be one of {', '.join(DeltaExpiry.values)}")
         setattr(mailbox, KNOB_FIELDS[knob], value if knob != "expire_delta" else (value or ""))
@@ -90,9 +105,14 @@ def mailbox_configure(email: str, **knobs: object) -> Mailbox:
     return mailbox
 
 
-def _next_seq(mailbox: Mailbox) -> int:
-    Mailbox.objects.filter(pk=mailbox.pk).update(change_seq=F("change_seq") + 1)
-    return Mailbox.objects.values_list("change_seq", flat=True).get(pk=mailbox.pk)
+def _next_seq(mailbox_id: int) -> int:
+    """Take the mailbox's next change counter value: one UPDATE ... RETURNING, which
+    also locks the mailbox row until the change's transaction ends."""
+    table = connection.ops.quote_name(Mailbox._meta.db_table)
+    with connection.cursor() as cursor:
+        sql = f"UPDATE {table} SET change_seq = change_seq + 1 WHERE id = %s RETURNING change_seq"  # noqa: S608 (the model's table)
+        cursor.execute(sql, [mailbox_id])
+        return cursor.fetchone()[0]
 
 
 def _folder_name_taken(
@@ -183,41 +203,64 @@ def folder_delete(folder: Folder) -> None:
     folder.delete()
 
 
-def _index_contact(contact: Contact) -> None:
-    ContactEmail.objects.filter(contact=contact).delete()
+def _index_contact(contact: Contact, *, is_new: bool = False) -> None:
+    """(Re)write the contact's e-mail index (a new contact has none to remove)."""
+    if not is_new:
+        ContactEmail.objects.filter(contact=contact).delete()
     addresses = {a["address"].lower() for a in contact.data.get("emailAddresses", []) if a.get("address")}
     ContactEmail.objects.bulk_create(
         ContactEmail(contact=contact, folder_id=contact.folder_id, address_folded=a) for a in addresses
     )
 
 
-def _set_extended(contact: Contact, extended: Iterable[dict]) -> None:
+def _set_extended(contact: Contact, extended: Iterable[dict], *, is_new: bool = False) -> None:
+    """Set (or, with a null value, remove) extended properties; the last of one id wins.
+    A new contact has none yet, so its values are inserted in one statement."""
+    values: dict[str, str | None] = {}
     for item in extended:
-        property_id = canonical_property_id(str(item["id"]))
         value = item.get("value")
-        if value is None:
-            ExtendedProperty.objects.filter(contact=contact, property_id=property_id).delete()
-            continue
-        value_folded = str(value).lower()[:255]
-        ExtendedProperty.objects.update_or_create(
-            contact=contact,
-            property_id=property_id,
-            defaults={"folder_id": contact.folder_id, "value": str(value), "value_folded": value_folded},
+        values[canonical_property_id(str(item["id"]))] = None if value is None else str(value)
+    removed = [property_id for property_id, value in values.items() if value is None]
+    if removed and not is_new:
+        ExtendedProperty.objects.filter(contact=contact, property_id__in=removed).delete()
+    kept = {property_id: value for property_id, value in values.items() if value is not None}
+    if is_new:
+        ExtendedProperty.objects.bulk_create(
+            ExtendedProperty(
+                contact=contact,
+                folder_id=contact.folder_id,
+                property_id=property_id,
+                value=value,
+                value_folded=value.lower()[:255],
+            )
+            for property_id, value in kept.items()
         )
-        _note_copies(contact.folder_id, property_id, value_folded)
+    else:
+        for property_id, value in kept.items():
+            ExtendedProperty.objects.update_or_create(
+                contact=contact,
+                property_id=property_id,
+                defaults={"folder_id": contact.folder_id, "value": value, "value_folded": value.lower()[:255]},
+            )
+    for property_id, value in kept.items():
+        _note_copies(contact.folder_id, property_id, value.lower()[:255])
 
 
 def _note_copies(folder_id: int, property_id: str, value_folded: str) -> None:
     """Keep `ValueCopies.most` for tests: how many live contacts hold the value now, if
     more than ever before. Runs inside the change's transaction, which holds the
-    mailbox's change counter, so the count sees every committed copy."""
-    live = ExtendedProperty.objects.filter(folder_id=folder_id, property_id=property_id, value_folded=value_folded)
-    copies, _ = ValueCopies.objects.get_or_create(
-        folder_id=folder_id, property_id=property_id, value_folded=value_folded
-    )
-    count = live.count()
-    if count > copies.most:
-        ValueCopies.objects.filter(pk=copies.pk, most__lt=count).update(most=count)
+    mailbox's change counter, so the count sees every committed copy. One statement
+    (an upsert that counts), as it runs on every stamped write."""
+    copies = connection.ops.quote_name(ValueCopies._meta.db_table)
+    props = connection.ops.quote_name(ExtendedProperty._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {copies} (folder_id, property_id, value_folded, most) "  # noqa: S608 (model table names)
+            f"SELECT %s, %s, %s, COUNT(*) FROM {props} WHERE folder_id = %s AND property_id = %s AND value_folded = %s "
+            "ON CONFLICT (folder_id, property_id, value_folded) DO UPDATE SET most = "
+            f"CASE WHEN excluded.most > {copies}.most THEN excluded.most ELSE {copies}.most END",
+            [folder_id, property_id, value_folded, folder_id, property_id, value_folded],
+        )
 
 
 @transaction.atomic
@@ -232,13 +275,14 @@ def contact_create(folder: Folder, properties: dict, extended: Iterable[dict] = 
         folder=folder,
         graph_id=ids.new_id(ids.CONTACT),
         change_key=ids.new_change_key(),
-        seq=_next_seq(folder.mailbox),
+        seq=_next_seq(folder.mailbox_id),
         data=data,
         created_at=now,
         modified_at=now,
     )
-    _index_contact(contact)
-    _set_extended(contact, extended)
+    _index_contact(contact, is_new=True)
+    _set_extended(contact, extended, is_new=True)
+    _notify_on_commit(contact, folder, CREATED)
     return contact
 
 
@@ -261,12 +305,13 @@ def contact_update(
         data["displayName"] = display_name_from_parts(data)
     contact.data = data
     contact.change_key = ids.new_change_key()
-    contact.seq = _next_seq(contact.folder.mailbox)
+    contact.seq = _next_seq(contact.mailbox_id)
     contact.modified_at = timezone.now()
     contact.save(update_fields=["data", "change_key", "seq", "modified_at"])
     if "emailAddresses" in properties:
         _index_contact(contact)
     _set_extended(contact, extended)
+    _notify_on_commit(contact, contact.folder, UPDATED)
     return contact
 
 
@@ -281,9 +326,10 @@ def contact_delete(contact_pk: int, *, if_match: str | None = None) -> None:
     contact.email_index.all().delete()
     contact.is_deleted = True
     contact.data = {}
-    contact.seq = _next_seq(contact.folder.mailbox)
+    contact.seq = _next_seq(contact.mailbox_id)
     contact.modified_at = timezone.now()
     contact.save(update_fields=["is_deleted", "data", "seq", "modified_at"])
+    _notify_on_commit(contact, contact.folder, DELETED)
 
 
 @transaction.atomic
@@ -307,7 +353,7 @@ def contact_move(contact_pk: int, destination: Folder) -> Contact:
         graph_id=ids.new_id(ids.CONTACT),
         immutable_id=contact.immutable_id,
         change_key=ids.new_change_key(),
-        seq=_next_seq(contact.folder.mailbox),
+        seq=_next_seq(contact.mailbox_id),
         data=contact.data,
         created_at=contact.created_at,
         modified_at=now,
@@ -318,9 +364,11 @@ def contact_move(contact_pk: int, destination: Folder) -> Contact:
     contact.email_index.update(contact=moved, folder=destination)
     contact.is_deleted = True
     contact.data = {}
-    contact.seq = _next_seq(contact.folder.mailbox)
+    contact.seq = _next_seq(contact.mailbox_id)
     contact.modified_at = now
     contact.save(update_fields=["is_deleted", "data", "seq", "modified_at"])
+    _notify_on_commit(contact, contact.folder, DELETED)
+    _notify_on_commit(moved, destination, CREATED)
     return moved
 
 
@@ -328,6 +376,20 @@ def contact_to_deleted_items(contact_pk: int) -> Contact:
     """Delete a contact as a person does in Outlook: it moves to Deleted Items (see `contact_move`)."""
     contact = Contact.objects.select_related("mailbox").get(pk=contact_pk)
     return contact_move(contact_pk, deleted_items_folder(contact.mailbox))
+
+
+def _notify_on_commit(contact: Contact, folder: Folder, change_type: str) -> None:
+    """Queue the change's notifications once it commits (never for a rolled-back change)."""
+    change = ContactChange(
+        mailbox_id=contact.mailbox_id,
+        folder_id=folder.pk,
+        is_contact_folder=folder.well_known_name != DELETED_ITEMS,
+        change_type=change_type,
+        graph_id=contact.graph_id,
+        immutable_id=contact.immutable_id,
+        change_key=None if change_type == DELETED else contact.change_key,
+    )
+    transaction.on_commit(lambda: contact_changed(change))
 
 
 def _check_if_match(contact: Contact, if_match: str | None) -> None:

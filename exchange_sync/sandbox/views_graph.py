@@ -17,7 +17,7 @@ from urllib.parse import quote, unquote, urlsplit
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from . import operations  # noqa: F401  (registers the routes)
+from . import operations, subscriptions  # noqa: F401  (register the routes)
 from .auth import token_verify
 from .batch import batch_run
 from .errors import GraphError, LostAnswer, bad_request, error_body
@@ -42,7 +42,15 @@ def graph_endpoint(request: HttpRequest, path: str) -> HttpResponse:
         if path == "$batch":
             if request.method != "POST":
                 raise GraphError(405, "Request_BadRequest", "Batch requests must be POSTed.")
-            answer = GraphResponse(200, batch_run(body, base_url=base_url, client_request_id=client_request_id))
+            answer = GraphResponse(
+                200,
+                batch_run(
+                    body,
+                    base_url=base_url,
+                    client_request_id=client_request_id,
+                    authorization=request.headers.get("Authorization"),
+                ),
+            )
         else:
             graph_request = GraphRequest(
                 method=request.method or "GET",

@@ -19,6 +19,7 @@ from exchange_sync.graph.errors import (
     GraphThrottledError,
     GraphTransientError,
 )
+from exchange_sync.live.changes import live_changes_of_run
 from exchange_sync.models import ExchangeSyncSetup, SyncRun
 from exchange_sync.scope_messages import mailbox_scope_message
 from exchange_sync.sync.engine import COUNTERS, Engine, SetupProblem
@@ -62,7 +63,8 @@ def sync_run_execute(run: SyncRun, *, client: GraphClient, progress=None) -> Syn
     pulse = _Pulse(run.pk)
     pulse.start()
     try:
-        engine.execute()
+        with live_changes_of_run(setup.pk):
+            engine.execute()
         run.status = SyncRun.Status.PARTIAL if engine.counts["failed"] else SyncRun.Status.SUCCEEDED
     except NeedsConfirmation as exc:
         run.status, run.error = SyncRun.Status.NEEDS_CONFIRMATION, str(exc)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils.html import escape
 
 from exchange_sync.connection import graph_client_from_settings
 from exchange_sync.mapping import GRAPH_SELECT
@@ -60,6 +61,8 @@ def test_the_run_page_offers_both_actions_and_says_before_the_click_what_each_de
     assert 'value="Link this one instead"' in page
     assert 'value="Remove the Outlook copy"' in page
     assert f"bcsync's own copy of {eva.no} is deleted from the folder" in page
+    assert f"Remove the Outlook copy: '{escape(issue.outlook_name)}' is deleted" in page
+    assert "Nothing is deleted until you click." in page
     assert _url(run, issue, "link-copy") in page and _url(run, issue, "remove-copy") in page
 
 

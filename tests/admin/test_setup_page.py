@@ -27,6 +27,7 @@ def page_of(setup: ExchangeSyncSetup) -> str:
 def form_data(**overrides) -> dict:
     data = {
         "is_enabled": "on",
+        "is_live_sync_enabled": "on",
         "folder_name": "Business Central",
         "on_outlook_delete": ExchangeSyncSetup.OnOutlookDelete.RECREATE,
         "filter_name": "",

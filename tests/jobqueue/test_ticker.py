@@ -6,17 +6,20 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 from django.utils import timezone
 
-from exchange_sync.models import ExchangeSyncSetup, SyncRun
+from exchange_sync.live.requests import live_requests_make
+from exchange_sync.models import ExchangeSyncSetup, LiveSyncRequest, SyncRun
 from exchange_sync.services import STALE_RUN_AFTER, sync_run_claim, sync_run_create
 from jobqueue import ticker as ticker_module
 from jobqueue.models import ClusterHeartbeat, JobQueueEntry
 from jobqueue.services import job_queue_entry_set_ready
 from jobqueue.ticker import Ticker, cluster_heartbeat_start, tick
 from tests.factories import make_user
+from tests.live.conftest import make_setup
 
 
 def _wait_for(condition, what: str, seconds: float = 30) -> None:
@@ -45,9 +48,10 @@ def running_ticker():
 
 
 @pytest.mark.django_db
-def test_an_idle_tick_is_four_queries(django_assert_num_queries):
-    # Dead runs, stale claims, expired entries, due entries: each one indexed query.
-    with django_assert_num_queries(4):
+def test_an_idle_tick_is_five_queries(django_assert_num_queries):
+    # Dead runs, due live sync requests, stale claims, expired entries, due entries: each
+    # one indexed query.
+    with django_assert_num_queries(5):
         tick()
 
 
@@ -65,6 +69,20 @@ def test_a_tick_dispatches_a_due_entry_and_interrupts_a_dead_run_in_one_go(make_
     dead.refresh_from_db()
     assert dead.status == SyncRun.Status.INTERRUPTED
     assert test_objects == [("", "runner")]  # the entry ran (inline here)
+
+
+@pytest.mark.django_db
+def test_a_tick_queues_the_live_sync_run_of_a_due_request_and_not_of_one_still_waiting():
+    ann, bob = make_setup("ann"), make_setup("bob")
+    now = timezone.now()
+    live_requests_make([ann.pk], now - timedelta(seconds=3))  # due a second ago
+    live_requests_make([bob.pk], now + timedelta(seconds=5))
+    with mock.patch("django_q.tasks.async_task"):
+        report = tick(now)
+
+    assert report.live_queued == 1
+    assert list(SyncRun.objects.values_list("setup_id", "trigger")) == [(ann.pk, SyncRun.Trigger.LIVE)]
+    assert list(LiveSyncRequest.objects.values_list("setup_id", flat=True)) == [bob.pk]
 
 
 @pytest.mark.django_db

@@ -45,13 +45,16 @@ def _readme_promises(heading: str) -> list[str]:
     bullets, current = [], None
     for line in match.group(1).splitlines():  # the promises are the section's bullets
         if line.startswith("- "):
-            current = [re.sub(r"^- \*\*[^*]+\*\*", "", line)]  # without its bold title
+            # Without its bold title when the title is a sentence of its own ("**No
+            # duplicates.**"); a bold name that begins the sentence stays in it.
+            current = [re.sub(r"^\*\*[^*]+\.\*\*", "", line[2:])]
             bullets.append(current)
         elif line.startswith("  ") and current is not None:
             current.append(line)
         else:
             current = None
-    split = re.compile(r"(?<=[.!?])\s+(?=[A-Z*`])")
+    # Sentences end at . ! or ?, except the "." of the page name "Exchange Sync. Setup".
+    split = re.compile(r"(?<=[.!?])(?<!Exchange Sync\.)\s+(?=[A-Z*`])")
     return [_words(s) for bullet in bullets for s in split.split(_words(" ".join(bullet))) if s]
 
 

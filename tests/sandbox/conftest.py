@@ -14,6 +14,7 @@ from django.conf import settings
 from exchange_sync.sandbox import clock
 from exchange_sync.sandbox.devserver import devserver_tune
 from exchange_sync.sandbox.services import mailbox_add, mailbox_configure
+from tests.sandbox.receiver import Receiver
 
 MAILBOX = "alice@cronus.example"
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
@@ -163,3 +164,11 @@ def gate(monkeypatch) -> Gate:
     monkeypatch.setattr(clock, "latency_wait", held.latency_wait)
     yield held
     held.open()
+
+
+@pytest.fixture
+def receiver():
+    """A notification endpoint for subscriptions (see `tests.sandbox.receiver`)."""
+    running = Receiver()
+    yield running
+    running.close()

@@ -129,3 +129,31 @@ def test_it_refuses_a_member_that_is_not_an_object(graph, member):
     response = graph.post("/$batch", {"requests": [member]})
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "BadRequest"
+
+
+def test_members_after_one_that_renames_or_deletes_a_folder_see_the_change(graph):
+    """A batch reads each folder once for its members, and reads it again after a
+    member changed one: a rename shows in the next read, a delete makes the folder
+    (and creating in it) not found."""
+    folder = graph.folder()
+    path = graph.folder_path(folder)
+    requests_ = [
+        _create("before", folder, "Before"),
+        {
+            "id": "rename",
+            "method": "PATCH",
+            "url": path,
+            "headers": {"Content-Type": "application/json"},
+            "body": {"displayName": "Renamed"},
+            "dependsOn": ["before"],
+        },
+        {"id": "read", "method": "GET", "url": path, "dependsOn": ["rename"]},
+        {"id": "delete", "method": "DELETE", "url": path, "dependsOn": ["read"]},
+        _create("after", folder, "After", dependsOn=["delete"]),
+    ]
+    answers = {r["id"]: r for r in graph.post("/$batch", {"requests": requests_}).json()["responses"]}
+    assert answers["before"]["status"] == 201
+    assert answers["read"]["body"]["displayName"] == "Renamed"
+    assert answers["delete"]["status"] == 204
+    assert answers["after"]["status"] == 404
+    assert answers["after"]["body"]["error"]["code"] == "ErrorItemNotFound"

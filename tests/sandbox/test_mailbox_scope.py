@@ -14,6 +14,7 @@ from exchange_sync.sandbox.scoping import OUT_OF_SCOPE_MESSAGE, mailbox_scope_al
 from exchange_sync.sandbox.services import mailbox_add
 from tests.certificates import make_certificate
 from tests.sandbox.conftest import MAILBOX
+from tests.sandbox.test_subscriptions import subscribe
 
 OTHER_MAILBOX = "bob@cronus.example"
 
@@ -108,3 +109,11 @@ def test_the_sandbox_app_command_registers_a_certificate_file(transactional_db, 
     assert registered.thumbprint_sha1 in capsys.readouterr().out
     with pytest.raises(CommandError, match="Not a PEM certificate"):
         call_command("sandbox_app", "add-certificate", "some-app", str(tmp_path / "app.key.pem"))
+
+
+def test_a_subscription_on_a_denied_mailbox_is_refused_the_same_way(graph, receiver):
+    mailbox_scope_deny(settings.M365_CLIENT_ID, MAILBOX)
+
+    response = subscribe(graph, receiver, f"users/{MAILBOX}/contacts")
+
+    assert _out_of_scope(response)

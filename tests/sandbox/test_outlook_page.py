@@ -88,11 +88,15 @@ def test_changing_a_mailboxs_knobs_in_the_admin_restarts_its_simulation(superuse
             "transient_error_rate": 0,
             "lost_create_rate": 0,
             "delta_expiry": mailbox.delta_expiry,
+            "notification_drop_rate": 0.3,
+            "notification_duplicate_rate": 0,
+            "notification_delay_seconds": 0,
         },
     )
     assert response.status_code == 302, response.content.decode()[:2000]
     mailbox.refresh_from_db()
     assert mailbox.latency_ms == 25
+    assert mailbox.notification_drop_rate == 0.3
     assert mailbox.knobs_version != before
 
 

@@ -30,6 +30,19 @@ call_command("sandbox_mailbox", *sys.argv[2:])
 """
 
 
+def run_in_another_process(*args: str) -> subprocess.CompletedProcess:
+    """`sandbox_mailbox *args` in a process of its own, on this test's database."""
+    return subprocess.run(
+        [sys.executable, "-c", _OTHER_PROCESS, connection.settings_dict["NAME"], *args],
+        cwd=settings.BASE_DIR,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "bcsync_project.settings_test"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
 def run(*args: str) -> str:
     out = StringIO()
     call_command("sandbox_mailbox", *args, stdout=out)
@@ -91,16 +104,7 @@ def test_it_says_when_a_mailbox_is_unknown(db):
 def test_a_set_from_another_process_restarts_the_servers_throttle_window(graph):
     services.mailbox_configure(MAILBOX, throttle=True)
     assert [graph.get(f"/users/{MAILBOX}").status_code for _ in range(3)] == [200, 200, 429]
-    database = connection.settings_dict["NAME"]
-    done = subprocess.run(
-        [sys.executable, "-c", _OTHER_PROCESS, database, "set", MAILBOX, "--throttle", "on"],
-        cwd=settings.BASE_DIR,
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "bcsync_project.settings_test"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = run_in_another_process("set", MAILBOX, "--throttle", "on")
     assert done.returncode == 0, done.stderr
     assert f"Set throttle on {MAILBOX}" in done.stdout
     # The window lives in the server's memory; the other process marked the knobs changed.

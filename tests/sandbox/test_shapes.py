@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 
-from exchange_sync.sandbox import services
+from exchange_sync.sandbox import services, subscriptions
 from exchange_sync.sandbox.models import Contact
 from exchange_sync.sandbox.services import mailbox_configure
 from tests.sandbox.conftest import MAILBOX
@@ -258,3 +260,79 @@ def test_a_throttled_answer_looks_like_the_documented_error_with_retry_after(gra
     assert_same_shape(response.json(), example)
     assert_same_shape(response.json()["error"], example["error"])
     assert response.json()["error"]["code"] == "TooManyRequests"
+
+
+# --- change notifications -------------------------------------------------------------------
+
+# The documented subscription examples are shortened: Graph sends every property of the
+# subscription resource (https://learn.microsoft.com/graph/api/resources/subscription),
+# null where unset.
+SUBSCRIPTION_NOT_SHOWN = frozenset(
+    {
+        "lifecycleNotificationUrl",
+        "includeResourceData",
+        "encryptionCertificate",
+        "encryptionCertificateId",
+        "notificationQueryOptions",
+        "notificationUrlAppId",
+    }
+)
+
+
+def _subscribe(graph, receiver, **extra: str) -> dict:
+    folder = graph.folder()
+    expires = (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    response = graph.post(
+        "/subscriptions",
+        {
+            "changeType": "created,updated,deleted",
+            "notificationUrl": receiver.url(),
+            "resource": f"users/{MAILBOX}/contactFolders/{folder}/contacts",
+            "expirationDateTime": expires,
+            "clientState": "secretClientValue",
+            **extra,
+        },
+    )
+    assert response.status_code == 201, response.text
+    return {"folder": folder, **response.json()}
+
+
+def test_a_subscription_looks_like_the_documented_one(graph, receiver):
+    created = _subscribe(graph, receiver)
+    created.pop("folder")
+    assert_same_shape(created, documented("subscription.json"), not_shown=SUBSCRIPTION_NOT_SHOWN)
+    fetched = graph.get(f"/subscriptions/{created['id']}").json()
+    assert_same_shape(fetched, documented("subscription.json"), not_shown=SUBSCRIPTION_NOT_SHOWN)
+
+
+def test_a_list_of_subscriptions_looks_like_the_documented_one_without_client_state(graph, receiver):
+    _subscribe(graph, receiver, lifecycleNotificationUrl=receiver.url("/life"))
+    body = graph.get("/subscriptions").json()
+    example = documented("subscriptions_page.json")
+    assert_same_shape(body, example)
+    item = body["value"][0]
+    assert_same_shape(
+        item, example["value"][0], not_shown=frozenset({"notificationQueryOptions", "notificationUrlAppId"})
+    )
+    # "the clientState property value is not returned for security purposes" (subscription-list).
+    assert item["clientState"] is None
+
+
+def test_a_change_notification_looks_like_the_documented_one(graph, receiver):
+    created = _subscribe(graph, receiver)
+    graph.contact(created["folder"])
+    (notification,) = receiver.wait_for(1)
+    example = documented("change_notification_collection.json")["value"][0]
+    # The example's notification `id` is optional (changeNotification); the sandbox leaves it out.
+    assert set(notification) == set(example) - {"id"}
+    assert_same_shape(notification["resourceData"], example["resourceData"])
+    assert notification["resourceData"]["@odata.type"] == "#Microsoft.Graph.Contact"
+    for key in ("subscriptionId", "tenantId"):
+        assert str(uuid.UUID(notification[key])) == notification[key]
+
+
+def test_a_lifecycle_notification_looks_like_the_documented_one(graph, receiver):
+    created = _subscribe(graph, receiver, lifecycleNotificationUrl=receiver.url("/life"))
+    subscriptions.subscription_lifecycle(created["id"], "missed")
+    (notification,) = receiver.wait_for(1, "/life")
+    assert_same_shape(notification, documented("lifecycle_notification_collection.json")["value"][0])

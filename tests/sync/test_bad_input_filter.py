@@ -153,6 +153,7 @@ def test_a_saved_filter_the_syntax_refuses_stops_the_run_and_copies_nothing(sync
     ((field, expression),) = saved.items()
     assert run.error.startswith("The contact filter cannot be used: ")
     assert f'filter "{expression}": ' in run.error
+    assert run.requests_served == 0  # stopped before anything was read from Outlook or written to it
     assert not Contact.objects.filter(email="nora@quist.example").exists()
     setup.refresh_from_db()
     assert setup.needs_attention

@@ -221,3 +221,22 @@ def test_a_persons_own_contact_linked_in_an_adopted_folder_is_never_deleted_when
     colleague.delete()
     assert sync(full=True).deleted_in_outlook == 0
     assert OutlookContact.objects.filter(immutable_id=mum_id, is_deleted=False).exists()
+
+
+def test_a_persons_own_contacts_let_go_from_an_adopted_folder_never_stop_a_run_for_confirmation(sync, setup):
+    # 12 of the person's own contacts, each linked to a colleague with their email: all
+    # 12 colleagues then leave the scope. Letting go deletes nothing, so the deletion
+    # guard (more than half and more than 10) has nothing to count.
+    colleagues = [make_person(first_name=f"Friend{n}", email=f"friend{n}@home.example") for n in range(12)]
+    folder = _family_folder([_person(f"Friend{n}", f"friend{n}@home.example") for n in range(12)])
+    ExchangeSyncSetup.objects.filter(pk=setup.pk).update(folder_name=FAMILY, adopted_folder_id=folder.graph_id)
+    first = sync()
+    assert (first.status, first.linked_in_bc) == (SyncRun.Status.SUCCEEDED, 12), first.error
+    before = _state(folder)
+
+    Contact.objects.filter(pk__in=[c.pk for c in colleagues]).update(privacy_blocked=True, modified_at=timezone.now())
+    run = sync()
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    assert run.deleted_in_outlook == 0
+    assert set(_state(folder)) == set(before)  # all 12 still in Outlook

@@ -8,6 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from contacts.models import Contact
+from exchange_sync import services
 from exchange_sync.connection import graph_client_from_settings
 from exchange_sync.models import ExchangeSyncSetup, SyncRun
 from exchange_sync.sandbox import views_graph
@@ -73,15 +74,52 @@ def test_a_second_run_of_the_same_setup_is_refused_and_says_so(sync, setup):
     assert refused.created_in_outlook == 0
 
 
-def test_two_runs_started_at_the_same_moment_never_overlap(live_server, setup, outlook):
+class _ClaimsThatReadBeforeEitherWrites:
+    """`ExchangeSyncSetup` as `sync_run_claim` sees it, with the worst interleaving of
+    two claims made every time: neither may write itself into the setup before both
+    have read who holds it (both read "nobody"). Releasing a claim is not held back."""
+
+    def __init__(self, barrier: threading.Barrier) -> None:
+        self.objects = _HeldBackManager(barrier)
+
+    def __getattr__(self, name: str):
+        return getattr(ExchangeSyncSetup, name)
+
+
+class _HeldBackManager:
+    def __init__(self, barrier: threading.Barrier) -> None:
+        self._barrier = barrier
+
+    def filter(self, *args, **kwargs):
+        return _HeldBackQuerySet(ExchangeSyncSetup.objects.filter(*args, **kwargs), self._barrier)
+
+    def __getattr__(self, name: str):
+        return getattr(ExchangeSyncSetup.objects, name)
+
+
+class _HeldBackQuerySet:
+    def __init__(self, queryset, barrier: threading.Barrier) -> None:
+        self._queryset, self._barrier = queryset, barrier
+
+    def update(self, **values):
+        if values.get("running_run") is not None:  # a claim, not a release
+            self._barrier.wait(timeout=120)  # a safety against a hang, never reached when both claim
+        return self._queryset.update(**values)
+
+    def __getattr__(self, name: str):
+        return getattr(self._queryset, name)
+
+
+def test_two_runs_that_both_see_the_setup_free_never_both_sync(live_server, setup, outlook, monkeypatch):
+    # A person's button and a schedule at the same moment: both runs read that no run
+    # holds the setup before either claims it. Only the compare-and-swap tells them apart.
     people = [make_person() for _ in range(30)]
-    barrier = threading.Barrier(2)
+    monkeypatch.setattr(services, "ExchangeSyncSetup", _ClaimsThatReadBeforeEitherWrites(threading.Barrier(2)))
     results: list[SyncRun] = []
 
     def start() -> None:
         client = graph_client_from_settings(base_url=f"{live_server.url}/graph-sandbox/v1.0")
         try:
-            barrier.wait()
             results.append(sync_setup(ExchangeSyncSetup.objects.get(pk=setup.pk), client=client))
         finally:
             client.close()
@@ -92,12 +130,14 @@ def test_two_runs_started_at_the_same_moment_never_overlap(live_server, setup, o
         thread.start()
     for thread in threads:
         thread.join()
-    statuses = sorted(run.status for run in results)
-    assert statuses in (
-        [SyncRun.Status.REFUSED, SyncRun.Status.SUCCEEDED],
-        [SyncRun.Status.SUCCEEDED, SyncRun.Status.SUCCEEDED],  # the second started after the first ended
-    )
+    refused, succeeded = sorted(results, key=lambda run: run.status != SyncRun.Status.REFUSED)
+    assert (refused.status, succeeded.status) == (SyncRun.Status.REFUSED, SyncRun.Status.SUCCEEDED), [
+        (run.status, run.error) for run in results
+    ]
+    assert f"run #{succeeded.pk}" in refused.error
+    assert refused.created_in_outlook == refused.graph_requests == 0
     assert set(outlook.by_stamp()) == {p.no for p in people}
+    assert outlook.most_copies() == {p.no.upper(): 1 for p in people}
 
 
 def test_of_many_runs_claiming_one_setup_at_the_same_moment_exactly_one_wins(setup):

@@ -39,12 +39,14 @@ def _copy_issue(run) -> SyncIssue:
     return run.issues.get(outlook_id__gt="")
 
 
-def test_a_copy_made_in_outlook_is_reported_on_every_full_run_and_never_deleted(sync, outlook, eva, copy):
+def test_a_copy_made_in_outlook_is_reported_on_every_full_run_and_never_deleted(sync, graph, outlook, eva, copy):
+    before = graph.get_contact(MAILBOX, outlook.folder_id, copy["id"])
     for _ in range(2):
         issue = _copy_issue(sync(full=True))
         assert (issue.contact, issue.outlook_id, issue.kind) == (eva, copy["id"], SyncIssue.Kind.SKIPPED)
         assert "already in the folder" in issue.reason
-    assert copy["id"] in {item["id"] for item in outlook.contacts()}
+    # Neither deleted nor overwritten: the person's copy reads as they wrote it.
+    assert graph.get_contact(MAILBOX, outlook.folder_id, copy["id"]) == before
 
 
 def test_link_this_one_instead_makes_the_copy_evas_outlook_contact_and_deletes_bcsyncs(
@@ -90,6 +92,29 @@ def test_remove_the_outlook_copy_first_merges_what_business_central_lacks_when_k
     assert not run.issues.filter(reason__contains="already in the folder").exists()
     ours = outlook.by_stamp()[eva.no]
     assert (ours["jobTitle"], ours["mobilePhone"]) == ("Buyer", "+44 7700 900123")
+
+
+def test_link_this_one_instead_first_merges_what_business_central_lacks_when_keeping_outlook_edits(
+    sync, graph, setup, outlook, eva, copy
+):
+    setup.keep_outlook_edits = True
+    setup.save()
+    issue = _copy_issue(sync(full=True))
+
+    done = outlook_copy_link(issue, client=graph, user=None)
+
+    assert "Job Title, Mobile Phone No." in done
+    eva.refresh_from_db()
+    # Fields empty in Business Central are filled; the name and phone it has stay.
+    assert (eva.job_title, eva.mobile_phone, eva.name, eva.phone) == (
+        "Buyer",
+        "+44 7700 900123",
+        "Eva Holm",
+        "+44 20 1234",
+    )
+    sync()
+    item = graph.get_contact(MAILBOX, setup.folder_id, copy["id"])
+    assert (item["jobTitle"], item["mobilePhone"], item["displayName"]) == ("Buyer", "+44 7700 900123", "Eva Holm")
 
 
 def test_remove_the_outlook_copy_copies_nothing_when_outlook_edits_are_not_kept(sync, graph, outlook, eva, copy):

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('graph_sandbox', '0006_immutable_ids'),
+        ('graph_sandbox', '0007_subscriptions'),
     ]
 
     operations = [

@@ -5,14 +5,25 @@
     manage.py sandbox_mailbox reset EMAIL                          (empty it, knobs to defaults)
     manage.py sandbox_mailbox set EMAIL [--latency-ms N] [--throttle on|off|default]
         [--transient-rate R] [--lost-create-rate R] [--expire-delta off|410|syncStateNotFound|default]
-        [--access-denied on|off]
+        [--access-denied on|off] [--notification-drop-rate R] [--notification-duplicate-rate R]
+        [--notification-delay SECONDS] [--notification-reorder on|off]
     manage.py sandbox_mailbox move EMAIL CONTACT FOLDER                (as a person does in Outlook)
     manage.py sandbox_mailbox delete EMAIL CONTACT [--permanently]
+    manage.py sandbox_mailbox subscriptions [EMAIL]                     (change-notification subscriptions)
+    manage.py sandbox_mailbox subscription ID expire|remove|reauthorization-required|missed
 
 CONTACT is a contact's id (regular or immutable) or its display name; FOLDER a folder's
 name or id, or `deleteditems`. `delete` moves the contact to Deleted Items, as Outlook
 does; `--permanently` removes it (the next delta round of its folder reports it removed
 either way, and a move changes its regular id).
+
+`subscription` does to a subscription what Outlook may do on its own: `expire` ends it
+now (no notification), `remove` deletes it and sends `subscriptionRemoved`,
+`reauthorization-required` and `missed` send those lifecycle notifications (to its
+lifecycleNotificationUrl; none without one). The notification knobs of `set` apply to
+every subscription of the mailbox. A `move` or `delete` here notifies the subscribers
+from this process: the command waits (up to 10 s) for those first attempts before it
+exits; retries after that are lost with the process.
 
 Knob changes take effect at the running web server's next request (they live on the
 mailbox row). The throttle counts and the random sequences live in the memory of the
@@ -28,11 +39,17 @@ from collections.abc import Callable
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from exchange_sync.sandbox import services
+from exchange_sync.sandbox import delivery, services, subscriptions
 from exchange_sync.sandbox.knobs import knobs_for
-from exchange_sync.sandbox.models import Contact, Mailbox
+from exchange_sync.sandbox.models import Contact, Mailbox, Subscription
 
 _SWITCH = {"on": True, "off": False, "default": None}
+_EVENTS = {
+    "expire": None,
+    "remove": None,
+    "reauthorization-required": "reauthorizationRequired",
+    "missed": "missed",
+}
 
 
 def _number(kind: type) -> Callable[[str], object]:
@@ -80,6 +97,10 @@ class Command(BaseCommand):
             "--expire-delta", choices=["off", "410", "syncStateNotFound", "default"], default=argparse.SUPPRESS
         )
         knob.add_argument("--access-denied", choices=["on", "off"], default=argparse.SUPPRESS)
+        knob.add_argument("--notification-drop-rate", type=float, default=argparse.SUPPRESS)
+        knob.add_argument("--notification-duplicate-rate", type=float, default=argparse.SUPPRESS)
+        knob.add_argument("--notification-delay", type=float, default=argparse.SUPPRESS, metavar="SECONDS")
+        knob.add_argument("--notification-reorder", choices=["on", "off"], default=argparse.SUPPRESS)
         move = sub.add_parser("move", help="Move a contact to another folder, as a person does in Outlook.")
         move.add_argument("email")
         move.add_argument("contact", help="The contact's id (regular or immutable) or display name.")
@@ -88,6 +109,11 @@ class Command(BaseCommand):
         delete.add_argument("email")
         delete.add_argument("contact", help="The contact's id (regular or immutable) or display name.")
         delete.add_argument("--permanently", action="store_true", help="Remove it instead of moving it.")
+        listed = sub.add_parser("subscriptions", help="List change-notification subscriptions.")
+        listed.add_argument("email", nargs="?", help="Only this mailbox's.")
+        event = sub.add_parser("subscription", help="Expire or remove a subscription, or send a lifecycle event.")
+        event.add_argument("id", help="The subscription's id.")
+        event.add_argument("event", choices=list(_EVENTS))
 
     def handle(self, *args: object, **options: object) -> None:
         action = options["action"]
@@ -104,12 +130,22 @@ class Command(BaseCommand):
                 self._move(options)
             elif action == "delete":
                 self._delete(options)
+            elif action == "subscriptions":
+                self._subscriptions(options)
+            elif action == "subscription":
+                self._subscription(options)
             else:
                 self._set(options)
         except Mailbox.DoesNotExist as exc:
             raise CommandError(f"No sandbox mailbox {options.get('email')}; add it first.") from exc
+        except Subscription.DoesNotExist as exc:
+            raise CommandError(f"No subscription {options.get('id')}.") from exc
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
+        finally:
+            # Notifications of this process's changes go from this process: send them first.
+            if not delivery.drain(timeout=10.0):
+                self.stderr.write("Some change notifications were still unsent after 10 s; they are lost.")
 
     def _contact(self, mailbox: Mailbox, text: str) -> Contact:
         live = Contact.objects.filter(mailbox=mailbox, is_deleted=False).select_related("folder")
@@ -145,6 +181,37 @@ class Command(BaseCommand):
             services.contact_to_deleted_items(contact.pk)
             self.stdout.write(f"Moved {contact} to Deleted Items")
 
+    def _subscriptions(self, options: dict) -> None:
+        rows = Subscription.objects.select_related("mailbox")
+        if options.get("email"):
+            rows = rows.filter(mailbox=services.mailbox_get(str(options["email"])))
+        for row in rows:
+            self.stdout.write(
+                f"{row.graph_id}\t{row.mailbox.email}\t{row.resource}\t{row.change_type}\t"
+                f"expires {row.expires_at.isoformat()}\t{row.notification_url}"
+            )
+
+    def _subscription(self, options: dict) -> None:
+        subscription_id, event = str(options["id"]), str(options["event"])
+        try:
+            subscriptions.subscription_find(subscription_id)
+        except ValueError as exc:
+            raise Subscription.DoesNotExist from exc
+        if event == "expire":
+            subscriptions.subscription_expire(subscription_id)
+            self.stdout.write(f"Expired {subscription_id}")
+            return
+        if event == "remove":
+            sent = subscriptions.subscription_remove(subscription_id)
+            told = "subscriptionRemoved sent" if sent else "it has no lifecycleNotificationUrl: nothing sent"
+            self.stdout.write(f"Removed {subscription_id}; {told}")
+            return
+        what = _EVENTS[event]
+        if subscriptions.subscription_lifecycle(subscription_id, what):
+            self.stdout.write(f"Sent {what} for {subscription_id}")
+        else:
+            self.stdout.write(f"{subscription_id} has no lifecycleNotificationUrl: {what} not sent")
+
     def _list(self) -> None:
         for mailbox in Mailbox.objects.all():
             knobs = knobs_for(mailbox)
@@ -154,7 +221,11 @@ class Command(BaseCommand):
                 f"{mailbox.email}\t{folders} folder(s), {contacts} contact(s)\tlatency={knobs.latency_ms}ms "
                 f"throttle={'on' if knobs.is_throttled else 'off'} transient={knobs.transient_error_rate} "
                 f"lost-create={knobs.lost_create_rate} expire-delta={knobs.delta_expiry} "
-                f"access-denied={'on' if knobs.is_access_denied else 'off'}"
+                f"access-denied={'on' if knobs.is_access_denied else 'off'} "
+                f"notification-drop={mailbox.notification_drop_rate} "
+                f"notification-duplicate={mailbox.notification_duplicate_rate} "
+                f"notification-delay={mailbox.notification_delay_seconds}s "
+                f"notification-reorder={'on' if mailbox.is_notification_reordered else 'off'}"
             )
 
     def _set(self, options: dict) -> None:
@@ -168,6 +239,13 @@ class Command(BaseCommand):
             knobs["expire_delta"] = "" if options["expire_delta"] == "default" else options["expire_delta"]
         if "access_denied" in options:
             knobs["access_denied"] = options["access_denied"] == "on"
+        for name in ("notification_drop_rate", "notification_duplicate_rate"):
+            if name in options:
+                knobs[name] = options[name]
+        if "notification_delay" in options:
+            knobs["notification_delay_seconds"] = options["notification_delay"]
+        if "notification_reorder" in options:
+            knobs["notification_reorder"] = options["notification_reorder"] == "on"
         if not knobs:
             raise CommandError("Nothing to set: give at least one knob option.")
         mailbox = services.mailbox_configure(str(options["email"]), **knobs)

@@ -1,0 +1,254 @@
+"""`make bench`, scenario ``live``: how fast a Business Central edit reaches Outlook by
+live sync, with 150 ms per Graph operation and Outlook's throttle on.
+
+This process plays one job queue cluster: the job queue's own ticker thread
+(`jobqueue.ticker.Ticker`, every JOBQUEUE_TICK_SECONDS, 2 s) queues the live runs that
+are due, as it does in each `manage.py qcluster`, and a worker thread carries out each
+queued run with the task a qcluster runs (`exchange_sync.tasks.sync_run_task`), one at
+a time. An observer thread reads the
+folder back through Graph (one listing request per poll) and notes when each edited
+value is readable there.
+
+- 100 edits at random moments over about 60 s, each a phone number changed and saved
+  (its own transaction): p50 / p95 / max from the commit to the value readable in
+  Outlook; target p95 <= 10 s.
+- A burst of 1,000 edits, saved one after the other as fast as this process can: how
+  many live runs carried them, and the time from the first commit to the last value
+  readable in Outlook.
+"""
+
+from __future__ import annotations
+
+import queue
+import random
+import statistics
+import threading
+import time
+from dataclasses import dataclass, field
+from unittest import mock
+
+from django.db import connection
+from django.utils import timezone
+
+from bench.world import World
+
+POLL_SECONDS = 0.5
+
+
+@dataclass
+class LiveFigures:
+    edits: int
+    latencies: list[float] = field(default_factory=list)
+    runs: int = 0
+    total_seconds: float = 0.0
+    graph_requests: int = 0
+    unseen: int = 0
+    reads_refused: int = 0
+
+    def percentile(self, p: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))] if ordered else float("nan")
+
+
+class JobQueue:
+    """The job queue's ticker and one worker, in threads of this process."""
+
+    def __init__(self) -> None:
+        from jobqueue.ticker import Ticker
+
+        self.tasks: queue.Queue[int] = queue.Queue()
+        self.stopped = threading.Event()
+        self.ticker = Ticker("bench-live")
+        self.threads = [self.ticker, threading.Thread(target=self._work, name="live-worker", daemon=True)]
+        self._queue_patch = mock.patch("django_q.tasks.async_task", self._enqueue)
+
+    def _enqueue(self, func: str, run_id: int, **kwargs) -> None:
+        self.tasks.put(run_id)
+
+    def __enter__(self) -> JobQueue:
+        self._queue_patch.start()
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stopped.set()
+        self.ticker.stop()
+        for thread in self.threads:
+            thread.join()
+        self._queue_patch.stop()
+
+    def _work(self) -> None:
+        from exchange_sync.tasks import sync_run_task
+
+        try:
+            while not self.stopped.is_set():
+                try:
+                    run_id = self.tasks.get(timeout=0.2)
+                except queue.Empty:
+                    continue
+                sync_run_task(run_id)
+        finally:
+            connection.close()
+
+
+class Observer(threading.Thread):
+    """Reads the folder through Graph and notes when each awaited phone number shows."""
+
+    def __init__(self, world: World, poll_seconds: float = POLL_SECONDS) -> None:
+        super().__init__(name="live-observer", daemon=True)
+        self.world, self.poll_seconds = world, poll_seconds
+        self.refused = 0
+        self.awaited: dict[str, tuple[str, float]] = {}  # contact no -> (phone, committed at)
+        self.seen: dict[str, float] = {}
+        self.lock = threading.Lock()
+        self.stopped = threading.Event()
+
+    def await_value(self, no: str, phone: str, committed_at: float) -> None:
+        with self.lock:
+            self.awaited[no] = (phone, committed_at)
+
+    def pending(self) -> int:
+        with self.lock:
+            return len(self.awaited)
+
+    def run(self) -> None:
+        from exchange_sync.connection import graph_client_from_settings
+        from exchange_sync.graph.errors import GraphError
+        from exchange_sync.graph.stamp import stamp_value
+
+        setup = self.world.setup
+        client = graph_client_from_settings()
+        try:
+            while not self.stopped.wait(self.poll_seconds):
+                phones = {}
+                try:
+                    for page in client.iter_contacts(
+                        self.world.email, setup.folder_id, select=["businessPhones"], expand_stamp=True, page_size=1000
+                    ):
+                        for item in page:
+                            phones[stamp_value(item)] = (item.get("businessPhones") or [""])[0]
+                except GraphError:
+                    self.refused += 1  # a reader, too, meets Outlook's limits; read again next poll
+                    continue
+                now = time.monotonic()
+                with self.lock:
+                    for no, (phone, committed_at) in list(self.awaited.items()):
+                        if phones.get(no) == phone:
+                            self.seen[f"{no}:{phone}"] = now - committed_at
+                            del self.awaited[no]
+        finally:
+            client.close()
+            connection.close()
+
+
+def _prepare(stage, tag: str, contacts: int, say) -> World:
+    from exchange_sync.models import LiveSyncRequest
+
+    world = World(tag).create()
+    world.seed(contacts)
+    say(f"live: linking {contacts:,} contacts (untimed full sync without latency) ...")
+    seed = stage.run_worker(world.email, full=True)
+    if seed["status"] != "succeeded":
+        raise RuntimeError(f"The seeding sync did not succeed: {seed}")
+    LiveSyncRequest.objects.all().delete()  # the seeding's own requests
+    world.configure(latency_ms=150, throttle=True)
+    return world
+
+
+def _live_runs(world: World, since) -> tuple[int, int]:
+    from exchange_sync.models import SyncRun
+
+    runs = SyncRun.objects.filter(setup=world.setup, trigger=SyncRun.Trigger.LIVE, created_at__gte=since)
+    return runs.count(), sum(runs.values_list("graph_requests", flat=True))
+
+
+def _edit(no: str, phone: str) -> float:
+    from contacts.models import Contact
+
+    contact = Contact.objects.get(no=no)
+    contact.phone = phone
+    contact.save()  # commits (autocommit): the moment the clock starts
+    return time.monotonic()
+
+
+def _wait_seen(observer: Observer, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while observer.pending() and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
+def random_edits(stage, say, *, edits: int = 100, contacts: int = 200, over_seconds: float = 60.0) -> LiveFigures:
+    world = _prepare(stage, "BLIVE", contacts, say)
+    figures = LiveFigures(edits=edits)
+    moments = sorted(random.uniform(0, over_seconds) for _ in range(edits))
+    observer = Observer(world)
+    since = timezone.now()
+    say(f"live: {edits} edits at random moments over {over_seconds:.0f} s ...")
+    with JobQueue():
+        observer.start()
+        start = time.monotonic()
+        for n, moment in enumerate(moments):
+            time.sleep(max(0.0, start + moment - time.monotonic()))
+            no = f"{world.code}{random.randint(1, contacts):07d}"
+            phone = f"+44 20 5555 {n:04d}"
+            observer.await_value(no, phone, _edit(no, phone))
+        _wait_seen(observer, timeout=120)
+        observer.stopped.set()
+        observer.join()
+    figures.latencies = list(observer.seen.values())
+    figures.unseen = observer.pending()
+    figures.reads_refused = observer.refused
+    figures.runs, figures.graph_requests = _live_runs(world, since)
+    figures.total_seconds = time.monotonic() - start
+    return figures
+
+
+def burst(stage, say, *, edits: int = 1_000) -> LiveFigures:
+    world = _prepare(stage, "BBURST", edits, say)
+    figures = LiveFigures(edits=edits)
+    observer = Observer(world, poll_seconds=1.0)
+    since = timezone.now()
+    say(f"live: a burst of {edits:,} edits ...")
+    with JobQueue():
+        observer.start()
+        start = time.monotonic()
+        for n in range(1, edits + 1):
+            no = f"{world.code}{n:07d}"
+            phone = f"+44 20 6666 {n:04d}"
+            observer.await_value(no, phone, _edit(no, phone))
+        say(f"live: {edits:,} edits saved in {time.monotonic() - start:.1f} s; waiting for Outlook ...")
+        _wait_seen(observer, timeout=600)
+        figures.total_seconds = time.monotonic() - start
+        observer.stopped.set()
+        observer.join()
+    figures.latencies = list(observer.seen.values())
+    figures.unseen = observer.pending()
+    figures.reads_refused = observer.refused
+    figures.runs, figures.graph_requests = _live_runs(world, since)
+    return figures
+
+
+def report(spread: LiveFigures | None, burst_figures: LiveFigures | None) -> str:
+    lines = [
+        "Live sync (BC -> Outlook), 150 ms per Graph operation, throttle on; the job queue's ticker (every 2 s) "
+        "queues the due runs, carried out one at a time by the worker task in a thread:",
+        "",
+        "| scenario | edits | p50 s | p95 s | max s | live runs | Graph requests | total s | not seen "
+        "| reads refused | target |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, figures, target in (
+        ("100 edits at random moments", spread, "p95 <= 10 s"),
+        ("burst of 1,000 edits", burst_figures, "a handful of runs"),
+    ):
+        if figures is None:
+            continue
+        lat = figures.latencies
+        lines.append(
+            f"| {name} | {figures.edits:,} | {statistics.median(lat) if lat else float('nan'):.1f} | "
+            f"{figures.percentile(95):.1f} | {max(lat) if lat else float('nan'):.1f} | {figures.runs} | "
+            f"{figures.graph_requests:,} | {figures.total_seconds:.1f} | {figures.unseen} | {figures.reads_refused} | "
+            f"{target} |"
+        )
+    return "\n".join(lines)
