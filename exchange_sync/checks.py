@@ -9,7 +9,8 @@ from django.conf import settings
 from django.core.checks import Error, register
 from django.core.exceptions import ImproperlyConfigured
 
-from exchange_sync.connection import sandbox_identity_root
+from exchange_sync.connection import certificate_from_settings, sandbox_identity_root
+from exchange_sync.graph.certificate import CertificateProblem
 
 
 @register()
@@ -32,3 +33,20 @@ def graph_settings_check(app_configs: object = None, **kwargs: object) -> list[E
             )
         )
     return errors
+
+
+@register()
+def certificate_check(app_configs: object = None, **kwargs: object) -> list[Error]:
+    """A configured certificate must be readable, hold its own key and be within its dates:
+    otherwise every sign-in fails, so the web server and workers refuse to start."""
+    try:
+        certificate_from_settings()
+    except CertificateProblem as exc:
+        return [
+            Error(
+                f"M365_CLIENT_CERTIFICATE_PATH cannot be used: {exc}",
+                hint="Fix the certificate settings, or unset M365_CLIENT_CERTIFICATE_PATH to use M365_CLIENT_SECRET.",
+                id="exchange_sync.E003",
+            )
+        ]
+    return []
