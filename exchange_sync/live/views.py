@@ -31,7 +31,7 @@ def _endpoint(receive: Callable[[Any, Any], int]) -> Callable[[HttpRequest], Htt
             return HttpResponse(token, content_type="text/plain; charset=utf-8")
         try:
             payload = json.loads(request.body)
-        except (ValueError, UnicodeDecodeError):
+        except ValueError:  # UnicodeDecodeError included
             return HttpResponse(status=400)
         try:
             receive(payload, timezone.now())
