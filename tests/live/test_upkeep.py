@@ -199,6 +199,32 @@ def test_reauthorization_required_reauthorizes_and_renews(graph, client, queued,
 
     assert upkeep_due(client, queued, NOW + timedelta(seconds=2)) == ["renewed"]
 
-    assert [c.request.method for c in graph.calls[-2:]] == ["POST", "PATCH"]
+    assert [(c.request.method, c.request.url.rsplit("/", 1)[-1]) for c in graph.calls[-2:]] == [
+        ("POST", "reauthorize"),
+        ("PATCH", SUBSCRIPTION_ID),
+    ]
     row.refresh_from_db()
     assert row.status == LiveSubscription.Status.ACTIVE
+
+
+def test_a_subscription_graph_no_longer_knows_is_recreated_at_renewal(graph, client, queued, ann):
+    expires = NOW + timedelta(days=6)
+    graph.post(f"{BASE}/subscriptions", status=201, json=created_answer(expires))
+    upkeep_due(client, queued, NOW)
+    graph.patch(
+        f"{BASE}/subscriptions/{SUBSCRIPTION_ID}",
+        status=404,
+        json={"error": {"code": "ResourceNotFound", "message": "The object was not found."}},
+    )
+    graph.replace(responses.POST, f"{BASE}/subscriptions", status=201, json=created_answer(expires, "new-id"))
+
+    assert upkeep_due(client, queued, expires - RENEW_BEFORE) == ["created"]
+
+    assert LiveSubscription.objects.get(setup=ann).graph_id == "new-id"
+
+
+def test_two_clusters_ticking_together_queue_an_upkeep_once(queued, ann):
+    subscriptions_maintain(NOW)
+    subscriptions_maintain(NOW)  # the other cluster, same moment
+
+    assert len(queued) == 1
