@@ -228,3 +228,27 @@ def test_two_clusters_ticking_together_queue_an_upkeep_once(queued, ann):
     subscriptions_maintain(NOW)  # the other cluster, same moment
 
     assert len(queued) == 1
+
+
+def test_a_failed_renewal_polls_until_a_renewal_succeeds(graph, client, queued, ann):
+    expires = NOW + timedelta(days=6)
+    graph.post(f"{BASE}/subscriptions", status=201, json=created_answer(expires))
+    upkeep_due(client, queued, NOW)
+    due = expires - RENEW_BEFORE
+    graph.patch(
+        f"{BASE}/subscriptions/{SUBSCRIPTION_ID}",
+        status=403,
+        json={"error": {"code": "ExtensionError", "message": "Operation: Update; Exception: [Status Code: Forbidden]"}},
+    )
+
+    assert upkeep_due(client, queued, due)[0].startswith("failed")
+    row = LiveSubscription.objects.get(setup=ann)
+    assert row.poll_at == due  # polls from now on
+    assert row.upkeep_at == due + timedelta(minutes=1)
+
+    graph.replace(
+        responses.PATCH, f"{BASE}/subscriptions/{SUBSCRIPTION_ID}", json=created_answer(expires + timedelta(days=5))
+    )
+    assert upkeep_due(client, queued, due + timedelta(minutes=1)) == ["renewed"]
+    row.refresh_from_db()
+    assert (row.poll_at, row.failures) == (None, 0)
