@@ -48,7 +48,7 @@ def test_an_outlook_edit_reaches_business_central_by_a_notification(
     def worker_runs_what_is_due() -> list[SyncRun]:
         live_runs_dispatch(timezone.now() + timedelta(seconds=settings.LIVE_SYNC_MAX_DELAY_SECONDS))
         runs = []
-        for func, args in [item for item in queued if item[0] == "exchange_sync.tasks.sync_run_task"]:
+        for _func, args in [item for item in queued if item[0] == "exchange_sync.tasks.sync_run_task"]:
             sync_run_task(*args)
             runs.append(SyncRun.objects.get(pk=args[0]))
         queued.clear()
