@@ -169,6 +169,9 @@ class LiveSubscription(models.Model):
     )
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.POLLING)
     graph_id = models.CharField("Subscription id", max_length=200, blank=True)
+    # The folder subscribed to: when the setup's folder is recreated (a new id), the
+    # subscription on the old one is dropped and a new one made.
+    folder_id = models.CharField(max_length=400, blank=True)
     # The secret Graph sends back in every notification (compared in constant time).
     client_state = models.CharField(max_length=64, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)

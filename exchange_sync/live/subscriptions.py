@@ -20,7 +20,8 @@ The upkeep, per row:
   subscription Graph no longer knows is recreated; a failed renewal starts polling
   until a renewal succeeds;
 - reauthorizationRequired: reauthorize, then renew;
-- live sync switched off, background sync off or the setup deleted: DELETE at Graph.
+- live sync switched off, background sync off or the setup deleted, or the setup's
+  folder recreated in Outlook: DELETE at Graph (a new row follows for a live setup).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import time
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import F, Q
 from django.urls import reverse
 
 from exchange_sync.graph import GraphClient, GraphError, GraphNotFoundError, parse_graph_datetime
@@ -88,16 +89,19 @@ def subscriptions_maintain(now: datetime) -> int:
 
 
 def live_subscriptions_scan(now: datetime) -> None:
-    """Give every live setup a row (polling until subscribed), and mark the rows of setups
-    no longer live for deletion at Graph (rows without a Graph subscription simply go)."""
+    """Give every live setup a row (polling until subscribed), and mark for deletion at
+    Graph the rows of setups no longer live and the subscriptions of a folder the setup
+    no longer uses (recreated in Outlook: a new id); rows without a Graph subscription
+    simply go. A dropped row's setup gets a new one at the next scan."""
     urls = notification_urls()
     missing = live_setups().filter(live_subscription__isnull=True).values_list("pk", flat=True)
     LiveSubscription.objects.bulk_create(
         [LiveSubscription(setup_id=pk, poll_at=poll_phase(pk, now), upkeep_at=now if urls else None) for pk in missing],
         ignore_conflicts=True,
     )
+    moved = Q(status=LiveSubscription.Status.ACTIVE) & ~Q(folder_id=F("setup__folder_id"))
     gone = LiveSubscription.objects.exclude(status=LiveSubscription.Status.DROPPING).filter(
-        Q(setup__isnull=True) | ~Q(setup__in=live_setups())
+        Q(setup__isnull=True) | ~Q(setup__in=live_setups()) | moved
     )
     gone.filter(graph_id="").delete()
     gone.update(status=LiveSubscription.Status.DROPPING, upkeep_at=now, poll_at=None)
@@ -160,6 +164,7 @@ def _create(row: LiveSubscription, client: GraphClient, now: datetime) -> str:
         row,
         status=LiveSubscription.Status.ACTIVE,
         graph_id=created["id"],
+        folder_id=setup.folder_id,
         client_state=client_state,
         expires_at=expires_at,
         upkeep_at=expires_at - RENEW_BEFORE,

@@ -252,3 +252,21 @@ def test_a_failed_renewal_polls_until_a_renewal_succeeds(graph, client, queued, 
     assert upkeep_due(client, queued, due + timedelta(minutes=1)) == ["renewed"]
     row.refresh_from_db()
     assert (row.poll_at, row.failures) == (None, 0)
+
+
+def test_a_folder_recreated_in_outlook_gets_a_new_subscription(graph, client, queued, ann):
+    graph.post(f"{BASE}/subscriptions", status=201, json=created_answer(NOW + timedelta(days=6)))
+    upkeep_due(client, queued, NOW)
+    graph.delete(f"{BASE}/subscriptions/{SUBSCRIPTION_ID}", status=204)
+    ExchangeSyncSetup.objects.filter(pk=ann.pk).update(folder_id="AAMkNewFolder=")  # what the next run does
+    subscriptions._last_scan = None
+
+    assert upkeep_due(client, queued, NOW + timedelta(minutes=1)) == ["deleted"]  # the old folder's
+    subscriptions._last_scan = None
+    graph.replace(
+        responses.POST, f"{BASE}/subscriptions", status=201, json=created_answer(NOW + timedelta(days=6), "new-id")
+    )
+    assert upkeep_due(client, queued, NOW + timedelta(minutes=2)) == ["created"]
+
+    assert json.loads(graph.calls[-1].request.body)["resource"].endswith("/AAMkNewFolder%3D/contacts")
+    assert LiveSubscription.objects.get(setup=ann).graph_id == "new-id"
