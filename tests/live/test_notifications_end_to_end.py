@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
+from io import StringIO
 
+from django.core.management import call_command
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -20,7 +22,7 @@ from exchange_sync.models import ExchangeSyncSetup, LiveSubscription, SyncRun
 from exchange_sync.sandbox.services import mailbox_add
 from exchange_sync.tasks import sync_run_task
 from tests.factories import make_person
-from tests.live.conftest import make_setup, requested
+from tests.live.conftest import forget_requests, make_setup, requested
 
 MAILBOX = "ann@cronus.example"
 
@@ -82,3 +84,54 @@ def test_an_outlook_edit_reaches_business_central_by_a_notification(
     finally:
         client.close()
     assert Contact.objects.count() == 1
+
+
+def test_a_subscription_outlook_removed_is_recreated_and_notifies_again(
+    live_server, settings, monkeypatch, transactional_db
+):
+    settings.GRAPH_BASE_URL = f"{live_server.url}/graph-sandbox/v1.0"
+    settings.GRAPH_NOTIFICATION_URL = live_server.url
+    monkeypatch.setattr(subscriptions, "_last_scan", None)
+    queued: list[tuple] = []
+    monkeypatch.setattr("django_q.tasks.async_task", lambda func, *args, **kw: queued.append((func, args)))
+    mailbox_add(MAILBOX)
+    setup = make_setup("ann", {"city": "London"}, keep_outlook_edits=True)
+    person = make_person(first_name="Ada", surname="Lovelace", city="London", email="ada@example.com")
+    live_runs_dispatch(timezone.now() + timedelta(seconds=settings.LIVE_SYNC_MAX_DELAY_SECONDS))
+    [(func, args)] = queued
+    sync_run_task(*args)
+    setup.refresh_from_db()
+
+    def upkeep() -> str:
+        queued.clear()
+        subscriptions_maintain(timezone.now())
+        [(func, args)] = [item for item in queued if item[0] == "exchange_sync.tasks.live_subscription_upkeep_task"]
+        return import_string(func)(*args)
+
+    assert upkeep() == "created"
+    old = LiveSubscription.objects.get(setup=setup).graph_id
+
+    # Outlook removes it: the sandbox sends subscriptionRemoved to our lifecycle endpoint.
+    call_command("sandbox_mailbox", "subscription", old, "remove", stdout=StringIO())
+    wait_until(
+        lambda: LiveSubscription.objects.get(setup=setup).status == LiveSubscription.Status.REMOVED,
+        "the lifecycle notification",
+    )
+    assert requested() == {"ann"}  # a catch-up run
+    forget_requests()
+    assert upkeep() == "created"
+    assert LiveSubscription.objects.get(setup=setup).graph_id != old
+
+    client = graph_client_from_settings()
+    try:
+        [contact] = [item for page in client.iter_contacts(MAILBOX, setup.folder_id) for item in page]
+        client.update_contact(MAILBOX, setup.folder_id, contact["id"], {"jobTitle": "Engineer"})
+    finally:
+        client.close()
+    wait_until(lambda: requested() == {"ann"}, "the new subscription's notification")
+    queued.clear()
+    live_runs_dispatch(timezone.now() + timedelta(seconds=settings.LIVE_SYNC_MAX_DELAY_SECONDS))
+    [(func, args)] = queued
+    sync_run_task(*args)
+    person.refresh_from_db()
+    assert person.job_title == "Engineer"
