@@ -193,6 +193,12 @@ M365_AUTHORITY_HOST = env("M365_AUTHORITY_HOST", default="https://login.microsof
 M365_TENANT_ID = env("M365_TENANT_ID", default="sandbox" if GRAPH_SANDBOX else "")
 M365_CLIENT_ID = env("M365_CLIENT_ID", default="")
 M365_CLIENT_SECRET = env("M365_CLIENT_SECRET", default="")
+# Certificate credentials instead of the secret (Microsoft recommends them): the PEM
+# certificate uploaded to the app registration, and its private key (PEM; by default
+# read from the certificate's file). When set, the secret is not used.
+M365_CLIENT_CERTIFICATE_PATH = env("M365_CLIENT_CERTIFICATE_PATH", default="")
+M365_CLIENT_PRIVATE_KEY_PATH = env("M365_CLIENT_PRIVATE_KEY_PATH", default="")
+M365_CLIENT_CERTIFICATE_PASSPHRASE = env("M365_CLIENT_CERTIFICATE_PASSPHRASE", default="")
 GRAPH_BASE_URL = env(
     "GRAPH_BASE_URL",
     default=f"{SITE_URL}/graph-sandbox/v1.0" if GRAPH_SANDBOX else "https://graph.microsoft.com/v1.0",

@@ -9,7 +9,8 @@ from django.conf import settings
 from django.core.checks import Error, register
 from django.core.exceptions import ImproperlyConfigured
 
-from exchange_sync.connection import sandbox_identity_root
+from exchange_sync.connection import certificate_from_settings, sandbox_identity_root
+from exchange_sync.graph.certificate import CertificateProblem
 
 
 @register()
@@ -47,7 +48,7 @@ def notification_url_check(app_configs: object = None, **kwargs: object) -> list
             Error(
                 f"GRAPH_NOTIFICATION_URL ({url}) is not a web address.",
                 hint="Set this site's public base address, e.g. https://bcsync.example.com, or leave it unset to poll.",
-                id="exchange_sync.E003",
+                id="exchange_sync.E004",
             )
         ]
     # The sandbox (development, drills) takes http on the local machine, as tests serve it.
@@ -57,7 +58,24 @@ def notification_url_check(app_configs: object = None, **kwargs: object) -> list
                 f"GRAPH_NOTIFICATION_URL ({url}) is not an https address: Microsoft Graph sends change "
                 "notifications only to HTTPS endpoints.",
                 hint="Use this site's public https address, or leave it unset to poll Outlook instead.",
-                id="exchange_sync.E004",
+                id="exchange_sync.E005",
+            )
+        ]
+    return []
+
+
+@register()
+def certificate_check(app_configs: object = None, **kwargs: object) -> list[Error]:
+    """A configured certificate must be readable, hold its own key and be within its dates:
+    otherwise every sign-in fails, so the web server and workers refuse to start."""
+    try:
+        certificate_from_settings()
+    except CertificateProblem as exc:
+        return [
+            Error(
+                f"M365_CLIENT_CERTIFICATE_PATH cannot be used: {exc}",
+                hint="Fix the certificate settings, or unset M365_CLIENT_CERTIFICATE_PATH to use M365_CLIENT_SECRET.",
+                id="exchange_sync.E003",
             )
         ]
     return []

@@ -18,6 +18,7 @@ from exchange_sync.graph import (
     GraphTransientError,
 )
 from exchange_sync.models import ExchangeSyncSetup
+from exchange_sync.scope_messages import MAILBOX_SCOPE_FIX, mailbox_scope_problem
 from exchange_sync.sync.folder import folders_named
 
 logger = logging.getLogger(__name__)
@@ -40,6 +41,11 @@ SIGN_IN_PROBLEMS: dict[str, tuple[str, str]] = {
     "consent": (
         "The application has no admin consent for Microsoft Graph.",
         "Ask an administrator to grant admin consent for the Contacts.ReadWrite application permission.",
+    ),
+    "certificate": (
+        "Microsoft 365 refused the app's certificate, or bcsync cannot use it.",
+        "Check M365_CLIENT_CERTIFICATE_PATH (and M365_CLIENT_PRIVATE_KEY_PATH): the certificate must be "
+        "readable, within its dates, match its private key, and be uploaded to the app registration in Entra ID.",
     ),
     "token": (
         "Microsoft 365 did not give the application an access token.",
@@ -159,6 +165,13 @@ def _check_steps(check: ConnectionCheck, client: GraphClient, setup: ExchangeSyn
 
 
 def _auth_problem(check: ConnectionCheck, exc: GraphAuthError, mailbox: str) -> None:
+    if exc.reason == "mailbox_scope":
+        # Signed in, but Exchange Online keeps this app out of this mailbox.
+        if check.step == "mailbox":
+            check.works.append("signed in to Microsoft 365")
+        check.problem = mailbox_scope_problem(mailbox)
+        check.fix = MAILBOX_SCOPE_FIX[0].upper() + MAILBOX_SCOPE_FIX[1:]
+        return
     if exc.status == 403:
         # Signed in, but Graph refused this mailbox or its folders: consent for the
         # permission, or an application access policy that leaves the mailbox out
@@ -174,5 +187,7 @@ def _auth_problem(check: ConnectionCheck, exc: GraphAuthError, mailbox: str) -> 
         )
         return
     problem, fix = SIGN_IN_PROBLEMS.get(exc.reason, SIGN_IN_PROBLEMS["token"])
+    if exc.code == "certificate_unusable":
+        problem = exc.message  # bcsync's own sentence: which file, and what is wrong with it
     check.problem = f"Signing in failed. {problem}"
     check.fix = fix

@@ -1,4 +1,5 @@
-"""Access tokens for Graph: msal's client-credentials flow, against Entra ID or the sandbox.
+"""Access tokens for Graph: msal's client-credentials flow (with a client secret or a
+certificate's signed assertion), against Entra ID or the sandbox.
 
 Production and sandbox run the same code: :class:`MsalTokenProvider` always builds
 msal's ``ConfidentialClientApplication`` with the real ``https://login.microsoftonline.com``
@@ -14,12 +15,14 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import msal
 import requests
 from msal.exceptions import MsalServiceError
 
+from .certificate import CertificateProblem
 from .errors import GraphAuthError, GraphTransientError
 
 logger = logging.getLogger(__name__)
@@ -37,6 +40,10 @@ _AADSTS_REASONS = {
     900023: "unknown_tenant",  # tenant id malformed
     65001: "consent",  # no consent
     500011: "consent",  # resource principal not found in the tenant
+    700027: "certificate",  # assertion signed by a certificate the app registration does not have
+    700024: "certificate",  # assertion outside its valid time range
+    700021: "certificate",  # assertion issuer/subject is not the client id
+    700023: "certificate",  # assertion audience is not the token endpoint
 }
 _OAUTH_ERROR_REASONS = {"invalid_client": "invalid_client", "unauthorized_client": "unknown_client"}
 _REASON_TEXT = {
@@ -44,6 +51,7 @@ _REASON_TEXT = {
     "unknown_client": "The application (client) id is not registered in this tenant.",
     "unknown_tenant": "The tenant id is unknown.",
     "consent": "The application lacks admin consent for the Graph permission.",
+    "certificate": "The certificate was refused.",
     "token": "No access token could be obtained.",
 }
 
@@ -77,7 +85,7 @@ class MsalTokenProvider:
         self,
         tenant_id: str,
         client_id: str,
-        client_secret: str,
+        client_credential: str | Callable[[], dict[str, str]],
         *,
         authority_host: str = DEFAULT_AUTHORITY_HOST,
         http_client: Any = None,
@@ -85,7 +93,9 @@ class MsalTokenProvider:
     ) -> None:
         self.tenant_id = tenant_id
         self.client_id = client_id
-        self._client_secret = client_secret
+        # The client secret, or a function giving msal's certificate credential (read
+        # when the msal application is built, so a bad certificate is a GraphAuthError).
+        self._client_credential = client_credential
         self.authority = f"{authority_host.rstrip('/')}/{tenant_id}"
         self._http_client = http_client
         self._timeout = timeout
@@ -120,7 +130,7 @@ class MsalTokenProvider:
         for value, reason in (
             (self.tenant_id, "unknown_tenant"),
             (self.client_id, "unknown_client"),
-            (self._client_secret, "invalid_client"),
+            (self._client_credential, "invalid_client"),
         ):
             if not value:
                 raise GraphAuthError(f"{_REASON_TEXT[reason]} (not configured)", reason=reason, code="not_configured")
@@ -129,11 +139,20 @@ class MsalTokenProvider:
                 self._app = self._build_application()
             return self._app
 
+    def _credential(self) -> str | dict[str, str]:
+        if not callable(self._client_credential):
+            return self._client_credential
+        try:
+            return self._client_credential()
+        except CertificateProblem as exc:
+            raise GraphAuthError(str(exc), reason="certificate", code="certificate_unusable") from exc
+
     def _build_application(self) -> msal.ConfidentialClientApplication:
+        credential = self._credential()
         try:
             return msal.ConfidentialClientApplication(
                 self.client_id,
-                client_credential=self._client_secret,
+                client_credential=credential,
                 authority=self.authority,
                 http_client=self._http_client,
                 timeout=self._timeout,
@@ -209,7 +228,7 @@ class SandboxIdentityHttpClient:
 def msal_token_provider(
     tenant_id: str,
     client_id: str,
-    client_secret: str,
+    client_credential: str | Callable[[], dict[str, str]],
     *,
     authority_host: str = DEFAULT_AUTHORITY_HOST,
     sandbox_root: str | None = None,
@@ -217,8 +236,10 @@ def msal_token_provider(
 ) -> MsalTokenProvider:
     """The production token provider, or the same one wired to the sandbox at ``sandbox_root``.
 
-    ``authority_host`` is Entra ID's sign-in host (another cloud's, for example
-    ``https://login.microsoftonline.us``): the only host the secret is sent to. With
+    ``client_credential`` is the client secret, or a function returning msal's
+    certificate credential (see :mod:`.certificate`). ``authority_host`` is Entra ID's
+    sign-in host (another cloud's, for example ``https://login.microsoftonline.us``): the
+    only host the secret or the signed client assertion is sent to. With
     ``sandbox_root`` (the sandbox's identity root, e.g.
     ``"http://127.0.0.1:8000/graph-sandbox"``) msal's calls to the default host go to the
     sandbox instead.
@@ -229,5 +250,5 @@ def msal_token_provider(
     else:
         http_client = None
     return MsalTokenProvider(
-        tenant_id, client_id, client_secret, authority_host=authority_host, http_client=http_client, timeout=timeout
+        tenant_id, client_id, client_credential, authority_host=authority_host, http_client=http_client, timeout=timeout
     )

@@ -64,11 +64,13 @@ class GraphAuthError(GraphError):
 
     ``reason`` says what to fix: ``"invalid_client"`` (wrong or expired secret),
     ``"unknown_tenant"``, ``"unknown_client"`` (no such application id in the tenant),
-    ``"consent"`` (permission not granted, or an application access policy excludes the
-    mailbox) or ``"token"`` (the token was refused or could not be obtained otherwise).
+    ``"consent"`` (permission not granted), ``"mailbox_scope"`` (signed in, but Exchange
+    Online keeps the app out of this mailbox: outside the app's management scope or
+    application access policy), ``"certificate"`` (the certificate cannot be used, or
+    Entra ID refused its signed assertion) or ``"token"`` (the token was refused or could not be obtained otherwise).
     """
 
-    REASONS = ("invalid_client", "unknown_tenant", "unknown_client", "consent", "token")
+    REASONS = ("invalid_client", "unknown_tenant", "unknown_client", "consent", "mailbox_scope", "certificate", "token")
 
     def __init__(self, message: str, *, reason: str, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
@@ -155,7 +157,7 @@ def error_from_response(status: int, body: Any, headers: Mapping[str, str] | Non
     if status == 401:
         return GraphAuthError(message, reason="token", **common)
     if status == 403:
-        return GraphAuthError(message, reason="consent", **common)
+        return GraphAuthError(message, reason=_forbidden_reason(code, message), **common)
     if status == 404:
         return GraphNotFoundError(message, **common)
     if status == 429:
@@ -167,6 +169,21 @@ def error_from_response(status: int, body: Any, headers: Mapping[str, str] | Non
     if status >= 500:
         return GraphTransientError(message, retry_after=parse_retry_after(headers), **common)
     return GraphError(message, **common)
+
+
+def _forbidden_reason(code: str, message: str) -> str:
+    """What a 403 asks an administrator to fix.
+
+    The one place that reads a message: Graph answers both a missing consent and a
+    mailbox outside the app's scope (RBAC for Applications, application access policy)
+    with the code ``ErrorAccessDenied``; only the scope refusal says "Access to OData is
+    disabled" (https://learn.microsoft.com/graph/auth-limit-mailbox-access, "Handling
+    API errors"; lately followed by "[RAOP] : Blocked by tenant configured AppOnly
+    AccessPolicy settings." [observed]).
+    """
+    if code == "ErrorAccessDenied" and message.lower().startswith("access to odata is disabled"):
+        return "mailbox_scope"
+    return "consent"
 
 
 def _error_object(body: Any) -> dict[str, Any]:

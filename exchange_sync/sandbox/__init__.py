@@ -7,6 +7,11 @@ Identity (msal client credentials, any tenant not in GRAPH_SANDBOX_UNKNOWN_TENAN
 `{tenant}/v2.0/.well-known/openid-configuration`, `{tenant}/oauth2/v2.0/token`,
 `{tenant}/discovery/instance`; endpoints are advertised on https://login.microsoftonline.com.
 
+The token endpoint takes the client secret, or a client assertion signed by a
+certificate registered for the app (`assertions`; `manage.py sandbox_app
+add-certificate`). Mailbox scoping (`scoping`; `manage.py sandbox_app deny-mailbox`)
+keeps an app out of chosen mailboxes with Exchange Online's 403.
+
 Graph (`v1.0/`, bearer token from the identity endpoint): `users/{email}`,
 `.../contactFolders[/{id}]`, `.../contactFolders/{id}/childFolders`,
 `.../contactFolders/{id}/contacts[/{id}]`, `.../contactFolders/{id}/contacts/delta`, the

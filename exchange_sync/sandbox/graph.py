@@ -18,6 +18,7 @@ from . import clock
 from .errors import GraphError, bad_request, invalid_user
 from .knobs import Knobs, chance, knobs_for, process_state_sync
 from .models import Folder, Mailbox
+from .scoping import mailbox_scope_check
 from .throttle import concurrency_refused, concurrency_slot, count_request
 
 
@@ -180,9 +181,10 @@ def dispatch(
     process_state_sync(mailbox)
     knobs = knobs_for(mailbox)
     if knobs.is_access_denied:
-        # An app without consent, or outside the application access policy:
-        # https://learn.microsoft.com/graph/auth-limit-mailbox-access
+        # An app without consent for the permission (a mailbox outside the app's
+        # scope is answered otherwise: see `scoping`).
         raise GraphError(403, "ErrorAccessDenied", "Access is denied. Check credentials and try again.")
+    mailbox_scope_check(mailbox)
     if not knobs.is_throttled:
         return _run(operation, request, mailbox, args, knobs, in_batch, reads)
     count_request(mailbox.email)

@@ -229,3 +229,42 @@ class Subscription(models.Model):
 
     def __str__(self) -> str:
         return f"{self.graph_id} on {self.resource}"
+
+
+class AppCertificate(models.Model):
+    """A certificate uploaded to an app registration ("Certificates & secrets" in Entra ID).
+
+    The token endpoint accepts a client assertion from the app only when its `x5t`
+    (SHA-1) or `x5t#S256` (SHA-256) header names one of the app's certificates and the
+    assertion verifies with that certificate's public key (see `assertions`).
+    """
+
+    client_id = models.CharField(max_length=100)
+    certificate_pem = models.TextField()
+    thumbprint_sha1 = models.CharField(max_length=40)  # upper-case hex, as Entra shows it
+    thumbprint_sha256 = models.CharField(max_length=64)  # lower-case hex
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["client_id", "created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["client_id", "thumbprint_sha1"], name="sbx_app_cert_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.client_id}: {self.thumbprint_sha1}"
+
+
+class MailboxScopeDenial(models.Model):
+    """An app that Exchange Online keeps out of a mailbox (RBAC for Applications, or an
+    application access policy): every Graph request of that app on the mailbox answers
+    403 (see `scoping`). Other apps, and other mailboxes, are not affected."""
+
+    client_id = models.CharField(max_length=100)
+    mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["client_id", "mailbox"], name="sbx_scope_denial_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.client_id} may not open {self.mailbox}"

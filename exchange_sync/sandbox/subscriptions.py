@@ -58,6 +58,7 @@ from .handshake import endpoint_validate
 from .knobs import knobs_for
 from .models import Folder, Mailbox, Subscription
 from .notifications import CREATED, DELETED, UPDATED, graph_datetime, lifecycle_send
+from .scoping import mailbox_scope_check
 
 MAX_MINUTES = 10_080  # Outlook message, event, contact: under 7 days
 MAX_CLIENT_STATE = 128
@@ -166,6 +167,7 @@ def _resource(value: object) -> tuple[Mailbox, Folder | None]:
         raise invalid_user(unquote(user))
     if knobs_for(mailbox).is_access_denied:
         raise GraphError(403, "ErrorAccessDenied", "Access is denied. Check credentials and try again.")
+    mailbox_scope_check(mailbox)  # Exchange Online keeps an app out of mailboxes outside its scope
     if folder_id is None:
         return mailbox, None
     return mailbox, _folder(mailbox, unquote(folder_id))

@@ -22,6 +22,7 @@ from .auth import token_verify
 from .batch import batch_run
 from .errors import GraphError, LostAnswer, bad_request, error_body
 from .graph import GraphRequest, GraphResponse, dispatch
+from .scoping import request_app_set
 from .served import request_served
 
 logger = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ def graph_endpoint(request: HttpRequest, path: str) -> HttpResponse:
     base_url = request.build_absolute_uri(request.path[: len(request.path) - len(path)]).rstrip("/")
     try:
         request_served(path, request.body)
-        token_verify(request.headers.get("Authorization"))
+        request_app_set(token_verify(request.headers.get("Authorization")).get("appid", ""))
         body = _json_body(request)
         if path == "$batch":
             if request.method != "POST":

@@ -19,6 +19,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from .assertions import CLIENT_ASSERTION_TYPE, AssertionRefused, assertion_verify
 from .auth import token_issue
 
 LOGIN_HOST = "https://login.microsoftonline.com"
@@ -58,6 +59,11 @@ def _tenant_not_found(tenant: str) -> JsonResponse:
     )
 
 
+def _token_endpoint(tenant: str) -> str:
+    """The token endpoint advertised for a tenant: the audience a client assertion must name."""
+    return f"{LOGIN_HOST}/{tenant}/oauth2/v2.0/token"
+
+
 @require_GET
 def openid_configuration(request: HttpRequest, tenant: str) -> JsonResponse:
     """OpenID discovery for a tenant, naming endpoints on the real login host."""
@@ -66,7 +72,7 @@ def openid_configuration(request: HttpRequest, tenant: str) -> JsonResponse:
     base = f"{LOGIN_HOST}/{tenant}"
     return JsonResponse(
         {
-            "token_endpoint": f"{base}/oauth2/v2.0/token",
+            "token_endpoint": _token_endpoint(tenant),
             "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
             "jwks_uri": f"{LOGIN_HOST}/{tenant}/discovery/v2.0/keys",
             "response_modes_supported": ["query", "fragment", "form_post"],
@@ -96,7 +102,8 @@ def openid_configuration(request: HttpRequest, tenant: str) -> JsonResponse:
 @csrf_exempt
 @require_POST
 def token(request: HttpRequest, tenant: str) -> JsonResponse:
-    """The client-credentials grant for the configured client id and secret."""
+    """The client-credentials grant for the configured client id, with its secret or a
+    client assertion signed by one of its registered certificates (`assertions`)."""
     if _tenant_is_unknown(tenant):
         return _tenant_not_found(tenant)
     form = request.POST
@@ -113,8 +120,16 @@ def token(request: HttpRequest, tenant: str) -> JsonResponse:
             "if the application has not been installed by the administrator of the tenant or consented to by any "
             "user in the tenant. You may have sent your authentication request to the wrong tenant.",
         )
-    expected_secret = getattr(settings, "M365_CLIENT_SECRET", "")
-    if not expected_secret or not secrets.compare_digest(form.get("client_secret", ""), expected_secret):
+    if form.get("client_assertion_type") == CLIENT_ASSERTION_TYPE:
+        try:
+            assertion_verify(
+                form.get("client_assertion", ""), client_id=client_id, token_endpoint=_token_endpoint(tenant)
+            )
+        except AssertionRefused as refused:
+            return _oauth_error(401, refused.error, refused.aadsts, refused.description)
+    elif not (expected_secret := getattr(settings, "M365_CLIENT_SECRET", "")) or not secrets.compare_digest(
+        form.get("client_secret", ""), expected_secret
+    ):
         return _oauth_error(
             401,
             "invalid_client",

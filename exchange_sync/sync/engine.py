@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
+from datetime import timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -46,6 +47,13 @@ logger = logging.getLogger(__name__)
 
 DELTA_PAGE_SIZE = 500
 CHUNK = 500
+
+# An edit is stamped (modified_at) when it is saved, but a run sees it only once its
+# transaction commits: an edit saved just before a run started and committed after the
+# run read the changed contacts would fall between that run and the next. So an
+# incremental run looks back this far before the last run's start. A contact Outlook
+# already holds as it is costs a comparison of its values, no Graph request.
+CHANGES_OVERLAP = timedelta(minutes=5)
 # Runs in a row that may keep the old delta link because an Outlook contact could not be read.
 DELTA_LINK_KEPT_RUNS = 2
 # Issues are written in groups of this many as the run goes, not held to its end.
@@ -410,7 +418,8 @@ class Engine(OutlookInbound, AdoptedFolder):
                 .exclude(fields_hash="")
                 .values("contact_id")
             )
-            changed = Q(modified_at__gte=self.setup.changes_since) if self.setup.changes_since else Q()
+            since = self.setup.changes_since
+            changed = Q(modified_at__gte=since - CHANGES_OVERLAP) if since else Q()
             scope = scope.filter(changed | ~Q(pk__in=healthy))
         scope = scope.exclude(pk__in=self.setup.links.filter(state=ContactLink.State.STOPPED).values("contact_id"))
         if not full:

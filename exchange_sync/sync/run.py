@@ -21,6 +21,7 @@ from exchange_sync.graph.errors import (
 )
 from exchange_sync.live.changes import live_changes_of_run
 from exchange_sync.models import ExchangeSyncSetup, SyncRun
+from exchange_sync.scope_messages import mailbox_scope_message
 from exchange_sync.sync.engine import COUNTERS, Engine, SetupProblem
 from exchange_sync.sync.folder import MAILBOX_NOT_FOUND
 from exchange_sync.sync.guard import NeedsConfirmation
@@ -83,7 +84,7 @@ def sync_run_execute(run: SyncRun, *, client: GraphClient, progress=None) -> Syn
             run.status = SyncRun.Status.FAILED
             run.error = f"Outlook no longer had something this run needed ({exc}). The next sync repairs it."
     except GraphAuthError as exc:
-        run.status, run.error = SyncRun.Status.FAILED, _auth_message(exc)
+        run.status, run.error = SyncRun.Status.FAILED, _auth_message(exc, setup)
         services.setup_mark_attention(setup, run.error)
     except (GraphThrottledError, GraphTransientError) as exc:
         run.status = SyncRun.Status.FAILED
@@ -162,11 +163,19 @@ def _mailbox_message(setup: ExchangeSyncSetup) -> str:
     )
 
 
-def _auth_message(exc: GraphAuthError) -> str:
+def _auth_message(exc: GraphAuthError, setup: ExchangeSyncSetup) -> str:
+    if exc.reason == "mailbox_scope":
+        # Only an administrator can change it, and every run would meet it again: the
+        # setup is marked as needing attention and the run stops at its first request.
+        return f"{mailbox_scope_message(setup.mailbox)} ({exc})"
     what = {
         "invalid_client": "The client secret (M365_CLIENT_SECRET) was refused.",
         "unknown_client": "The application id (M365_CLIENT_ID) is not registered in the tenant.",
         "unknown_tenant": "The tenant (M365_TENANT_ID) is unknown to Microsoft.",
+        "certificate": (
+            "Microsoft 365 refused the app's certificate (M365_CLIENT_CERTIFICATE_PATH): it is unreadable, "
+            "expired, or not uploaded to the app registration in Entra ID."
+        ),
         "consent": (
             "The application has no access to this mailbox: an administrator must grant admin consent "
             "for Contacts.ReadWrite (or widen the application access policy)."

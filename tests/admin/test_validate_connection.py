@@ -16,10 +16,14 @@ from django.conf import settings as django_settings
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
+from exchange_sync.connection import graph_client_from_settings
 from exchange_sync.models import ExchangeSyncSetup
 from exchange_sync.sandbox import views_identity
+from exchange_sync.sandbox.scoping import mailbox_scope_deny
 from exchange_sync.sandbox.services import folder_create, mailbox_add, mailbox_configure
+from exchange_sync.sync import sync_setup
 from tests.admin.conftest import grant_sync
+from tests.certificates import make_certificate
 from tests.factories import make_user
 
 MAILBOX = "ann@cronus.example"
@@ -197,3 +201,50 @@ def test_an_unexpected_error_is_a_sentence_not_a_stack_trace(validate, monkeypat
 def test_validate_is_post_only(graph_settings, as_user, ann, ann_setup):
     url = reverse("admin:exchange_sync_exchangesyncsetup_validate", args=[ann_setup.pk])
     assert as_user(ann).get(url).status_code == 405
+
+
+def test_a_mailbox_outside_the_apps_scope_names_it_and_says_how_to_add_it(validate):
+    mailbox_add(MAILBOX)
+    mailbox_scope_deny(django_settings.M365_CLIENT_ID, MAILBOX)
+    level, message = validate()
+    assert level == "error"
+    assert "Checked: signed in to Microsoft 365." in message
+    assert f"Problem: This app is not allowed to open {MAILBOX}." in message
+    assert "To fix: Add the mailbox to the app's management scope in Exchange Online" in message
+    assert "admin consent" not in message
+
+
+def test_a_certificate_the_app_registration_lacks_says_to_upload_it(validate, graph_settings, tmp_path):
+    mailbox_add(MAILBOX)
+    certificate_path, key_path = make_certificate().write(tmp_path)  # never registered in the sandbox
+    graph_settings.M365_CLIENT_CERTIFICATE_PATH = str(certificate_path)
+    graph_settings.M365_CLIENT_PRIVATE_KEY_PATH = str(key_path)
+    level, message = validate()
+    assert level == "error"
+    assert "Signing in failed. Microsoft 365 refused the app's certificate" in message
+    assert "uploaded to the app registration in Entra ID" in message
+
+
+def test_an_unreadable_certificate_file_is_named_without_a_stack_trace(validate, graph_settings, tmp_path):
+    mailbox_add(MAILBOX)
+    graph_settings.M365_CLIENT_CERTIFICATE_PATH = str(tmp_path / "gone.pem")
+    level, message = validate()
+    assert level == "error"
+    assert f"The certificate file {tmp_path / 'gone.pem'} cannot be read" in message
+    assert "Check M365_CLIENT_CERTIFICATE_PATH" in message
+
+
+def test_after_a_run_the_setup_page_shows_the_mailbox_scope_sentence(graph_settings, as_user, ann_setup):
+    mailbox_add(MAILBOX)
+    mailbox_scope_deny(django_settings.M365_CLIENT_ID, MAILBOX)
+    client = graph_client_from_settings()
+    sync_setup(ann_setup, client=client)
+    client.close()
+
+    page = (
+        as_user(ann_setup.user)
+        .get(reverse("admin:exchange_sync_exchangesyncsetup_change", args=[ann_setup.pk]))
+        .content.decode()
+    )
+
+    assert f"Needs attention: This app is not allowed to open {MAILBOX}: add the mailbox to the app&#x27;s" in page

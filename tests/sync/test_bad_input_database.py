@@ -160,6 +160,25 @@ def test_an_outlook_edit_the_database_refuses_is_an_issue_and_the_other_edits_ar
     _assert_the_run_went_on(sync(full=True))
 
 
+def test_each_refused_outlook_edit_is_counted_named_and_tried_again_on_the_next_run(
+    sync, setup, outlook, synced, no_validation
+):
+    setup.keep_outlook_edits = True
+    setup.save()
+    copies = outlook.by_stamp()
+    for person in synced[:2]:
+        outlook.update(copies[person.no]["id"], jobTitle=f"Buyer{SURROGATE}")
+
+    for _ in range(2):  # the next run meets the refused edits again: none is forgotten
+        run = sync()
+        _assert_the_run_went_on(run)
+        assert run.failed == 2
+        issues = run.issues.filter(kind=SyncIssue.Kind.FAILED).order_by("contact_no")
+        assert [(i.contact, i.contact_no, i.direction) for i in issues] == [
+            (person, person.no, SyncIssue.Direction.TO_BC) for person in sorted(synced[:2], key=lambda p: p.no)
+        ]
+
+
 def test_a_broken_character_from_outlook_is_reported_without_the_databases_help(sync, outlook, synced):
     """With the sync's own checks on, a lone surrogate never reaches the database."""
     _new_outlook_contact(outlook, 1)

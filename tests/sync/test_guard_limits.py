@@ -109,6 +109,9 @@ def test_only_contacts_linked_to_an_outlook_copy_count_as_synchronized(setup):
         ContactLink.objects.create(setup=setup, contact=contact, contact_no=contact.no)
     for link in _linked(setup, 20):
         ContactLink.objects.filter(pk=link.pk).update(state=ContactLink.State.STOPPED)
+    # Nor one whose copy Outlook lost and whose create again failed (linked, no copy).
+    for link in _linked(setup, 20):
+        ContactLink.objects.filter(pk=link.pk).update(graph_id=None)
     with pytest.raises(NeedsConfirmation):
         _guard(setup, missing=links[:11])
     with pytest.raises(NeedsConfirmation):

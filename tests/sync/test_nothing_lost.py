@@ -1,6 +1,8 @@
 """Edits and decisions that must survive awkward timing: echoes of our own writes, runs
 that stop half way, adopted folders, recreated folders, unreadable Outlook contacts."""
 
+from datetime import timedelta
+
 import pytest
 
 from contacts.models import Contact
@@ -10,6 +12,21 @@ from exchange_sync.sync.engine import Engine
 from tests.browser.conftest import wait_until
 from tests.factories import make_person
 from tests.sync.conftest import MAILBOX
+
+
+def test_an_edit_saved_before_a_run_started_but_committed_after_it_read_the_changes_is_pushed(sync, outlook):
+    person = make_person(phone="+44 1")
+    first = sync()
+    # The edit's transaction was open while the run went: stamped before the run's
+    # start, committed after its push had read the changed contacts.
+    Contact.objects.filter(pk=person.pk).update(
+        phone="+44 20 7946 0018", modified_at=first.started_at - timedelta(seconds=30)
+    )
+
+    run = sync()
+
+    assert run.updated_in_outlook == 1
+    assert outlook.by_stamp()[person.no]["businessPhones"] == ["+44 20 7946 0018"]
 
 
 def test_a_business_central_edit_made_after_our_own_write_echoes_is_still_pushed(sync, outlook, monkeypatch):

@@ -42,9 +42,13 @@ def _copy_issue(run) -> SyncIssue:
 def test_a_copy_made_in_outlook_is_reported_on_every_full_run_and_never_deleted(sync, graph, outlook, eva, copy):
     before = graph.get_contact(MAILBOX, outlook.folder_id, copy["id"])
     for _ in range(2):
-        issue = _copy_issue(sync(full=True))
+        run = sync(full=True)
+        issue = _copy_issue(run)
         assert (issue.contact, issue.outlook_id, issue.kind) == (eva, copy["id"], SyncIssue.Kind.SKIPPED)
         assert "already in the folder" in issue.reason
+        # What the run page shows: one contact skipped, which one, and the copy's name.
+        assert run.skipped == 1
+        assert (issue.direction, issue.contact_no, issue.outlook_name) == (SyncIssue.Direction.TO_BC, eva.no, "Eva H.")
     # Neither deleted nor overwritten: the person's copy reads as they wrote it.
     assert graph.get_contact(MAILBOX, outlook.folder_id, copy["id"]) == before
 

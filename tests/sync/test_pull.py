@@ -97,6 +97,15 @@ def test_it_skips_outlook_contacts_it_cannot_copy_with_a_reason(sync, outlook, s
     assert len(outlook.contacts()) == 4  # left alone in Outlook
 
 
+def test_each_outlook_contact_it_cannot_copy_is_counted_and_named(sync, outlook, synced):
+    outlook.create(displayName="No Mail")
+    outlook.create(displayName="No Mail Either")
+    run = sync()
+    assert run.skipped == 2
+    issues = run.issues.filter(kind=SyncIssue.Kind.SKIPPED)
+    assert sorted(issues.values_list("outlook_name", flat=True)) == ["No Mail", "No Mail Either"]
+
+
 def test_it_recreates_a_contact_deleted_in_outlook(sync, outlook, synced):
     victim = synced[0]
     outlook.delete(outlook.by_stamp()[victim.no]["id"])
@@ -135,12 +144,15 @@ def test_without_keep_outlook_edits_business_central_overwrites_outlook_edits(sy
 def test_with_keep_outlook_edits_fields_changed_only_in_outlook_come_back(sync, outlook, setup, synced):
     setup.keep_outlook_edits = True
     setup.save()
-    person = synced[0]
+    person, other = synced[0], synced[1]
     outlook.update(outlook.by_stamp()[person.no]["id"], jobTitle="Head of Sales", mobilePhone="+45 1234")
+    outlook.update(outlook.by_stamp()[other.no]["id"], jobTitle="Buyer")
     run = sync()
-    assert run.updated_in_bc == 1
+    assert run.updated_in_bc == 2
     person.refresh_from_db()
     assert (person.job_title, person.mobile_phone) == ("Head of Sales", "+45 1234")
+    other.refresh_from_db()
+    assert other.job_title == "Buyer"
     quiet = sync()
     assert quiet.graph_requests == quiet.requests_served <= 2
 
@@ -149,14 +161,17 @@ def test_with_keep_outlook_edits_a_same_field_conflict_keeps_business_centrals_v
     setup.keep_outlook_edits = True
     setup.save()
     person = synced[0]
-    outlook.update(outlook.by_stamp()[person.no]["id"], jobTitle="Outlook title", mobilePhone="+1 555")
-    person.job_title = "BC title"
+    outlook.update(
+        outlook.by_stamp()[person.no]["id"], jobTitle="Outlook title", companyName="Outlook Co", mobilePhone="+1 555"
+    )
+    person.job_title, person.company_name = "BC title", "BC Co"
     person.save()
     run = sync()
     person.refresh_from_db()
-    assert person.job_title == "BC title"
+    assert (person.job_title, person.company_name) == ("BC title", "BC Co")
     assert person.mobile_phone == "+1 555"
-    assert run.conflicts == 1
-    conflict = run.issues.get(kind=SyncIssue.Kind.CONFLICT)
-    assert "'Outlook title' was overwritten" in conflict.reason
+    assert run.conflicts == 2  # one per field changed on both sides
+    conflicts = run.issues.filter(kind=SyncIssue.Kind.CONFLICT)
+    assert sorted(conflicts.values_list("contact_no", flat=True)) == [person.no, person.no]
+    assert any("'Outlook title' was overwritten" in conflict.reason for conflict in conflicts)
     assert outlook.by_stamp()[person.no]["jobTitle"] == "BC title"

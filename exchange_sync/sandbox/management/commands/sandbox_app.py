@@ -1,0 +1,73 @@
+"""The sandbox's app registrations: certificates and mailbox scoping.
+
+    manage.py sandbox_app add-certificate CLIENT_ID CERTIFICATE.pem   (idempotent)
+    manage.py sandbox_app remove-certificate CLIENT_ID THUMBPRINT
+    manage.py sandbox_app deny-mailbox CLIENT_ID EMAIL    (out of the app's scope: 403)
+    manage.py sandbox_app allow-mailbox CLIENT_ID EMAIL
+    manage.py sandbox_app list
+
+A certificate registered for an app lets it sign in with a client assertion instead of
+the secret (as uploading it under "Certificates & secrets" in Entra ID does). A denied
+mailbox answers that app's Graph requests with 403 ErrorAccessDenied, as Exchange Online
+does for a mailbox outside the app's management scope. Both apply at the next request.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from exchange_sync.sandbox.assertions import app_certificate_add, app_certificate_remove
+from exchange_sync.sandbox.models import AppCertificate, Mailbox
+from exchange_sync.sandbox.scoping import mailbox_scope_allow, mailbox_scope_denials, mailbox_scope_deny
+
+
+class Command(BaseCommand):
+    help = "Register certificates of sandbox apps and keep apps out of mailboxes (mailbox scoping)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        sub = parser.add_subparsers(dest="action", required=True)
+        add = sub.add_parser("add-certificate", help="Register a PEM certificate for an app.")
+        add.add_argument("client_id")
+        add.add_argument("certificate", help="Path of the PEM certificate (public part only is read).")
+        remove = sub.add_parser("remove-certificate", help="Remove an app's certificate by its SHA-1 thumbprint.")
+        remove.add_argument("client_id")
+        remove.add_argument("thumbprint")
+        deny = sub.add_parser("deny-mailbox", help="Keep the app out of a mailbox (403 ErrorAccessDenied).")
+        deny.add_argument("client_id")
+        deny.add_argument("email")
+        allow = sub.add_parser("allow-mailbox", help="Let the app open the mailbox again.")
+        allow.add_argument("client_id")
+        allow.add_argument("email")
+        sub.add_parser("list", help="List registered certificates and denied mailboxes.")
+
+    def handle(self, *args: object, **options: object) -> None:
+        action = options["action"]
+        client_id = str(options.get("client_id", ""))
+        if action == "add-certificate":
+            path = str(options["certificate"])
+            try:
+                registered = app_certificate_add(client_id, Path(path).read_text(encoding="ascii"))
+            except (OSError, UnicodeDecodeError) as exc:
+                raise CommandError(f"Cannot read {path}: {exc}") from exc
+            except ValueError as exc:
+                raise CommandError(f"{path}: {exc}") from exc
+            self.stdout.write(f"Registered for {client_id}: thumbprint {registered.thumbprint_sha1}")
+        elif action == "remove-certificate":
+            removed = app_certificate_remove(client_id, str(options["thumbprint"]))
+            self.stdout.write(f"Removed {removed} certificate(s) of {client_id}")
+        elif action == "deny-mailbox":
+            try:
+                mailbox_scope_deny(client_id, str(options["email"]))
+            except Mailbox.DoesNotExist as exc:
+                raise CommandError(f"No sandbox mailbox {options['email']}; add it first.") from exc
+            self.stdout.write(f"{client_id} may no longer open {options['email']}")
+        elif action == "allow-mailbox":
+            mailbox_scope_allow(client_id, str(options["email"]))
+            self.stdout.write(f"{client_id} may open {options['email']}")
+        else:
+            for certificate in AppCertificate.objects.all():
+                self.stdout.write(f"certificate\t{certificate.client_id}\t{certificate.thumbprint_sha1}")
+            for denied_app, email in mailbox_scope_denials():
+                self.stdout.write(f"denied\t{denied_app}\t{email}")
