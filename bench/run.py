@@ -230,12 +230,16 @@ def main() -> int:
             elif scenario == "incr":
                 rows.extend(incremental(stage))
             elif scenario == "live":
-                from bench import live
+                from bench import live, live_inbound
 
                 spread = live.random_edits(stage, _say)
                 burst = live.burst(stage, _say)
-                live_table = live.report(spread, burst)
-                live_met = spread.percentile(95) <= 10 and not spread.unseen and not burst.unseen
+                notified, notified_rest = live_inbound.notified(stage, _say)
+                polled, polled_rest = live_inbound.polled(stage, _say)
+                live_rows = live.lines_of(spread, burst, notified, polled)
+                rest = [polled_rest, notified_rest]
+                live_table = live.report(live_rows, rest)
+                live_met = all(row.met for row in live_rows) and live.rest_met(rest)
             else:
                 rows.append(memory(stage))
             _say(f"done: {scenario}")
