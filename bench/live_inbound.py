@@ -38,6 +38,8 @@ from bench.world import World
 POLL_SECONDS = 0.2
 REST_NOTIFIED_SECONDS = 30.0
 REST_POLL_INTERVALS = 2
+OVER_SECONDS = 60.0
+WAIT_SECONDS = 180.0
 
 
 @dataclass
@@ -88,6 +90,14 @@ class BusinessCentral(threading.Thread):
                             del self.awaited[no]
         finally:
             connection.close()
+
+
+def _two_way(world: World) -> None:
+    """Outlook edits come back only to a setup that keeps them (off by default: Business
+    Central is the master); a person who wants them back switches it on."""
+    from exchange_sync.models import ExchangeSyncSetup
+
+    ExchangeSyncSetup.objects.filter(pk=world.setup.pk).update(keep_outlook_edits=True)
 
 
 def _retire_others(keep: World) -> None:
@@ -144,7 +154,7 @@ def _edits(world: World, jobs: JobQueue, say, *, edits: int, contacts: int, over
             phone = f"+44 20 7777 {n:04d}"
             editor.update_contact(world.email, world.setup.folder_id, ids[no], {"businessPhones": [phone]})
             bc.await_value(no, phone, time.monotonic())  # saved in Outlook: the clock starts
-        deadline = time.monotonic() + 180
+        deadline = time.monotonic() + WAIT_SECONDS
         while bc.pending() and time.monotonic() < deadline:
             time.sleep(0.2)
     finally:
@@ -180,11 +190,12 @@ def _at_rest(jobs: JobQueue, mode: str, seconds: float, say) -> RestFigures:
 def notified(stage, say, *, edits: int = 100, contacts: int = 200) -> tuple[LiveFigures, RestFigures]:
     """Outlook -> BC with change notifications delivered to this bench's server."""
     world = _prepare(stage, "BNOTIFY", contacts, say)
+    _two_way(world)
     _retire_others(world)
     with override_settings(GRAPH_NOTIFICATION_URL=stage.site_url), JobQueue() as jobs:
         _wait_for(lambda: _status(world) == "active", 60, "the change subscription")
         say("live: subscribed to the folder's changes through the tick's upkeep")
-        figures = _edits(world, jobs, say, edits=edits, contacts=contacts, over_seconds=60.0)
+        figures = _edits(world, jobs, say, edits=edits, contacts=contacts, over_seconds=OVER_SECONDS)
         time.sleep(10)  # the last runs finish before the quiet window
         rest = _at_rest(jobs, "notifications", REST_NOTIFIED_SECONDS, say)
     return figures, rest
@@ -193,10 +204,11 @@ def notified(stage, say, *, edits: int = 100, contacts: int = 200) -> tuple[Live
 def polled(stage, say, *, edits: int = 100, contacts: int = 200) -> tuple[LiveFigures, RestFigures]:
     """Outlook -> BC by the polling fallback (no notification URL)."""
     world = _prepare(stage, "BPOLL", contacts, say)
+    _two_way(world)
     _retire_others(world)
     with override_settings(GRAPH_NOTIFICATION_URL=""), JobQueue() as jobs:
         _wait_for(lambda: _status(world) == "polling", 60, "the polling row")
-        figures = _edits(world, jobs, say, edits=edits, contacts=contacts, over_seconds=60.0)
+        figures = _edits(world, jobs, say, edits=edits, contacts=contacts, over_seconds=OVER_SECONDS)
         time.sleep(10)
         rest = _at_rest(jobs, "polling", REST_POLL_INTERVALS * settings.LIVE_POLL_SECONDS, say)
     return figures, rest
