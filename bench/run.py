@@ -16,9 +16,12 @@ machine; BENCH_SIZES=1k,1k-work,incr takes about 2 minutes):
   Business Central;
 - ``100k``: full sync of 100,000 contacts for peak memory only, without latency or
   throttle (it measures memory, not speed; about 8 minutes);
-- ``live``: live sync, Business Central to Outlook (bench.live): 100 edits at random
-  moments (p95 from commit to readable in Outlook) and a burst of 1,000 edits (how many
-  runs, how long); about 3 minutes. Printed as a table of its own.
+- ``live``: live sync both ways. Business Central to Outlook (bench.live): 100 edits at
+  random moments (p95 from commit to readable in Outlook) and a burst of 1,000 edits
+  (how many runs, how long). Outlook to Business Central (bench.live_inbound): 100 Outlook
+  edits with change notifications and 100 by polling (p95 from the edit to the value in
+  the contacts table), and the Graph requests of a setup at rest in each mode; about 12
+  minutes. Printed as tables of their own, each row with its target met or not.
 
 Each row: wall time of the run, Graph HTTP requests (round trips, a $batch once), Graph
 operations (batch members one by one, what the throttle counts), requests per contact,
