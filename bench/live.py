@@ -3,11 +3,11 @@ live sync, with 150 ms per Graph operation and Outlook's throttle on.
 
 This process plays one job queue cluster: the job queue's own ticker thread
 (`jobqueue.ticker.Ticker`, every JOBQUEUE_TICK_SECONDS, 2 s) queues the live runs that
-are due, as it does in each `manage.py qcluster`, and a worker thread carries out each
-queued run with the task a qcluster runs (`exchange_sync.tasks.sync_run_task`), one at
-a time. An observer thread reads the
-folder back through Graph (one listing request per poll) and notes when each edited
-value is readable there.
+are due (and the subscription upkeep and Outlook polls), as it does in each `manage.py
+qcluster`, and a worker thread carries out each queued task with the function a qcluster
+runs (`exchange_sync.tasks.*`), one at a time. An observer thread reads the folder back
+through Graph (one listing request per poll) and notes when each edited value is
+readable there. Outlook -> Business Central: bench.live_inbound.
 
 - 100 edits at random moments over about 60 s, each a phone number changed and saved
   (its own transaction): p50 / p95 / max from the commit to the value readable in
