@@ -4,6 +4,7 @@ token endpoint, the product's pages through Django's test client."""
 
 from __future__ import annotations
 
+import io
 import re
 from urllib.parse import parse_qs, urlsplit
 
@@ -11,6 +12,7 @@ import pytest
 import requests
 from cryptography.fernet import Fernet
 from django.conf import settings
+from django.core.management import call_command
 from django.urls import reverse
 
 from contacts.models import Contact
@@ -248,3 +250,17 @@ def test_a_rotated_key_still_reads_the_cache_and_re_encrypts_it_on_use(ann_clien
 
     stored = MailboxConnection.objects.get(setup=ann_setup).token_cache_encrypted
     assert Fernet(new_key).decrypt(stored.encode())
+
+
+def test_the_reencrypt_command_moves_every_cache_to_the_first_key(ann_client, ann_setup, settings):
+    _connect(ann_client, ann_setup)
+    old_key = settings.M365_TOKEN_CACHE_KEYS[0]
+    new_key = Fernet.generate_key().decode()
+    settings.M365_TOKEN_CACHE_KEYS = [new_key, old_key]
+    out = io.StringIO()
+
+    call_command("token_cache_reencrypt", stdout=out)
+
+    assert "Re-encrypted 1 token cache(s)" in out.getvalue()
+    settings.M365_TOKEN_CACHE_KEYS = [new_key]  # the old key is gone: the cache still reads
+    assert "RefreshToken" in token_cache_decrypt(MailboxConnection.objects.get(setup=ann_setup).token_cache_encrypted)
