@@ -182,9 +182,14 @@ def _refresh_issue(client_id: str, mailbox: Mailbox, scopes: str) -> str:
 # Knobs: what a tenant administrator or the user does in Entra ID.
 
 
-def consent_revoke(client_id: str, email: str) -> None:
-    """The user (or an administrator) removes the app's delegated permissions."""
-    DelegatedConsent.objects.filter(client_id=client_id, mailbox__email=email.strip().lower()).delete()
+def consent_revoke(client_id: str | None, email: str) -> int:
+    """The user (or an administrator) removes the app's delegated permissions (every
+    app's when `client_id` is None). Returns how many consents were removed."""
+    consents = DelegatedConsent.objects.filter(mailbox__email=email.strip().lower())
+    if client_id is not None:
+        consents = consents.filter(client_id=client_id)
+    deleted, _ = consents.delete()
+    return deleted
 
 
 def refresh_tokens_expire(email: str) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import re
 import secrets
 from datetime import timedelta
@@ -17,6 +18,7 @@ import pytest
 import requests
 import time_machine
 from django.conf import settings
+from django.core.management import call_command
 from django.utils import timezone
 
 from exchange_sync.sandbox import delegated
@@ -233,3 +235,21 @@ def test_it_lets_a_person_sign_in_again_after_revoking_consent(live_server, sign
     response = _redeem(live_server.url, code, verifier)
     assert response.status_code == 200, response.text
     assert _refresh(live_server.url, response.json()["refresh_token"]).status_code == 200
+
+
+def test_the_sandbox_app_command_revokes_a_consent(live_server, signed_in):
+    call_command("sandbox_app", "revoke-consent", settings.M365_CLIENT_ID, ANN, stdout=io.StringIO())
+    assert _aadsts(_refresh(live_server.url, signed_in["refresh_token"])) == 65001
+
+
+def test_a_disabled_account_cannot_sign_in_on_the_page(live_server, mailboxes):
+    call_command("sandbox_app", "disable-account", ANN, stdout=io.StringIO())
+    _, challenge = _pkce()
+    browser = Browser(live_server.url)
+    query = (
+        f"client_id={settings.M365_CLIENT_ID}&response_type=code&redirect_uri={REDIRECT}"
+        f"&scope=Contacts.ReadWrite&state=xyz&code_challenge={challenge}&code_challenge_method=S256"
+    )
+    answer = browser.sign_in(f"{live_server.url}/graph-sandbox/contoso/oauth2/v2.0/authorize?{query}", ANN)
+    assert answer.status_code == 200
+    assert "AADSTS50057" in answer.text
