@@ -6,8 +6,10 @@ issues a code; the token endpoint redeems it (`code_redeem`) or a refresh token
 id_token and a new refresh token. Refusals carry Entra's OAuth error and AADSTS code
 (https://learn.microsoft.com/entra/identity-platform/reference-error-codes):
 code redeemed twice 54005, expired 70008, PKCE mismatch 501481, redirect URI mismatch
-500112, no consent 65001 (suberror consent_required), account disabled 50057, password
-reset 50173, refresh token inactive 700082.
+50011 [observed, with that sentence, at the code's redemption], no consent 65001
+(suberror consent_required), account disabled 50057, password reset 50173, refresh
+token inactive 700082; 54005, 501481, 50011, 50057, 50173, 65001 and 700082 checked
+against answers quoted in public issues and Microsoft's troubleshooting pages.
 
 The knobs below (`consent_revoke`, `refresh_tokens_expire`, `account_disable`,
 `password_reset`) are rows, so a test or the `sandbox_app` command changes them for
@@ -108,7 +110,7 @@ def code_redeem(*, client_id: str, code: str, redirect_uri: str, code_verifier: 
     if row.redirect_uri != redirect_uri:
         raise GrantRefused(
             "invalid_grant",
-            500112,
+            50011,
             f"The reply address '{redirect_uri}' does not match the reply address '{row.redirect_uri}' provided "
             "when requesting Authorization code.",
         )

@@ -189,7 +189,7 @@ def test_it_refuses_a_code_with_the_wrong_pkce_verifier(live_server, mailboxes):
 def test_it_refuses_a_code_redeemed_for_another_redirect_uri(live_server, mailboxes):
     verifier, challenge = _pkce()
     code = Browser(live_server.url).code_for(ANN, challenge)
-    assert _aadsts(_redeem(live_server.url, code, verifier, redirect_uri="http://evil.example/cb")) == 500112
+    assert _aadsts(_redeem(live_server.url, code, verifier, redirect_uri="http://evil.example/cb")) == 50011
 
 
 def test_it_refuses_a_code_after_ten_minutes(live_server, mailboxes):
