@@ -112,8 +112,11 @@ def graph_client_for_setup(
     setup: ExchangeSyncSetup, *, base_url: str | None = None, **client_options: Any
 ) -> GraphClient:
     """The Graph client a setup's runs use: the person's own sign-in when they connected
-    their mailbox (delegated), otherwise the app permission (`graph_client_from_settings`)."""
-    connection = MailboxConnection.objects.filter(setup_id=setup.pk).first()
+    their mailbox (delegated), otherwise the app permission (`graph_client_from_settings`).
+    With M365_DELEGATED_SIGN_IN off, stored connections are not used."""
+    connection = None
+    if settings.M365_DELEGATED_SIGN_IN:
+        connection = MailboxConnection.objects.filter(setup_id=setup.pk).first()
     if connection is None:
         return graph_client_from_settings(base_url=base_url, **client_options)
     base_url = (base_url or settings.GRAPH_BASE_URL).rstrip("/")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.utils import timezone
 
 from exchange_sync.graph.delegated import DelegatedSignIn, DelegatedSignInError
@@ -87,7 +88,9 @@ def mailbox_connection_mark_problem(connection_id: int, message: str) -> None:
 
 def connection_mode_text(setup: ExchangeSyncSetup) -> str:
     """How the setup's runs sign in, for the setup page and Validate Exchange Connection."""
-    connection = MailboxConnection.objects.filter(setup_id=setup.pk).first()
+    connection = None
+    if settings.M365_DELEGATED_SIGN_IN:
+        connection = MailboxConnection.objects.filter(setup_id=setup.pk).first()
     if connection is None:
         return "App permission"
     if connection.needs_reconnect:

@@ -80,6 +80,11 @@ def connect_view(model_admin, request: HttpRequest, setup: ExchangeSyncSetup) ->
     """Connect / Reconnect (POST): off to Microsoft's sign-in page."""
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
+    if not settings.M365_DELEGATED_SIGN_IN:
+        model_admin.message_user(
+            request, "Per-user sign-in is not enabled on this site (M365_DELEGATED_SIGN_IN).", level=messages.ERROR
+        )
+        return _back(setup)
     if request.user.pk != setup.user_id:
         model_admin.message_user(request, "You can connect only your own mailbox.", level=messages.ERROR)
         return _back(setup)

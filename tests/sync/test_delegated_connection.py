@@ -273,3 +273,15 @@ def test_the_reencrypt_command_moves_every_cache_to_the_first_key(ann_client, an
     assert "Re-encrypted 1 token cache(s)" in out.getvalue()
     settings.M365_TOKEN_CACHE_KEYS = [new_key]  # the old key is gone: the cache still reads
     assert "RefreshToken" in token_cache_decrypt(MailboxConnection.objects.get(setup=ann_setup).token_cache_encrypted)
+
+
+def test_with_per_user_sign_in_off_nothing_connects_and_runs_use_the_app_permission(ann_client, ann_setup, settings):
+    _connect(ann_client, ann_setup)
+    settings.M365_DELEGATED_SIGN_IN = False
+
+    response = ann_client.post(reverse("admin:exchange_sync_exchangesyncsetup_connect", args=[ann_setup.pk]))
+
+    assert "not enabled" in _messages(response)
+    assert "App permission" in str(exchange_connection_validate(ann_setup))
+    sandbox_delegated.consent_revoke(settings.M365_CLIENT_ID, ANN)  # would stop Ann's own sign-in
+    assert _sync(ann_setup).status == SyncRun.Status.SUCCEEDED
