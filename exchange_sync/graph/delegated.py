@@ -70,9 +70,9 @@ def _first_line(result: dict[str, Any]) -> str:
 class DelegatedSignIn:
     """The authorization code flow of one app registration (see module docstring).
 
-    ``provider`` is the app's msal token provider (its client credential authenticates
-    the code redemption); ``browser_url`` turns msal's sign-in URL into the one the
-    person's browser opens (the sandbox's, in sandbox mode).
+    ``provider`` is the app's msal token provider: its client credential authenticates
+    the code redemption, and its sandbox ``http_client`` (in sandbox mode) also turns
+    msal's sign-in URL into the sandbox's, which the person's browser opens.
     """
 
     def __init__(self, provider: MsalTokenProvider) -> None:
