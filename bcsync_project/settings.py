@@ -149,6 +149,12 @@ JOBQUEUE_TICK_SECONDS = env.float("JOBQUEUE_TICK_SECONDS", default=2.0)
 # more edits, and never more than the maximum after the first one.
 LIVE_SYNC_DEBOUNCE_SECONDS = env.float("LIVE_SYNC_DEBOUNCE_SECONDS", default=2.0)
 LIVE_SYNC_MAX_DELAY_SECONDS = env.float("LIVE_SYNC_MAX_DELAY_SECONDS", default=5.0)
+# Outlook -> Business Central (exchange_sync/live/subscriptions.py): Graph sends change
+# notifications to this public base URL (its /graph/notifications/ and /graph/lifecycle/;
+# HTTPS when DEBUG is off). Unset, or while a subscription cannot be made, each live
+# setup polls its folder every LIVE_POLL_SECONDS instead.
+GRAPH_NOTIFICATION_URL = env("GRAPH_NOTIFICATION_URL", default="").strip().rstrip("/")
+LIVE_POLL_SECONDS = env.float("LIVE_POLL_SECONDS", default=60.0)
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:

@@ -13,6 +13,8 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
     path("health/", HealthView.as_view(), name="health"),
+    # Microsoft Graph's change notifications (live sync, Outlook -> Business Central).
+    path("graph/", include("exchange_sync.live.urls")),
 ]
 
 if settings.GRAPH_SANDBOX:

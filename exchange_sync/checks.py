@@ -37,6 +37,35 @@ def graph_settings_check(app_configs: object = None, **kwargs: object) -> list[E
 
 
 @register()
+def notification_url_check(app_configs: object = None, **kwargs: object) -> list[Error]:
+    """Graph posts change notifications only to HTTPS addresses; an http one would also
+    carry each subscription's secret (clientState) in the clear."""
+    url = settings.GRAPH_NOTIFICATION_URL
+    if not url:
+        return []
+    parts = urlsplit(url)
+    if not parts.hostname or parts.scheme not in ("http", "https"):
+        return [
+            Error(
+                f"GRAPH_NOTIFICATION_URL ({url}) is not a web address.",
+                hint="Set this site's public base address, e.g. https://bcsync.example.com, or leave it unset to poll.",
+                id="exchange_sync.E004",
+            )
+        ]
+    # The sandbox (development, drills) takes http on the local machine, as tests serve it.
+    if parts.scheme != "https" and not settings.DEBUG and not settings.GRAPH_SANDBOX:
+        return [
+            Error(
+                f"GRAPH_NOTIFICATION_URL ({url}) is not an https address: Microsoft Graph sends change "
+                "notifications only to HTTPS endpoints.",
+                hint="Use this site's public https address, or leave it unset to poll Outlook instead.",
+                id="exchange_sync.E005",
+            )
+        ]
+    return []
+
+
+@register()
 def certificate_check(app_configs: object = None, **kwargs: object) -> list[Error]:
     """A configured certificate must be readable, hold its own key and be within its dates:
     otherwise every sign-in fails, so the web server and workers refuse to start."""
@@ -70,6 +99,6 @@ def token_cache_key_check(app_configs: object = None, **kwargs: object) -> list[
                 'print(Fernet.generate_key().decode())"` and set M365_TOKEN_CACHE_KEYS to it (new key first, '
                 "comma-separated, when rotating), or set M365_DELEGATED_SIGN_IN=false."
             ),
-            id="exchange_sync.E004",
+            id="exchange_sync.E006",
         )
     ]

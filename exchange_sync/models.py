@@ -147,6 +147,47 @@ class LiveSyncRequest(models.Model):
         return f"Live sync of setup {self.setup_id} due {self.due_at:%H:%M:%S}"
 
 
+class LiveSubscription(models.Model):
+    """How Outlook's changes of a live setup's folder reach bcsync: a Graph change
+    subscription (notifications within seconds) or, while there is none, polling.
+
+    One row per live setup (exchange_sync/live/subscriptions.py). `upkeep_at` is when the
+    ticker next looks at it (create, renew, recreate, reauthorize, retry after a failure);
+    `poll_at` is the next poll of the folder's delta, set only while the setup polls. A
+    row whose setup was deleted keeps its Graph id until the subscription is deleted there.
+    """
+
+    class Status(models.TextChoices):
+        POLLING = "polling", "Polling (no subscription)"
+        ACTIVE = "active", "Subscribed"
+        REMOVED = "removed", "Removed by Outlook, to be recreated"
+        REAUTHORIZE = "reauthorize", "Reauthorization required"
+        DROPPING = "dropping", "Live sync switched off, to be deleted"
+
+    setup = models.OneToOneField(
+        ExchangeSyncSetup, null=True, on_delete=models.SET_NULL, related_name="live_subscription"
+    )
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.POLLING)
+    graph_id = models.CharField("Subscription id", max_length=200, blank=True)
+    # The folder subscribed to: when the setup's folder is recreated (a new id), the
+    # subscription on the old one is dropped and a new one made.
+    folder_id = models.CharField(max_length=400, blank=True)
+    # The secret Graph sends back in every notification (compared in constant time).
+    client_state = models.CharField(max_length=64, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    upkeep_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    poll_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    failures = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    last_notification_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "Outlook change subscription"
+
+    def __str__(self) -> str:
+        return f"{self.get_status_display()} (setup {self.setup_id})"
+
+
 class ContactLink(models.Model):
     """The link between a contact and its copy in one setup's Outlook folder."""
 

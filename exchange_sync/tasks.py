@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from exchange_sync.connection import graph_client_for_setup
+from django.utils import timezone
+
+from exchange_sync.connection import graph_client_for_setup, graph_client_from_settings
+from exchange_sync.live.polling import live_poll
+from exchange_sync.live.subscriptions import live_subscription_upkeep
 from exchange_sync.models import SyncRun
 from exchange_sync.sync import sync_run_execute
 
@@ -18,3 +22,21 @@ def sync_run_task(run_id: int) -> str:
     finally:
         client.close()
     return f"Run #{run.pk}: {run.get_status_display()}"
+
+
+def live_subscription_upkeep_task(subscription_id: int) -> str:
+    """Create, renew, reauthorize or delete a live setup's change subscription (queued by the ticker)."""
+    client = graph_client_from_settings()
+    try:
+        return live_subscription_upkeep(subscription_id, client, timezone.now())
+    finally:
+        client.close()
+
+
+def live_poll_task(subscription_id: int) -> str:
+    """Poll a live setup's Outlook folder for changes (queued by the ticker)."""
+    client = graph_client_from_settings()
+    try:
+        return live_poll(subscription_id, client, timezone.now())
+    finally:
+        client.close()

@@ -26,7 +26,7 @@ from django.conf import settings
 from django.db import connections
 from django.utils import timezone
 
-from exchange_sync.live import live_runs_dispatch
+from exchange_sync.live import live_runs_dispatch, polls_due, subscriptions_maintain
 from exchange_sync.models import SyncRun
 from exchange_sync.services import sync_runs_recover_stale
 from jobqueue import services
@@ -45,26 +45,47 @@ class TickReport:
     dispatch: services.DispatchReport
     requeued: list[SyncRun]
     live_queued: int = 0
+    upkeep_queued: int = 0
+    polls_queued: int = 0
 
     @property
     def did_something(self) -> bool:
         dispatch = self.dispatch
-        return bool(dispatch.claimed or dispatch.swept or dispatch.expired or self.requeued or self.live_queued)
+        return bool(
+            dispatch.claimed
+            or dispatch.swept
+            or dispatch.expired
+            or self.requeued
+            or self.live_queued
+            or self.upkeep_queued
+            or self.polls_queued
+        )
 
     def __str__(self) -> str:
         requeued = f"; {len(self.requeued)} interrupted sync runs queued again" if self.requeued else ""
         live = f"; {self.live_queued} live sync runs queued" if self.live_queued else ""
-        return f"{self.dispatch}{requeued}{live}"
+        upkeep = f"; {self.upkeep_queued} subscription upkeeps queued" if self.upkeep_queued else ""
+        polls = f"; {self.polls_queued} Outlook polls queued" if self.polls_queued else ""
+        return f"{self.dispatch}{requeued}{live}{upkeep}{polls}"
 
 
 def tick(now: datetime | None = None) -> TickReport:
     """One tick: sync runs whose worker died are interrupted (a person's run queued again
-    at once), live sync requests that are due become runs, then due Job Queue Entries are
-    claimed and queued."""
+    at once), live sync requests that are due become runs, Outlook change subscriptions
+    due for upkeep and polls of Outlook folders that are due are queued, then due Job
+    Queue Entries are claimed and queued."""
     now = now or timezone.now()
     requeued = sync_runs_recover_stale(now=now)
     live_queued = live_runs_dispatch(now)
-    return TickReport(dispatch=services.job_queue_dispatch(now=now), requeued=requeued, live_queued=live_queued)
+    upkeep_queued = subscriptions_maintain(now)
+    polls_queued = polls_due(now)
+    return TickReport(
+        dispatch=services.job_queue_dispatch(now=now),
+        requeued=requeued,
+        live_queued=live_queued,
+        upkeep_queued=upkeep_queued,
+        polls_queued=polls_queued,
+    )
 
 
 def cluster_heartbeat_start(cluster_name: str, now: datetime) -> ClusterHeartbeat:

@@ -19,6 +19,7 @@ from exchange_sync.connection_check import exchange_connection_validate
 from exchange_sync.contact_filter import FILTER_FIELDS, contact_filter_text, contact_filter_validate
 from exchange_sync.forms import ExchangeSyncSetupForm, contact_filter_from_data, filter_form_field
 from exchange_sync.health import excluded_text, scope_previews, setup_health, setups_with_health
+from exchange_sync.live.modes import live_mode
 from exchange_sync.models import ExchangeSyncSetup, SyncRun
 from exchange_sync.selectors import scope_preview
 from exchange_sync.services import exchange_sync_setup_get_or_create, sync_run_queue
@@ -50,9 +51,10 @@ class ExchangeSyncSetupAdmin(admin.ModelAdmin):
         "excluded",
         "failing",
         "health",
+        "live_mode",
     ]
     list_display_links = ["user"]
-    list_select_related = ["user__m365_identity"]
+    list_select_related = ["user__m365_identity", "live_subscription"]
     list_filter = ["is_enabled", "needs_attention"]
     search_fields = ["user__username", "user__m365_identity__authentication_email"]
     readonly_fields = [
@@ -66,6 +68,7 @@ class ExchangeSyncSetupAdmin(admin.ModelAdmin):
         "last_sync_at",
         "health_counts",
         "health",
+        "live_mode",
         "recent_runs",
     ]
 
@@ -91,7 +94,10 @@ class ExchangeSyncSetupAdmin(admin.ModelAdmin):
                     "description": "Which contacts go to which Outlook folder, and what happens to edits there.",
                 },
             ),
-            ("Health", {"fields": ["health", "last_success_at", "last_sync_at", "health_counts", "recent_runs"]}),
+            (
+                "Health",
+                {"fields": ["health", "live_mode", "last_success_at", "last_sync_at", "health_counts", "recent_runs"]},
+            ),
         ]
 
     def get_form(self, request: HttpRequest, obj: ExchangeSyncSetup | None = None, change: bool = False, **kwargs):
@@ -110,7 +116,9 @@ class ExchangeSyncSetupAdmin(admin.ModelAdmin):
     # --- who sees what ------------------------------------------------------------------
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ExchangeSyncSetup]:
-        queryset = setups_with_health(super().get_queryset(request).select_related("user__m365_identity"))
+        queryset = setups_with_health(
+            super().get_queryset(request).select_related("user__m365_identity", "live_subscription")
+        )
         return queryset if sees_all(request) else queryset.filter(user=request.user)
 
     # Model permissions as granted (roles: the Contact Sync User and Administrator
@@ -188,6 +196,12 @@ class ExchangeSyncSetupAdmin(admin.ModelAdmin):
         status = setup_health(obj, scope=self._scope(obj))
         css = "es-attention" if status.needs_attention else "es-ok"
         return format_html('<span class="{}">{}</span>', css, status.message)
+
+    @admin.display(description="Outlook changes")
+    def live_mode(self, obj: ExchangeSyncSetup) -> str:
+        """How Outlook edits come back: Live (with the subscription's expiry), polling, or scheduled only."""
+        mode = live_mode(obj)
+        return format_html('<span class="es-live-mode es-live-mode-{}">{}</span>', mode.name, mode.text)
 
     @admin.display(description="Microsoft 365 email")
     def mailbox_link(self, obj: ExchangeSyncSetup) -> str:

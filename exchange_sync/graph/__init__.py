@@ -7,7 +7,7 @@ base URL and a token provider (:class:`MsalTokenProvider`, wired to the sandbox 
 
 from .auth import GRAPH_SCOPE, MsalTokenProvider, SandboxIdentityHttpClient, msal_token_provider
 from .batch import MAX_BATCH_SIZE, BatchRequest, BatchResponse, error_from_batch_response
-from .client import DeltaPage, DeltaResult, GraphClient
+from .client import DeltaPage, DeltaResult, GraphClient, graph_datetime, parse_graph_datetime
 from .errors import (
     GraphAuthError,
     GraphBadRequestError,
@@ -43,6 +43,8 @@ __all__ = [
     "SandboxIdentityHttpClient",
     "error_from_batch_response",
     "error_from_response",
+    "graph_datetime",
     "msal_token_provider",
+    "parse_graph_datetime",
     "stamp_value",
 ]

@@ -14,6 +14,7 @@ import random
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -340,6 +341,57 @@ class GraphClient:
             result.delta_link = page.delta_link
         return result
 
+    # --- change notifications ------------------------------------------------------
+
+    def create_subscription(
+        self,
+        mailbox: str,
+        folder_id: str,
+        *,
+        notification_url: str,
+        lifecycle_notification_url: str,
+        expires_at: datetime,
+        client_state: str,
+        change_type: str = "created,updated,deleted",
+    ) -> dict[str, Any]:
+        """Subscribe to changes of a folder's contacts; returns Graph's subscription (``id``,
+        ``expirationDateTime``). Graph first validates both URLs (the endpoint must echo a
+        ``validationToken``); a refusal is ``GraphBadRequestError`` (``ValidationError``,
+        ``ExtensionError`` for an expiry beyond the limit).
+        (https://learn.microsoft.com/graph/api/subscription-post-subscriptions)
+
+        Not resent after a timeout or a 503/504: Graph may have made it, and a second one
+        would double every notification. The caller tries again later; an orphan simply
+        expires, its notifications refused for an unknown subscription.
+        """
+        body = {
+            "changeType": change_type,
+            "notificationUrl": notification_url,
+            "lifecycleNotificationUrl": lifecycle_notification_url,
+            "resource": paths.contacts_resource(mailbox, folder_id),
+            "expirationDateTime": graph_datetime(expires_at),
+            "clientState": client_state,
+        }
+        return self._transport.request(
+            "POST", paths.subscriptions(), body=body, prefer=[IMMUTABLE_ID], resend_unanswered=False
+        )
+
+    def renew_subscription(self, subscription_id: str, expires_at: datetime) -> dict[str, Any]:
+        """Move a subscription's expiry (PATCH ``expirationDateTime``); ``GraphNotFoundError``
+        when Graph no longer has it. (https://learn.microsoft.com/graph/api/subscription-update)"""
+        return self._transport.request(
+            "PATCH", paths.subscription(subscription_id), body={"expirationDateTime": graph_datetime(expires_at)}
+        )
+
+    def reauthorize_subscription(self, subscription_id: str) -> None:
+        """Answer a ``reauthorizationRequired`` lifecycle notification
+        (https://learn.microsoft.com/graph/change-notifications-lifecycle-events)."""
+        self._transport.request("POST", f"{paths.subscription(subscription_id)}/reauthorize")
+
+    def delete_subscription(self, subscription_id: str) -> None:
+        """Stop a subscription. ``GraphNotFoundError`` when it is already gone."""
+        self._transport.request("DELETE", paths.subscription(subscription_id))
+
     # --- batching ----------------------------------------------------------------
 
     def batch(self, requests: Sequence[BatchRequest]) -> list[BatchResponse]:
@@ -421,6 +473,22 @@ class GraphClient:
         if expand_stamp:
             params["$expand"] = stamp_expand()
         return params
+
+
+def graph_datetime(value: datetime) -> str:
+    """A UTC DateTimeOffset as Graph writes it (``2026-12-03T08:00:00.000000Z``)."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_graph_datetime(value: str) -> datetime:
+    """Graph's DateTimeOffset (up to 7 fractional digits, ``Z`` or an offset) as an aware datetime."""
+    text = value.strip().replace("Z", "+00:00")
+    if "." in text:
+        whole, rest = text.split(".", 1)
+        digits = "".join(c for c in rest if c.isdigit())
+        zone = rest[len(digits) :]
+        text = f"{whole}.{digits[:6].ljust(6, '0')}{zone}"
+    return datetime.fromisoformat(text).astimezone(UTC)
 
 
 def _with_stamp(body: dict[str, Any], stamp: str | None) -> dict[str, Any]:

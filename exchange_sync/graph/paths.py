@@ -43,3 +43,17 @@ def contact_anywhere(mailbox: str, contact_id: str) -> str:
     """A contact of any folder of the mailbox (``/users/{u}/contacts/{id}``: Graph finds
     it wherever it is; the folder form answers 404 once it moved out of that folder)."""
     return f"{user(mailbox)}/contacts/{_segment(contact_id)}"
+
+
+def subscriptions() -> str:
+    return "/subscriptions"
+
+
+def subscription(subscription_id: str) -> str:
+    return f"/subscriptions/{_segment(subscription_id)}"
+
+
+def contacts_resource(mailbox: str, folder_id: str) -> str:
+    """A folder's contacts as a subscription's ``resource`` (no leading slash, as Graph's
+    examples write it: https://learn.microsoft.com/graph/api/subscription-post-subscriptions)."""
+    return contacts(mailbox, folder_id).lstrip("/")

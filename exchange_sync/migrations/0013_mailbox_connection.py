@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('exchange_sync', '0011_live_sync'),
+        ('exchange_sync', '0012_live_subscriptions'),
     ]
 
     operations = [

@@ -18,7 +18,7 @@ from django.utils import timezone
 from . import ids
 from .errors import GraphError, not_found
 from .models import Contact, ContactEmail, DeltaExpiry, ExtendedProperty, Folder, Mailbox, ValueCopies
-from .notifications import CREATED, DELETED, UPDATED, ContactChange, contact_changed
+from .notifications import CREATED, DELETED, UPDATED, ContactChange, contact_changed, mailbox_has_subscribers
 from .odata import canonical_property_id
 from .shapes import display_name_from_parts
 
@@ -380,6 +380,8 @@ def contact_to_deleted_items(contact_pk: int) -> Contact:
 
 def _notify_on_commit(contact: Contact, folder: Folder, change_type: str) -> None:
     """Queue the change's notifications once it commits (never for a rolled-back change)."""
+    if not mailbox_has_subscribers(contact.mailbox_id):
+        return
     change = ContactChange(
         mailbox_id=contact.mailbox_id,
         folder_id=folder.pk,

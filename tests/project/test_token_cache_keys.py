@@ -1,4 +1,4 @@
-"""Per-user sign-in refuses to start without a token cache key of its own (system check E004)."""
+"""Per-user sign-in refuses to start without a token cache key of its own (system check E006)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def test_it_refuses_to_start_with_delegated_sign_in_and(settings, keys, says):
         keys = [Fernet.generate_key().decode(), settings.SECRET_KEY]
     settings.M365_TOKEN_CACHE_KEYS = keys
     errors = token_cache_key_check()
-    assert _ids(errors) == ["exchange_sync.E004"]
+    assert _ids(errors) == ["exchange_sync.E006"]
     assert says in errors[0].msg
 
 

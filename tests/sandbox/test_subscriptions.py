@@ -281,6 +281,18 @@ def test_only_the_change_types_asked_for_are_sent(graph, receiver):
     assert notification["changeType"] == "updated"
 
 
+def test_a_change_right_after_a_subscription_is_made_is_notified(graph, receiver):
+    folder = graph.folder()
+    graph.contact(folder)  # a change while nobody subscribes: the sandbox notes that
+    response = subscribe(graph, receiver, f"users/{MAILBOX}/contactFolders/{folder}/contacts")
+    assert response.status_code == 201, response.text
+
+    contact = graph.contact(folder)  # well within a second of the subscription
+
+    notification = receiver.wait_for(1)[0]
+    assert (notification["changeType"], notification["resourceData"]["id"]) == ("created", contact["id"])
+
+
 def test_other_folders_changes_are_not_sent(graph, receiver, folder_subscription):
     folder, _ = folder_subscription
     graph.contact(graph.folder("Other"))
