@@ -18,10 +18,11 @@ from django.urls import reverse
 from contacts.models import Contact
 from exchange_sync.connection import graph_client_for_setup
 from exchange_sync.connection_check import exchange_connection_validate
-from exchange_sync.models import ExchangeSyncSetup, MailboxConnection, SyncRun
+from exchange_sync.models import ExchangeSyncSetup, LiveSubscription, MailboxConnection, SyncRun
 from exchange_sync.sandbox import delegated as sandbox_delegated
 from exchange_sync.sandbox.services import mailbox_add
 from exchange_sync.sync import sync_setup
+from exchange_sync.tasks import live_poll_task
 from exchange_sync.token_cache import token_cache_decrypt
 from tests.factories import make_person, make_user
 
@@ -285,3 +286,15 @@ def test_with_per_user_sign_in_off_nothing_connects_and_runs_use_the_app_permiss
     assert "App permission" in str(exchange_connection_validate(ann_setup))
     sandbox_delegated.consent_revoke(settings.M365_CLIENT_ID, ANN)  # would stop Ann's own sign-in
     assert _sync(ann_setup).status == SyncRun.Status.SUCCEEDED
+
+
+def test_live_sync_polls_a_connected_setup_with_the_persons_own_sign_in(ann_client, ann_setup):
+    _connect(ann_client, ann_setup)
+    assert _sync(ann_setup).status == SyncRun.Status.SUCCEEDED  # the folder and its delta link
+    subscription = LiveSubscription.objects.create(setup=ann_setup)
+    sandbox_delegated.consent_revoke(settings.M365_CLIENT_ID, ANN)
+
+    live_poll_task(subscription.pk)
+
+    # The poll renewed Ann's sign-in (not the app's token) and met the revoked consent.
+    assert MailboxConnection.objects.get(setup=ann_setup).needs_reconnect
