@@ -8,59 +8,12 @@ would be sent (the same merge, end to end over the sandbox, is in test_pull.py).
 
 from __future__ import annotations
 
-import pytest
-
 from contacts.models import Contact
-from exchange_sync.mapping import contact_values, graph_body
-from exchange_sync.models import ContactLink, ExchangeSyncSetup, SyncIssue, SyncRun
-from exchange_sync.patch import outlook_lists
+from exchange_sync.mapping import graph_body
+from exchange_sync.models import ContactLink, SyncIssue
 from exchange_sync.sync.engine import Engine
-from tests.factories import make_person, make_user
-
-pytestmark = pytest.mark.django_db
-
-
-class Outbox:
-    """Stands in for the engine's outbox: what it would send to Outlook, per contact."""
-
-    def __init__(self) -> None:
-        self.ops = []
-
-    def add(self, op) -> None:
-        self.ops.append(op)
-
-    def sent(self, contact: Contact) -> dict[str, str]:
-        (op,) = [op for op in self.ops if op.link.contact_id == contact.pk]
-        return op.values
-
-
-@pytest.fixture
-def engine():
-    user = make_user(mailbox="ann@cronus.example")
-    setup = ExchangeSyncSetup.objects.create(user=user, keep_outlook_edits=True)
-    run = SyncRun.objects.create(setup=setup, kind=SyncRun.Kind.INCREMENTAL, trigger=SyncRun.Trigger.COMMAND)
-    engine = Engine(run, setup, client=None, progress=None)
-    engine.outbox = Outbox()
-    return engine
-
-
-def synced(engine: Engine, contact: Contact, **outlook_only) -> ContactLink:
-    """A link as a sync leaves it: Outlook holds what bcsync wrote, plus, in slots
-    Business Central leaves empty, the person's own list entries (`outlook_only`, as
-    Graph properties)."""
-    values = contact_values(contact)
-    item = {**graph_body(values), **outlook_only, "id": f"AAMk-{contact.no}", "changeKey": "ck1"}
-    return ContactLink.objects.create(
-        setup=engine.setup,
-        contact=contact,
-        contact_no=contact.no,
-        graph_id=item["id"],
-        change_key="ck1",
-        state=ContactLink.State.LINKED,
-        snapshot=values,
-        fields_hash="h",
-        outlook_lists=outlook_lists(item),
-    )
+from tests.factories import make_person
+from tests.sync.fast_engine import synced
 
 
 def outlook_item(link: ContactLink, **changes) -> dict:
@@ -75,7 +28,8 @@ def compare(engine: Engine, link: ContactLink, item: dict) -> Contact:
     return Contact.objects.get(pk=link.contact_id)
 
 
-def test_a_field_changed_only_in_outlook_comes_to_business_central(engine):
+def test_a_field_changed_only_in_outlook_comes_to_business_central(offline_engine):
+    engine = offline_engine
     contact = make_person(job_title="Buyer", city="Leeds")
     link = synced(engine, contact)
     stored = compare(engine, link, outlook_item(link, jobTitle="Head buyer"))
@@ -89,7 +43,8 @@ def test_a_field_changed_only_in_outlook_comes_to_business_central(engine):
     assert engine.counts["updated_in_bc"] == 2  # each contact updated from Outlook is counted
 
 
-def test_a_field_changed_on_both_sides_keeps_business_centrals_value_sends_it_and_is_a_conflict(engine):
+def test_a_field_changed_on_both_sides_keeps_business_centrals_value_sends_it_and_is_a_conflict(offline_engine):
+    engine = offline_engine
     contact = make_person(job_title="Buyer")
     link = synced(engine, contact)
     Contact.objects.filter(pk=contact.pk).update(job_title="Chief buyer")
@@ -108,7 +63,8 @@ def test_a_field_changed_on_both_sides_keeps_business_centrals_value_sends_it_an
     assert "'Chief buyer' was kept" in issue.reason and "'Head buyer'" in issue.reason
 
 
-def test_each_field_changed_on_both_sides_is_a_conflict(engine):
+def test_each_field_changed_on_both_sides_is_a_conflict(offline_engine):
+    engine = offline_engine
     contact = make_person(job_title="Buyer", city="Leeds")
     link = synced(engine, contact)
     Contact.objects.filter(pk=contact.pk).update(job_title="Chief buyer", city="York")
@@ -120,7 +76,8 @@ def test_each_field_changed_on_both_sides_is_a_conflict(engine):
     assert engine.counts["conflicts"] == 2
 
 
-def test_an_email_changed_on_both_sides_keeps_business_centrals_email(engine):
+def test_an_email_changed_on_both_sides_keeps_business_centrals_email(offline_engine):
+    engine = offline_engine
     contact = make_person(email="ann@old.example")
     link = synced(engine, contact)
     Contact.objects.filter(pk=contact.pk).update(email="ann@bc.example")
@@ -131,7 +88,8 @@ def test_an_email_changed_on_both_sides_keeps_business_centrals_email(engine):
     assert engine.counts["conflicts"] == 1
 
 
-def test_a_second_email_cleared_in_business_central_and_changed_in_outlook_is_a_conflict(engine):
+def test_a_second_email_cleared_in_business_central_and_changed_in_outlook_is_a_conflict(offline_engine):
+    engine = offline_engine
     contact = make_person(email="ann@cronus.example", email_2="ann@old.example")
     link = synced(engine, contact)
     Contact.objects.filter(pk=contact.pk).update(email_2="")
@@ -142,7 +100,8 @@ def test_a_second_email_cleared_in_business_central_and_changed_in_outlook_is_a_
     assert engine.counts["conflicts"] == 1
 
 
-def test_the_persons_own_entry_in_a_slot_business_central_leaves_empty_stays_out_of_business_central(engine):
+def test_the_persons_own_entry_in_a_slot_business_central_leaves_empty_stays_out_of_business_central(offline_engine):
+    engine = offline_engine
     contact = make_person(email="ann@cronus.example", job_title="Buyer")
     own = [{"address": "ann@cronus.example", "name": contact.name}, {"address": "ann@home.example", "name": "Ann"}]
     link = synced(engine, contact, emailAddresses=own)
@@ -150,7 +109,8 @@ def test_the_persons_own_entry_in_a_slot_business_central_leaves_empty_stays_out
     assert (stored.job_title, stored.email_2) == ("Head buyer", "")
 
 
-def test_a_change_to_the_persons_own_entry_in_an_empty_slot_is_an_outlook_edit_not_a_conflict(engine):
+def test_a_change_to_the_persons_own_entry_in_an_empty_slot_is_an_outlook_edit_not_a_conflict(offline_engine):
+    engine = offline_engine
     contact = make_person(email="ann@cronus.example", phone="")
     link = synced(engine, contact, businessPhones=["+44 1 111"])
     stored = compare(engine, link, outlook_item(link, businessPhones=["+44 2 222"]))
@@ -159,7 +119,8 @@ def test_a_change_to_the_persons_own_entry_in_an_empty_slot_is_an_outlook_edit_n
     assert engine.counts["updated_in_bc"] == 1
 
 
-def test_a_field_a_links_record_predates_counts_as_empty_when_last_seen(engine):
+def test_a_field_a_links_record_predates_counts_as_empty_when_last_seen(offline_engine):
+    engine = offline_engine
     """A link recorded before a field was mapped has no value for it in its snapshot:
     Outlook's value for it is an Outlook edit, not a conflict."""
     contact = make_person(county="")
@@ -172,7 +133,8 @@ def test_a_field_a_links_record_predates_counts_as_empty_when_last_seen(engine):
     assert engine.counts["conflicts"] == 0
 
 
-def test_an_outlook_value_that_does_not_fit_is_reported_and_business_centrals_value_is_sent_back(engine):
+def test_an_outlook_value_that_does_not_fit_is_reported_and_business_centrals_value_is_sent_back(offline_engine):
+    engine = offline_engine
     contact = make_person(job_title="Buyer")
     link = synced(engine, contact)
     stored = compare(engine, link, outlook_item(link, jobTitle="B" * 500))
@@ -188,7 +150,10 @@ def test_an_outlook_value_that_does_not_fit_is_reported_and_business_centrals_va
     assert "longer than" in issue.reason and "kept 'Buyer'" in issue.reason
 
 
-def test_an_outlook_edit_the_database_refuses_names_the_databases_reason_and_leaves_outlook_alone(engine, monkeypatch):
+def test_an_outlook_edit_the_database_refuses_names_the_databases_reason_and_leaves_outlook_alone(
+    offline_engine, monkeypatch
+):
+    engine = offline_engine
     monkeypatch.setattr("exchange_sync.sync.inbound.value_problems", lambda values: {})
     contact = make_person(job_title="Buyer")
     link = synced(engine, contact)
