@@ -161,5 +161,5 @@ def test_an_outlook_edit_the_database_refuses_names_the_databases_reason_and_lea
     assert stored.job_title == "Buyer"
     assert engine.outbox.ops == []
     (issue,) = engine.issues
-    assert issue.kind == SyncIssue.Kind.FAILED
+    assert (issue.kind, issue.contact, issue.outlook_name) == (SyncIssue.Kind.FAILED, stored, "")
     assert "encode" in issue.reason  # the driver's own words: it cannot encode a lone surrogate
