@@ -107,10 +107,18 @@ def test_a_persons_own_contact_in_an_adopted_folder_is_left_alone(offline_engine
     assert engine.counts["skipped"] == 0
 
 
-def test_an_outlook_copy_of_a_linked_contact_is_reported_not_linked(offline_engine):
+def test_each_outlook_copy_of_a_linked_contact_is_reported_and_counted_not_linked(offline_engine):
     engine = offline_engine
     contact = make_person(email="bo@x.example")
     synced(engine, contact)
-    pull(engine, made_in_outlook(displayName="Bo Berg", emailAddresses=[{"address": "bo@x.example"}]))
-    (issue,) = engine.issues
-    assert (issue.contact, issue.outlook_id, issue.outlook_name) == (contact, "AAMk-new", "Bo Berg")
+    pull(
+        engine,
+        made_in_outlook("AAMk-new", displayName="Bo Berg", emailAddresses=[{"address": "bo@x.example"}]),
+        made_in_outlook("AAMk-2nd", displayName="B. Berg", emailAddresses=[{"address": "BO@x.example"}]),
+    )
+    assert [(i.contact, i.outlook_id, i.outlook_name) for i in engine.issues] == [
+        (contact, "AAMk-new", "Bo Berg"),
+        (contact, "AAMk-2nd", "B. Berg"),
+    ]
+    assert engine.counts["skipped"] == 2
+    assert not ContactLink.objects.filter(graph_id__in=["AAMk-new", "AAMk-2nd"]).exists()
