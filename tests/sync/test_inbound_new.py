@@ -95,6 +95,7 @@ def test_an_outlook_contact_the_database_refuses_is_named_without_a_contact_numb
     (issue,) = engine.issues
     assert (issue.kind, issue.contact, issue.contact_no) == (SyncIssue.Kind.FAILED, None, "")
     assert issue.outlook_name == "Bo \ud800 Berg"
+    assert "encode" in issue.reason  # the driver's own words: it cannot encode a lone surrogate
     assert not Contact.objects.exists()
 
 
@@ -122,3 +123,30 @@ def test_each_outlook_copy_of_a_linked_contact_is_reported_and_counted_not_linke
     ]
     assert engine.counts["skipped"] == 2
     assert not ContactLink.objects.filter(graph_id__in=["AAMk-new", "AAMk-2nd"]).exists()
+
+
+def test_an_outlook_contact_with_the_email_of_an_excluded_person_says_why_it_is_not_linked(offline_engine):
+    engine = offline_engine
+    engine.setup.contact_filter = {"city": "Leeds|York"}
+    blocked = make_person(email="bo@x.example", city="Leeds", privacy_blocked=True)
+    elsewhere = make_person(email="cy@x.example", city="Hull")
+    pull(
+        engine,
+        made_in_outlook("AAMk-1", displayName="Bo Berg", emailAddresses=[{"address": "bo@x.example"}]),
+        made_in_outlook("AAMk-2", displayName="Cy Dahl", emailAddresses=[{"address": "cy@x.example"}]),
+    )
+    privacy, scope = (issue.reason for issue in engine.issues)
+    assert blocked.no in privacy and "privacy" in privacy.lower()
+    assert elsewhere.no in scope and "does not match this setup's filter" in scope
+    assert not ContactLink.objects.exists()
+
+
+def test_a_contact_made_in_outlook_outside_the_filter_is_created_and_reported_not_synchronized(offline_engine):
+    engine = offline_engine
+    engine.setup.contact_filter = {"city": "Leeds|York"}  # no single value to fill in
+    pull(engine, made_in_outlook(displayName="Bo Berg", emailAddresses=[{"address": "bo@x.example"}]))
+    created = Contact.objects.get(email="bo@x.example")
+    (issue,) = engine.issues
+    assert (issue.kind, issue.direction, issue.contact) == (SyncIssue.Kind.SKIPPED, SyncIssue.Direction.TO_BC, created)
+    assert "does not match this setup's filter" in issue.reason
+    assert not ContactLink.objects.exists()
