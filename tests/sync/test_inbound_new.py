@@ -34,6 +34,12 @@ def test_each_contact_made_in_outlook_is_created_as_a_person_and_linked(offline_
     assert (created.name, created.type) == ("Bo Berg", Contact.Type.PERSON)
     assert engine.counts["created_in_bc"] == 2
     assert ContactLink.objects.get(contact=created).graph_id == "AAMk-1"
+    # Had the stamp write not been confirmed, the next try still waits for Outlook's
+    # version of the contact ("keep Outlook edits"): a person's edit since is never overwritten.
+    engine.outbox.ops.clear()
+    engine._push_one(created, ContactLink.objects.get(contact=created), full=False)
+    (op,) = engine.outbox.ops
+    assert op.if_match == 'W/"ck1"'
 
 
 def test_an_outlook_contact_with_the_email_of_a_company_is_created_as_a_person(offline_engine):
