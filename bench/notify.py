@@ -365,8 +365,9 @@ def drill_notify_worker_kill(stage: Stage) -> Drill:
 
 def drill_subscription_removed(stage: Stage) -> Drill:
     """(1) Outlook removes the subscription (subscriptionRemoved to the lifecycle URL)
-    and edits are made on both sides at once, while the setup has none: it is recreated,
-    and the edits arrive. (2) Notifications of a few Outlook edits all dropped, then a
+    and edits are made at once (5 on each side over 10 s; then 5 in Outlook only over
+    3 s): it is recreated, and the edits arrive, with no edit after to help; (2) an Outlook edit is notified
+    through the new subscription. (3) Notifications of a few Outlook edits all dropped, then a
     `missed` lifecycle notification: its catch-up run brings them."""
     from exchange_sync.sandbox.delivery import drain
     from exchange_sync.sandbox.subscriptions import subscription_lifecycle, subscription_remove
@@ -374,20 +375,26 @@ def drill_subscription_removed(stage: Stage) -> Drill:
     drill = Drill("subscription removed by Outlook; notifications missed")
 
     def body(live: LiveWorld) -> None:
+        for outlook, business_central, seconds in ((5, 5, 10.0), (5, 0, 3.0)):
+            since = live.last_run_pk()
+            old = live.subscription().graph_id
+            removed = time.monotonic()
+            subscription_remove(old)
+            drain(10)
+            live.edits(outlook, business_central, seconds, "Removed")
+            try:
+                live.subscription(other_than=old, timeout=60)
+                recreated = f"a new one active {time.monotonic() - removed:.0f} s after (looked after the edits)"
+            except RuntimeError as exc:
+                recreated = str(exc)
+            # No edit after the new subscription: what was made while there was none must
+            # arrive without a later notification's help.
+            note = f"subscriptionRemoved, {outlook}+{business_central} edits over {seconds:.0f} s at once, {recreated}"
+            _trial(drill, live, note, since, started=removed)
+
         since = live.last_run_pk()
-        old = live.subscription().graph_id
-        removed = time.monotonic()
-        subscription_remove(old)
-        drain(10)
-        live.edits(5, 5, 10.0, "Removed")
-        try:
-            live.subscription(other_than=old, timeout=60)
-            recreated = f"recreated {time.monotonic() - removed:.0f} s after the removal"
-        except RuntimeError as exc:
-            recreated = str(exc)
-        # One more Outlook edit once recreated: notified through the new subscription.
         live.edit_in_outlook("After the new subscription")
-        _trial(drill, live, f"subscriptionRemoved, 5+5 edits meanwhile, {recreated}", since, started=removed)
+        _trial(drill, live, "an Outlook edit through the new subscription", since)
 
         since = live.last_run_pk()
         live.world.configure(**{**NO_FAULTS, "notification_drop_rate": 1.0})
