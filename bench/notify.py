@@ -127,10 +127,15 @@ class LiveWorld:
         self.last_edit = time.monotonic()
         return no
 
-    def edits(self, outlook: int, business_central: int, over_seconds: float, tag: str) -> None:
-        """That many edits on each side, shuffled, at random moments over `over_seconds`."""
-        sides = ["outlook"] * outlook + ["bc"] * business_central
+    def edits(
+        self, outlook: int, business_central: int, over_seconds: float, tag: str, *, outlook_last: int = 0
+    ) -> None:
+        """That many edits on each side, shuffled, at random moments over `over_seconds`;
+        the last `outlook_last` of them in Outlook (arriving only by their notifications:
+        no Business Central edit's run after them reads the delta)."""
+        sides = ["outlook"] * (outlook - outlook_last) + ["bc"] * business_central
         random.shuffle(sides)
+        sides += ["outlook"] * outlook_last
         moments = sorted(random.uniform(0, over_seconds) for _ in sides)
         start = time.monotonic()
         for n, (side, moment) in enumerate(zip(sides, moments, strict=True)):
@@ -306,7 +311,10 @@ def drill_notify_faults(stage: Stage) -> Drill:
                 continue
             since = live.last_run_pk()
             live.world.configure(**{**NO_FAULTS, **knobs})
-            live.edits(edits, edits, 15.0, tag)
+            # Outlook edits last, except where notifications are dropped: a lost last
+            # notification waits for the scheduled sync (the lone-edit trial shows it).
+            last = 0 if knobs.get("notification_drop_rate") else 2
+            live.edits(edits, edits, 15.0, tag, outlook_last=last)
             _trial(drill, live, f"{label}, {edits}+{edits} edits", since)
         live.world.configure(**NO_FAULTS)
         _lone_edit_dropped(drill, live)
