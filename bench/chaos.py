@@ -24,6 +24,12 @@ Drills (CHAOS_DRILLS, comma separated, default all):
   Interrupted and queues the person's run again. Measured: the time from the kill until
   the setup is in sync (a run after the kill succeeded and both sides are equal).
   Target: within 3 minutes.
+- ``notify-faults``, ``notify-worker-kill``, ``subscription-removed``: live sync from
+  Outlook by change notifications, with a real qcluster and the sandbox's notifications
+  dropped, duplicated, reordered and late; the qcluster killed between a notification
+  and its run; the subscription removed by Outlook, and a `missed` lifecycle
+  notification. Each waits (bounded) until every edit made on one side is on the other,
+  then checks as below and that no contact ever had two copies. See bench.notify.
 
 After each, the check: no duplicate in the folder, no contact lost on either side
 (Business Central's count unchanged, every in-scope contact in Outlook), and both sides
