@@ -131,11 +131,21 @@ class LiveWorld:
         self, outlook: int, business_central: int, over_seconds: float, tag: str, *, outlook_last: int = 0
     ) -> None:
         """That many edits on each side, shuffled, at random moments over `over_seconds`;
-        the last `outlook_last` of them in Outlook (arriving only by their notifications:
-        no Business Central edit's run after them reads the delta)."""
-        sides = ["outlook"] * (outlook - outlook_last) + ["bc"] * business_central
+        then, once no run is pending, `outlook_last` more in Outlook: those arrive only by
+        their notifications (no Business Central edit's run after them reads the delta)."""
+        self._edits(["outlook"] * outlook + ["bc"] * business_central, over_seconds, tag)
+        if outlook_last:
+            self.quiet()
+            self._edits(["outlook"] * outlook_last, 1.0, f"{tag} last")
+
+    def quiet(self, seconds: float = 60) -> None:
+        """Wait (bounded) until no live run is asked for, queued or running."""
+        deadline = time.monotonic() + seconds
+        while self.busy() and time.monotonic() < deadline:
+            time.sleep(0.5)
+
+    def _edits(self, sides: list[str], over_seconds: float, tag: str) -> None:
         random.shuffle(sides)
-        sides += ["outlook"] * outlook_last
         moments = sorted(random.uniform(0, over_seconds) for _ in sides)
         start = time.monotonic()
         for n, (side, moment) in enumerate(zip(sides, moments, strict=True)):
@@ -315,7 +325,8 @@ def drill_notify_faults(stage: Stage) -> Drill:
             # notification waits for the scheduled sync (the lone-edit trial shows it).
             last = 0 if knobs.get("notification_drop_rate") else 2
             live.edits(edits, edits, 15.0, tag, outlook_last=last)
-            _trial(drill, live, f"{label}, {edits}+{edits} edits", since)
+            then = f", then {last} in Outlook once quiet" if last else ""
+            _trial(drill, live, f"{label}, {edits}+{edits} edits{then}", since)
         live.world.configure(**NO_FAULTS)
         _lone_edit_dropped(drill, live)
 
