@@ -199,6 +199,12 @@ M365_CLIENT_SECRET = env("M365_CLIENT_SECRET", default="")
 M365_CLIENT_CERTIFICATE_PATH = env("M365_CLIENT_CERTIFICATE_PATH", default="")
 M365_CLIENT_PRIVATE_KEY_PATH = env("M365_CLIENT_PRIVATE_KEY_PATH", default="")
 M365_CLIENT_CERTIFICATE_PASSPHRASE = env("M365_CLIENT_CERTIFICATE_PASSPHRASE", default="")
+# Per-user sign-in (delegated): a person connects their own mailbox ("Connect my
+# Microsoft 365 mailbox") and their runs use their token instead of the app permission.
+# Their msal token cache is stored encrypted with M365_TOKEN_CACHE_KEYS (Fernet keys,
+# comma-separated, the first encrypts: see exchange_sync/token_cache.py; never SECRET_KEY).
+M365_DELEGATED_SIGN_IN = env.bool("M365_DELEGATED_SIGN_IN", default=False)
+M365_TOKEN_CACHE_KEYS = env.list("M365_TOKEN_CACHE_KEYS", default=[])
 GRAPH_BASE_URL = env(
     "GRAPH_BASE_URL",
     default=f"{SITE_URL}/graph-sandbox/v1.0" if GRAPH_SANDBOX else "https://graph.microsoft.com/v1.0",

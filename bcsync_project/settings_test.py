@@ -11,6 +11,9 @@ os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
 os.environ.setdefault("GRAPH_SANDBOX", "true")
 os.environ.setdefault("M365_CLIENT_ID", "bcsync-sandbox-client")
 os.environ.setdefault("M365_CLIENT_SECRET", "bcsync-sandbox-secret")
+os.environ.setdefault("M365_DELEGATED_SIGN_IN", "true")
+# A Fernet key for the tests' token caches only (exchange_sync/token_cache.py).
+os.environ.setdefault("M365_TOKEN_CACHE_KEYS", "5ekJGlczaLUoJP2Qs6msZtnOen5djvRcma3zUgvE4vo=")
 # The suite runs with DEBUG off (as production does) but against the sandbox, over plain
 # HTTP: a staging drill, without the HTTPS redirect and secure-only cookies.
 os.environ.setdefault("GRAPH_SANDBOX_STAGING_DRILL", "true")

@@ -24,6 +24,12 @@ Drills (CHAOS_DRILLS, comma separated, default all):
   Interrupted and queues the person's run again. Measured: the time from the kill until
   the setup is in sync (a run after the kill succeeded and both sides are equal).
   Target: within 3 minutes.
+- ``notify-faults``, ``notify-worker-kill``, ``subscription-removed``: live sync from
+  Outlook by change notifications, with a real qcluster and the sandbox's notifications
+  dropped, duplicated, reordered and late; the qcluster killed between a notification
+  and its run; the subscription removed by Outlook, and a `missed` lifecycle
+  notification. Each waits (bounded) until every edit made on one side is on the other,
+  then checks as below and that no contact ever had two copies. See bench.notify.
 
 After each, the check: no duplicate in the folder, no contact lost on either side
 (Business Central's count unchanged, every in-scope contact in Outlook), and both sides
@@ -35,36 +41,26 @@ from __future__ import annotations
 import os
 import random
 import signal
-import subprocess
 import sys
 import time
-from contextlib import suppress
-from dataclasses import dataclass, field
 
-from bench.harness import PYTHON, ROOT, Stage, worker_report
+from bench.cluster import qcluster_kill, qcluster_start
+from bench.harness import Stage, worker_report
+from bench.notify import drill_notify_faults, drill_notify_worker_kill, drill_subscription_removed
+from bench.trial import Drill, say
 from bench.world import World, both_sides_check
 
-DRILLS = ("kill", "storm", "expired", "together", "worker-kill")
+DRILLS = (
+    "kill",
+    "storm",
+    "expired",
+    "together",
+    "worker-kill",
+    "notify-faults",
+    "notify-worker-kill",
+    "subscription-removed",
+)
 WORKER_KILL_TARGET = 180.0
-
-
-@dataclass
-class Drill:
-    name: str
-    trials: int = 0
-    passed: int = 0
-    notes: list[str] = field(default_factory=list)
-
-    def trial(self, ok: bool, note: str = "") -> None:
-        self.trials += 1
-        self.passed += bool(ok)
-        if note:
-            self.notes.append(note)
-        _say(f"{self.name} trial {self.trials}: {'passed' if ok else 'FAILED'} {note}")
-
-
-def _say(text: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {text}", flush=True)
 
 
 def _check(world: World, contacts: int) -> tuple[bool, str]:
@@ -239,35 +235,6 @@ def drill_together(stage: Stage, trials: int = 3, contacts: int = 500) -> Drill:
     return drill
 
 
-def _qcluster_start(stage: Stage, name: str) -> subprocess.Popen:
-    """A `manage.py qcluster` of one worker in a process group of its own, ready when
-    this returns (its worker said so)."""
-    log_path = stage.workdir / f"{name}.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [PYTHON, "manage.py", "qcluster"],
-            cwd=ROOT,
-            env={**stage.worker_env, "Q_WORKERS": "1", "LOG_LEVEL": "INFO"},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    deadline = time.monotonic() + 120
-    while "ready for work" not in log_path.read_text(errors="replace"):
-        if process.poll() is not None or time.monotonic() > deadline:
-            _qcluster_kill(process)
-            raise RuntimeError(f"qcluster {name} did not start; see {log_path}")
-        time.sleep(0.2)
-    return process
-
-
-def _qcluster_kill(process: subprocess.Popen) -> None:
-    """SIGKILL to the qcluster's whole process group, as a machine that dies."""
-    with suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
-
-
 def drill_worker_kill(stage: Stage, trials: int, contacts: int) -> Drill:
     from exchange_sync.models import SyncRun
     from exchange_sync.services import sync_run_queue
@@ -278,7 +245,7 @@ def drill_worker_kill(stage: Stage, trials: int, contacts: int) -> Drill:
     for n in range(1, trials + 1):
         world = World(f"CW{n:02d}", code="CW").create()
         world.configure(latency_ms=latency)
-        clusters = [_qcluster_start(stage, f"qcluster-{n}a")]
+        clusters = [qcluster_start(stage, f"qcluster-{n}a")]
         try:
             run, _ = sync_run_queue(world.setup, kind=SyncRun.Kind.FULL, trigger=SyncRun.Trigger.BUTTON)
             deadline = time.monotonic() + 300
@@ -293,9 +260,9 @@ def drill_worker_kill(stage: Stage, trials: int, contacts: int) -> Drill:
                 drill.trial(False, f"run #{run.pk} ended ({run.status}) before the kill")
                 continue
             at_kill = _progress(world)
-            _qcluster_kill(clusters[0])
+            qcluster_kill(clusters[0])
             killed, killed_at = time.monotonic(), time.time()
-            clusters.append(_qcluster_start(stage, f"qcluster-{n}b"))
+            clusters.append(qcluster_start(stage, f"qcluster-{n}b"))
             restarted = time.monotonic() - killed
             in_sync, note = _wait_in_sync(world, run.pk, contacts, killed)
             runs = ", ".join(f"#{r.pk} {r.status}" for r in SyncRun.objects.filter(setup=world.setup).order_by("pk"))
@@ -308,7 +275,7 @@ def drill_worker_kill(stage: Stage, trials: int, contacts: int) -> Drill:
             )
         finally:
             for cluster in clusters:
-                _qcluster_kill(cluster)
+                qcluster_kill(cluster)
     return drill
 
 
@@ -349,7 +316,7 @@ def main() -> int:
     try:
         stage.prepare()
         stage.start_server()
-        _say(f"sandbox at {stage.site_url}, database {stage.env['DATABASE_URL']}; drills: {', '.join(chosen)}")
+        say(f"sandbox at {stage.site_url}, database {stage.env['DATABASE_URL']}; drills: {', '.join(chosen)}")
         for name in chosen:
             if name not in DRILLS:
                 print(f"Unknown drill {name}; choose from {', '.join(DRILLS)}", file=sys.stderr)
@@ -367,12 +334,18 @@ def main() -> int:
                             int(os.environ.get("CHAOS_WORKER_KILL_CONTACTS", "2000")),
                         )
                     )
+                elif name == "notify-faults":
+                    drills.append(drill_notify_faults(stage))
+                elif name == "notify-worker-kill":
+                    drills.append(drill_notify_worker_kill(stage))
+                elif name == "subscription-removed":
+                    drills.append(drill_subscription_removed(stage))
                 elif name == "expired":
                     drills.append(drill_expired(stage))
                 else:
                     drills.append(drill_together(stage))
             except Exception as exc:  # a drill that breaks down is a failed drill, reported
-                _say(f"{name} stopped: {exc!r}")
+                say(f"{name} stopped: {exc!r}")
                 drills.append(Drill(name, trials=1, passed=0, notes=[f"stopped: {exc!r}"[:300]]))
     finally:
         stage.close()

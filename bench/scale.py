@@ -64,6 +64,7 @@ WORKERS = [int(n) for n in os.environ.get("BENCH_SCALE_WORKERS", "1,2,4,8,16").s
 SANDBOX_PROCESSES = int(os.environ.get("BENCH_SANDBOX_PROCESSES", "2"))
 SANDBOX_THREADS = int(os.environ.get("BENCH_SANDBOX_THREADS", "16"))
 QUEUE_KEY = "django_q:bcsync:q"
+REDIS_URL_DEFAULT = "redis://127.0.0.1:6379/0"
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -214,7 +215,7 @@ class ScaleStage(Stage):
     def __post_init__(self) -> None:
         os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
         super().__post_init__()
-        self.redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+        self.redis_url = os.environ.get("BENCH_REDIS_URL", REDIS_URL_DEFAULT)
         self.env["REDIS_URL"] = self.redis_url
         self.worker_env["REDIS_URL"] = self.redis_url
         self.worker_env["LOG_LEVEL"] = "WARNING"
@@ -349,12 +350,15 @@ def _round(stage: ScaleStage, workers: int) -> Row:
     from django.db.models import Max, Min, Sum
 
     from bench.world import World
-    from exchange_sync.models import SyncRun
+    from exchange_sync.models import ExchangeSyncSetup, SyncRun
     from exchange_sync.services import sync_run_queue
 
     worlds = [World(f"S{workers:02d}M{i:02d}", code=f"SC{i:02d}").create() for i in range(MAILBOXES)]
     for world in worlds:
         world.configure(latency_ms=LATENCY_MS, throttle=True)
+    # The bench measures full syncs as the button queues them: live sync's polls (one per
+    # setup a minute, the earlier rounds' setups included) would queue tasks beside them.
+    ExchangeSyncSetup.objects.update(is_live_sync_enabled=False)
     shares = stage.start_clusters(workers)
     _say(f"{workers} worker(s) in {len(shares)} cluster(s) {shares}: queuing {MAILBOXES} full syncs ...")
     groups = {"sandbox": [stage.server.pid], "workers": [c.pid for c in stage.clusters]}
@@ -464,14 +468,14 @@ def cpu_table(rows: list[Row]) -> str:
 def main() -> int:
     import redis
 
+    redis_url = os.environ.get("BENCH_REDIS_URL", REDIS_URL_DEFAULT)
+    if redis.Redis.from_url(redis_url, socket_timeout=5).llen(QUEUE_KEY):
+        print(f"{redis_url} has tasks queued ({QUEUE_KEY}); set BENCH_REDIS_URL to a db of its own")
+        return 2
     stage = ScaleStage()
     rows: list[Row] = []
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     try:
-        connection = redis.Redis.from_url(stage.redis_url, socket_timeout=5)
-        if connection.llen(QUEUE_KEY):
-            print(f"{stage.redis_url} has tasks queued ({QUEUE_KEY}); set BENCH_REDIS_URL to a db of its own")
-            return 2
         stage.prepare()
         stage.start_server()
         stage.servers = {"database": database_server_pid(), "redis": redis_server_pid(stage.redis_url)}

@@ -11,6 +11,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from exchange_sync.connection import certificate_from_settings, sandbox_identity_root
 from exchange_sync.graph.certificate import CertificateProblem
+from exchange_sync.token_cache import token_cache_key_problem
 
 
 @register()
@@ -79,3 +80,25 @@ def certificate_check(app_configs: object = None, **kwargs: object) -> list[Erro
             )
         ]
     return []
+
+
+@register()
+def token_cache_key_check(app_configs: object = None, **kwargs: object) -> list[Error]:
+    """Per-user sign-in stores people's tokens encrypted with M365_TOKEN_CACHE_KEYS: with
+    it on, the keys must be set, be Fernet keys and differ from SECRET_KEY."""
+    if not settings.M365_DELEGATED_SIGN_IN:
+        return []
+    problem = token_cache_key_problem()
+    if not problem:
+        return []
+    return [
+        Error(
+            problem,
+            hint=(
+                'Generate a key with `python -c "from cryptography.fernet import Fernet; '
+                'print(Fernet.generate_key().decode())"` and set M365_TOKEN_CACHE_KEYS to it (new key first, '
+                "comma-separated, when rotating), or set M365_DELEGATED_SIGN_IN=false."
+            ),
+            id="exchange_sync.E006",
+        )
+    ]

@@ -7,8 +7,9 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
-from exchange_sync.connection import graph_client_from_settings
+from exchange_sync.connection import graph_client_for_setup
 from exchange_sync.graph import (
     GraphAuthError,
     GraphClient,
@@ -17,6 +18,7 @@ from exchange_sync.graph import (
     GraphThrottledError,
     GraphTransientError,
 )
+from exchange_sync.mailbox_connection import connection_mode_text
 from exchange_sync.models import ExchangeSyncSetup
 from exchange_sync.scope_messages import MAILBOX_SCOPE_FIX, mailbox_scope_problem
 from exchange_sync.sync.folder import folders_named
@@ -87,7 +89,7 @@ def _short_sleep(seconds: float) -> None:
 
 
 def exchange_connection_validate(
-    setup: ExchangeSyncSetup, *, client_factory: Callable[..., GraphClient] = graph_client_from_settings
+    setup: ExchangeSyncSetup, *, client_factory: Callable[..., GraphClient] | None = None
 ) -> ConnectionCheck:
     """Sign in, find the mailbox, reach the Outlook folder; stop at the first failure.
 
@@ -100,7 +102,7 @@ def exchange_connection_validate(
         check.fix = "Enter the mailbox in the Microsoft 365 Authentication section of the user card."
         return check
     try:
-        client = client_factory(max_attempts=2, sleep=_short_sleep)
+        client = (client_factory or partial(graph_client_for_setup, setup))(max_attempts=2, sleep=_short_sleep)
     except Exception as exc:
         logger.exception("Building the Graph client failed")
         check.problem = f"The connection could not be set up: {exc}"
@@ -138,7 +140,7 @@ def exchange_connection_validate(
 def _check_steps(check: ConnectionCheck, client: GraphClient, setup: ExchangeSyncSetup, mailbox: str) -> None:
     check.step = "mailbox"
     client.get_user(mailbox)
-    check.works.append("signed in to Microsoft 365")
+    check.works.append(f"signed in to Microsoft 365 ({connection_mode_text(setup)})")
     check.works.append(f"found the mailbox {mailbox}")
     check.step = "folder"
     if setup.folder_id:
@@ -165,6 +167,11 @@ def _check_steps(check: ConnectionCheck, client: GraphClient, setup: ExchangeSyn
 
 
 def _auth_problem(check: ConnectionCheck, exc: GraphAuthError, mailbox: str) -> None:
+    if exc.reason == "reconnect":
+        # The person's own sign-in no longer works: only they can renew it.
+        check.problem = f"Signing in failed ({exc.message.split(' Press Reconnect')[0]})"
+        check.fix = "Press Reconnect (Microsoft 365 sign-in, above) and sign in to your mailbox again."
+        return
     if exc.reason == "mailbox_scope":
         # Signed in, but Exchange Online keeps this app out of this mailbox.
         if check.step == "mailbox":

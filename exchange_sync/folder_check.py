@@ -9,8 +9,9 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
-from exchange_sync.connection import graph_client_from_settings
+from exchange_sync.connection import graph_client_for_setup
 from exchange_sync.graph import GraphClient
 from exchange_sync.models import ExchangeSyncSetup
 from exchange_sync.sync.folder import folder_contact_ids, folders_named
@@ -40,7 +41,7 @@ def folder_name_check(
     setup: ExchangeSyncSetup,
     name: str,
     *,
-    client_factory: Callable[..., GraphClient] = graph_client_from_settings,
+    client_factory: Callable[..., GraphClient] | None = None,
 ) -> FolderNameCheck:
     """Check `name` against the mailbox's folders, as `setup` stands before the save.
 
@@ -51,7 +52,8 @@ def folder_name_check(
         return FolderNameCheck()
     client = None
     try:
-        client = client_factory(max_attempts=2, sleep=_short_sleep)
+        factory = client_factory or partial(graph_client_for_setup, setup)
+        client = factory(max_attempts=2, sleep=_short_sleep)
         others = [f for f in folders_named(client, mailbox, name) if f.id != setup.folder_id]
         if setup.folder_id:
             return FolderNameCheck(is_taken=bool(others))

@@ -382,3 +382,27 @@ class SyncIssue(models.Model):
     def is_outlook_copy(self) -> bool:
         """An unresolved copy a person made in Outlook: the run page offers its actions."""
         return bool(self.outlook_id and self.contact_id and not self.resolved_at)
+
+
+class MailboxConnection(models.Model):
+    """A person's own sign-in to their mailbox (delegated), used by their setup's runs
+    instead of the app permission (exchange_sync/delegated_connection.py).
+
+    The msal token cache (refresh and access tokens) is stored encrypted with the keys of
+    M365_TOKEN_CACHE_KEYS, never in clear. `problem` is set when Microsoft 365 refused to
+    renew the sign-in (consent revoked, password reset, account disabled, expired): the
+    setup then shows "Reconnect" with it."""
+
+    setup = models.OneToOneField(ExchangeSyncSetup, on_delete=models.CASCADE, related_name="mailbox_connection")
+    username = models.EmailField(help_text="The Microsoft 365 account that signed in.")
+    token_cache_encrypted = models.TextField(editable=False)
+    connected_at = models.DateTimeField()
+    problem = models.TextField(blank=True, editable=False)
+    problem_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    def __str__(self) -> str:
+        return f"{self.setup} connected as {self.username}"
+
+    @property
+    def needs_reconnect(self) -> bool:
+        return bool(self.problem)

@@ -16,7 +16,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from exchange_sync.admin.common import can_run_sync, owns, sees_all
-from exchange_sync.connection import graph_client_from_settings
+from exchange_sync.connection import graph_client_for_setup
 from exchange_sync.graph.errors import GraphError
 from exchange_sync.models import SyncIssue, SyncRun
 from exchange_sync.outlook_copies import OutlookCopyError, outlook_copy_link, outlook_copy_remove
@@ -228,7 +228,7 @@ class SyncRunAdmin(_OwnRowsMixin, admin.ModelAdmin):
         issue = run.issues.select_related("run__setup__user__m365_identity", "contact").filter(pk=issue_pk).first()
         if issue is None or action not in COPY_ACTIONS:
             raise Http404("No such issue or action.")
-        client = graph_client_from_settings()
+        client = graph_client_for_setup(run.setup)
         try:
             done = COPY_ACTIONS[action](issue, client=client, user=request.user)
         except OutlookCopyError as exc:

@@ -14,6 +14,7 @@ from django.urls import NoReverseMatch, path, reverse
 from django.utils.html import format_html, format_html_join
 
 from exchange_sync.admin.common import can_run_sync, owns, redirect_back, sees_all
+from exchange_sync.admin.connect import connect_done_view, connect_view, disconnect_view, sign_in_mode_html
 from exchange_sync.connection_check import exchange_connection_validate
 from exchange_sync.contact_filter import FILTER_FIELDS, contact_filter_text, contact_filter_validate
 from exchange_sync.forms import ExchangeSyncSetupForm, contact_filter_from_data, filter_form_field
@@ -58,6 +59,7 @@ class ExchangeSyncSetupAdmin(admin.ModelAdmin):
     search_fields = ["user__username", "user__m365_identity__authentication_email"]
     readonly_fields = [
         "mailbox_link",
+        "sign_in_mode",
         "validate_button",
         "filter_text",
         "filter_preview",
@@ -74,7 +76,7 @@ class ExchangeSyncSetupAdmin(admin.ModelAdmin):
         return [
             (
                 "Exchange Sync. Setup",
-                {"fields": ["mailbox_link", "is_enabled", "is_live_sync_enabled", "validate_button"]},
+                {"fields": ["mailbox_link", "sign_in_mode", "is_enabled", "is_live_sync_enabled", "validate_button"]},
             ),
             (
                 "Contact Sync. Setup",
@@ -213,6 +215,10 @@ class ExchangeSyncSetupAdmin(admin.ModelAdmin):
             )
         return format_html('{} (<a href="{}">user card of {}</a>)', obj.mailbox, user_url, obj.user)
 
+    @admin.display(description="Microsoft 365 sign-in")
+    def sign_in_mode(self, obj: ExchangeSyncSetup) -> str:
+        return sign_in_mode_html(obj, viewer_is_owner=getattr(obj, "viewer_is_owner", False))
+
     @admin.display(description="Connection")
     def validate_button(self, obj: ExchangeSyncSetup) -> str:
         if not getattr(obj, "viewer_may_change", False):  # set by get_object
@@ -300,6 +306,7 @@ class ExchangeSyncSetupAdmin(admin.ModelAdmin):
             setup.job_queue_url = _job_queue_url() if request.user.has_perm(JOB_QUEUE_ADD_PERMISSION) else ""
             setup.viewer_may_run = can_run_sync(request)
             setup.viewer_may_change = self.has_change_permission(request, setup)
+            setup.viewer_is_owner = request.user.pk == setup.user_id
             setup.viewer_may_view_contacts = request.user.has_perm(CONTACT_VIEW_PERMISSION)
         return setup
 
@@ -311,6 +318,8 @@ class ExchangeSyncSetupAdmin(admin.ModelAdmin):
             **(extra_context or {}),
             "setup_id": object_id,
             "validate_url": reverse("admin:exchange_sync_exchangesyncsetup_validate", args=[object_id]),
+            "connect_url": reverse("admin:exchange_sync_exchangesyncsetup_connect", args=[object_id]),
+            "disconnect_url": reverse("admin:exchange_sync_exchangesyncsetup_disconnect", args=[object_id]),
             "sync_url": reverse("admin:exchange_sync_exchangesyncsetup_sync"),
             "full_sync_url": reverse("admin:exchange_sync_exchangesyncsetup_full_sync"),
             # The entry runs as the setup's owner, whoever presses the button.
@@ -328,6 +337,9 @@ class ExchangeSyncSetupAdmin(admin.ModelAdmin):
             path("full-sync/", view(self.sync_view), {"kind": SyncRun.Kind.FULL}, name=_name("full_sync")),
             path("<path:object_id>/preview/", view(self.preview_view), name=_name("preview")),
             path("<path:object_id>/validate/", view(self.validate_view), name=_name("validate")),
+            path("connect/done/", view(self.connect_done_view), name=_name("connect_done")),
+            path("<path:object_id>/connect/", view(self.connect_view), name=_name("connect")),
+            path("<path:object_id>/disconnect/", view(self.disconnect_view), name=_name("disconnect")),
             *super().get_urls(),
         ]
 
@@ -414,6 +426,24 @@ class ExchangeSyncSetupAdmin(admin.ModelAdmin):
                 "excluded": preview.excluded,
             }
         )
+
+    def _own_setup(self, request: HttpRequest, object_id: str) -> ExchangeSyncSetup:
+        setup = self.get_object(request, object_id)
+        if setup is None:
+            raise Http404("No such Exchange Sync. Setup.")
+        return setup
+
+    def connect_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Connect my Microsoft 365 mailbox / Reconnect (POST; see admin/connect.py)."""
+        return connect_view(self, request, self._own_setup(request, object_id))
+
+    def connect_done_view(self, request: HttpRequest) -> HttpResponse:
+        """The redirect URI of the sign-in (see admin/connect.py)."""
+        return connect_done_view(self, request)
+
+    def disconnect_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Disconnect (POST): delete the person's tokens."""
+        return disconnect_view(self, request, self._own_setup(request, object_id))
 
     def validate_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """Validate Exchange Connection: POST tries the connection and reports in words."""

@@ -90,6 +90,7 @@ class MsalTokenProvider:
         authority_host: str = DEFAULT_AUTHORITY_HOST,
         http_client: Any = None,
         timeout: float = 30.0,
+        token_cache: msal.TokenCache | None = None,
     ) -> None:
         self.tenant_id = tenant_id
         self.client_id = client_id
@@ -99,6 +100,7 @@ class MsalTokenProvider:
         self.authority = f"{authority_host.rstrip('/')}/{tenant_id}"
         self._http_client = http_client
         self._timeout = timeout
+        self._token_cache = token_cache  # a person's cache (delegated); None: msal's own
         self._app: msal.ConfidentialClientApplication | None = None
         self._lock = threading.Lock()
 
@@ -113,7 +115,7 @@ class MsalTokenProvider:
         except (requests.RequestException, MsalServiceError) as exc:
             raise GraphTransientError(f"The identity service could not be reached: {type(exc).__name__}") from exc
         if not result or "access_token" not in result:
-            raise _auth_error(result or {})
+            raise auth_error(result or {})
         return result["access_token"]
 
     def invalidate(self) -> None:
@@ -125,6 +127,29 @@ class MsalTokenProvider:
         query = {"client_id": self.client_id, "environment": app.authority.instance}
         for entry in list(cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN, query=query)):
             cache.remove_at(entry)
+
+    @property
+    def http_client(self) -> Any:
+        """The http_client msal uses (the sandbox's router, or None for Entra ID)."""
+        return self._http_client
+
+    def with_token_cache(self, token_cache: msal.TokenCache) -> MsalTokenProvider:
+        """The same app registration and identity host, keeping tokens in ``token_cache``
+        (a person's cache, for delegated sign-in)."""
+        authority_host = self.authority[: -len(self.tenant_id) - 1]
+        return MsalTokenProvider(
+            self.tenant_id,
+            self.client_id,
+            self._client_credential,
+            authority_host=authority_host,
+            http_client=self._http_client,
+            timeout=self._timeout,
+            token_cache=token_cache,
+        )
+
+    def application(self) -> msal.ConfidentialClientApplication:
+        """The msal application (built on first use). Raises ``GraphAuthError``."""
+        return self._application()
 
     def _application(self) -> msal.ConfidentialClientApplication:
         for value, reason in (
@@ -156,6 +181,7 @@ class MsalTokenProvider:
                 authority=self.authority,
                 http_client=self._http_client,
                 timeout=self._timeout,
+                token_cache=self._token_cache,
                 # The authority host is well known, so msal does no instance discovery
                 # when it starts; this also stops the alias lookup msal makes after a
                 # failed token request, which app-only tokens never need.
@@ -171,7 +197,7 @@ class MsalTokenProvider:
             raise GraphTransientError(f"The identity service could not be reached: {type(exc).__name__}") from exc
 
 
-def _auth_error(result: dict[str, Any]) -> GraphAuthError:
+def auth_error(result: dict[str, Any]) -> GraphAuthError:
     """A ``GraphAuthError`` for msal's error dict (``error``, ``error_description``, ``error_codes``)."""
     error = str(result.get("error") or "")
     codes = [int(c) for c in result.get("error_codes") or [] if str(c).isdigit()]
@@ -233,6 +259,7 @@ def msal_token_provider(
     authority_host: str = DEFAULT_AUTHORITY_HOST,
     sandbox_root: str | None = None,
     timeout: float = 30.0,
+    token_cache: msal.TokenCache | None = None,
 ) -> MsalTokenProvider:
     """The production token provider, or the same one wired to the sandbox at ``sandbox_root``.
 
@@ -250,5 +277,11 @@ def msal_token_provider(
     else:
         http_client = None
     return MsalTokenProvider(
-        tenant_id, client_id, client_credential, authority_host=authority_host, http_client=http_client, timeout=timeout
+        tenant_id,
+        client_id,
+        client_credential,
+        authority_host=authority_host,
+        http_client=http_client,
+        timeout=timeout,
+        token_cache=token_cache,
     )

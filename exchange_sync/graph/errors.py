@@ -67,10 +67,21 @@ class GraphAuthError(GraphError):
     ``"consent"`` (permission not granted), ``"mailbox_scope"`` (signed in, but Exchange
     Online keeps the app out of this mailbox: outside the app's management scope or
     application access policy), ``"certificate"`` (the certificate cannot be used, or
-    Entra ID refused its signed assertion) or ``"token"`` (the token was refused or could not be obtained otherwise).
+    Entra ID refused its signed assertion), ``"reconnect"`` (a person's delegated sign-in
+    no longer works: they must sign in again; the message says why) or ``"token"`` (the
+    token was refused or could not be obtained otherwise).
     """
 
-    REASONS = ("invalid_client", "unknown_tenant", "unknown_client", "consent", "mailbox_scope", "certificate", "token")
+    REASONS = (
+        "invalid_client",
+        "unknown_tenant",
+        "unknown_client",
+        "consent",
+        "mailbox_scope",
+        "certificate",
+        "reconnect",
+        "token",
+    )
 
     def __init__(self, message: str, *, reason: str, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)

@@ -11,11 +11,12 @@ import uuid
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
+from . import delegated
 from .models import Mailbox, Subscription
 
 
@@ -36,7 +37,10 @@ class MailboxAdmin(admin.ModelAdmin):
         "notification_duplicate_rate",
         "notification_delay_seconds",
         "is_notification_reordered",
+        "is_sign_in_blocked",
+        "tokens_valid_from",
     ]
+    actions = ["revoke_consents", "expire_refresh_tokens", "reset_password"]
     change_list_template = "graph_sandbox/mailbox_change_list.html"
 
     # The tables stay when the sandbox is off, but nothing serves them (no Outlook page,
@@ -66,6 +70,28 @@ class MailboxAdmin(admin.ModelAdmin):
         if form.changed_data:
             obj.knobs_version = uuid.uuid4()
         super().save_model(request, obj, form, change)
+
+    # What a user or tenant administrator does in Entra ID to delegated sign-ins
+    # (exchange_sync/sandbox/delegated.py); "account disabled" is a field of the mailbox.
+
+    @admin.action(description="Revoke app consents (delegated sign-in)", permissions=["change"])
+    def revoke_consents(self, request: HttpRequest, queryset) -> None:
+        removed = sum(delegated.consent_revoke(None, mailbox.email) for mailbox in queryset)
+        self.message_user(
+            request, f"Removed {removed} app consent(s): their refresh tokens now fail.", messages.SUCCESS
+        )
+
+    @admin.action(description="Expire refresh tokens (as after 90 days unused)", permissions=["change"])
+    def expire_refresh_tokens(self, request: HttpRequest, queryset) -> None:
+        for mailbox in queryset:
+            delegated.refresh_tokens_expire(mailbox.email)
+        self.message_user(request, "Refresh tokens expired.", messages.SUCCESS)
+
+    @admin.action(description="Reset password (refresh tokens issued before fail)", permissions=["change"])
+    def reset_password(self, request: HttpRequest, queryset) -> None:
+        for mailbox in queryset:
+            delegated.password_reset(mailbox.email)
+        self.message_user(request, "Password reset: earlier refresh tokens now fail.", messages.SUCCESS)
 
     @admin.display(description="Outlook")
     def outlook_link(self, mailbox: Mailbox) -> str:

@@ -54,6 +54,50 @@ def token_issue(*, tenant: str, client_id: str) -> tuple[str, int]:
     return jwt.encode(claims, _key(), algorithm=_ALGORITHM), lifetime
 
 
+def delegated_token_issue(*, tenant: str, client_id: str, user_id: str, email: str, scopes: str) -> tuple[str, int]:
+    """Sign a delegated access token for Graph on behalf of a signed-in user: `scp`
+    instead of `roles`, the user's `oid` and `upn`."""
+    now = int(time.time())
+    lifetime = token_lifetime()
+    claims = {
+        "aud": GRAPH_AUDIENCE,
+        "iss": _issuer(tenant),
+        "iat": now,
+        "nbf": now,
+        "exp": now + lifetime,
+        "appid": client_id,
+        "tid": tenant,
+        "scp": scopes,
+        "oid": user_id,
+        "upn": email,
+        "uti": uuid.uuid4().hex,
+    }
+    return jwt.encode(claims, _key(), algorithm=_ALGORITHM), lifetime
+
+
+def id_token_issue(*, issuer: str, client_id: str, tenant: str, user_id: str, email: str, name: str, nonce: str) -> str:
+    """The OpenID id_token naming the signed-in user (msal reads it, checking `iss`,
+    `aud` and `nonce`, to know the account)."""
+    now = int(time.time())
+    claims = {
+        "aud": client_id,
+        "iss": issuer,
+        "iat": now,
+        "nbf": now,
+        "exp": now + 3600,
+        "sub": hashlib.sha256(f"{client_id}:{user_id}".encode()).hexdigest()[:43],
+        "oid": user_id,
+        "tid": tenant,
+        "upn": email,
+        "preferred_username": email,
+        "name": name or email,
+        "ver": "2.0",
+    }
+    if nonce:
+        claims["nonce"] = nonce
+    return jwt.encode(claims, _key(), algorithm=_ALGORITHM)
+
+
 def token_verify(authorization: str | None) -> dict:
     """Return the claims of a valid `Authorization: Bearer` token; raise 401 otherwise."""
     if not authorization or not authorization.startswith("Bearer ") or not authorization[7:].strip():

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import unquote
 
 from . import clock
 from .errors import GraphError, bad_request, invalid_user
 from .knobs import Knobs, chance, knobs_for, process_state_sync
 from .models import Folder, Mailbox
-from .scoping import mailbox_scope_check
+from .scoping import mailbox_scope_check, signed_in_user
 from .throttle import concurrency_refused, concurrency_slot, count_request
 
 
@@ -102,6 +102,14 @@ def _tenant_dispatch(request: GraphRequest) -> GraphResponse | None:
     return None
 
 
+def _me_resolved(request: GraphRequest) -> GraphRequest:
+    """`/me/...` of a delegated token is `/users/{the signed-in user's id}/...`."""
+    user_id = signed_in_user()
+    if user_id and (request.path == "/me" or request.path.startswith("/me/")):
+        return replace(request, path=f"/users/{user_id}{request.path[3:]}")
+    return request
+
+
 def _method_not_allowed(method: str) -> GraphError:
     return GraphError(405, "Request_BadRequest", f"The HTTP method '{method}' is not allowed here.")
 
@@ -165,6 +173,7 @@ def dispatch(
     latencies as a whole, since Outlook runs at most 4 members at a time.
     `reads` are the rows a batch's members share (see `BatchReads`).
     """
+    request = _me_resolved(request)
     answer = _tenant_dispatch(request)
     if answer is not None:
         return answer

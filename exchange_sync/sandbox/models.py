@@ -66,6 +66,15 @@ class Mailbox(models.Model):
         verbose_name="reorder notifications",
         help_text="Hold change notifications briefly and send each held group newest first.",
     )
+    # The user behind the mailbox, for delegated sign-in (see `delegated`): a disabled
+    # account cannot sign in or refresh (AADSTS50057); refresh tokens issued before
+    # `tokens_valid_from` (a password reset) are refused (AADSTS50173).
+    is_sign_in_blocked = models.BooleanField(
+        default=False, verbose_name="account disabled", help_text="The user cannot sign in or refresh tokens."
+    )
+    tokens_valid_from = models.DateTimeField(
+        null=True, blank=True, help_text="Refresh tokens issued before this (a password reset) are refused."
+    )
     # New on every knob change: the serving process, which keeps the throttle window and
     # the random sequence in memory, starts both afresh when it sees another value.
     knobs_version = models.UUIDField(default=uuid.uuid4, editable=False)
@@ -268,3 +277,53 @@ class MailboxScopeDenial(models.Model):
 
     def __str__(self) -> str:
         return f"{self.client_id} may not open {self.mailbox}"
+
+
+class DelegatedConsent(models.Model):
+    """A user's consent to an app's delegated permissions, given on the sandbox's
+    `/authorize` page (Entra ID: "Enterprise applications > Permissions > User consent").
+    Revoking it makes the user's refresh tokens for the app answer AADSTS65001."""
+
+    client_id = models.CharField(max_length=100)
+    mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE, related_name="+")
+    scopes = models.CharField(max_length=500)
+    granted_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["client_id", "mailbox"], name="sbx_consent_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.mailbox} consented to {self.client_id}"
+
+
+class AuthorizationCode(models.Model):
+    """A code `/authorize` handed back to the app: single-use, short-lived, bound to its
+    redirect URI and PKCE challenge. Only its SHA-256 is stored."""
+
+    code_hash = models.CharField(max_length=64, unique=True)
+    client_id = models.CharField(max_length=100)
+    mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE, related_name="+")
+    redirect_uri = models.TextField()
+    code_challenge = models.CharField(max_length=128)
+    scopes = models.CharField(max_length=500)
+    nonce = models.CharField(max_length=200, blank=True)
+    expires_at = models.DateTimeField()
+    redeemed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"code for {self.mailbox} to {self.client_id}"
+
+
+class RefreshToken(models.Model):
+    """A delegated refresh token (only its SHA-256 is stored). Each refresh hands out a
+    new one; `expires_at` is the inactivity limit the `expire` knob moves to the past."""
+
+    token_hash = models.CharField(max_length=64, unique=True)
+    client_id = models.CharField(max_length=100)
+    mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE, related_name="+")
+    scopes = models.CharField(max_length=500)
+    issued_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"refresh token of {self.mailbox} for {self.client_id}"

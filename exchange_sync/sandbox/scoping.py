@@ -11,8 +11,16 @@ mailbox's `is_access_denied` knob).
 
 The app is the `appid` of the request's token: `views_graph` notes it for the request
 (`request_app_set`), and `graph.dispatch` asks `mailbox_scope_check` for every mailbox
-route, batch members included. Denials are rows (`MailboxScopeDenial`), shared by every
-process like the other knobs; tests and the `sandbox_app` command set them.
+route, batch members included.
+
+A delegated token (one with `scp`, issued for a signed-in user, see `delegated`) reaches
+only that user's own mailbox: `/me/...` is theirs, and any other mailbox answers 403
+`ErrorAccessDenied` as Graph does for a user without shared access to it
+(https://learn.microsoft.com/graph/permissions-overview, delegated access). Exchange's
+app scoping applies to application permissions only, so it is not asked then.
+
+Denials are rows (`MailboxScopeDenial`), shared by every process like the other knobs;
+tests and the `sandbox_app` command set them.
 """
 
 from __future__ import annotations
@@ -25,14 +33,17 @@ from .models import Mailbox, MailboxScopeDenial
 OUT_OF_SCOPE_MESSAGE = (
     "Access to OData is disabled: [RAOP] : Blocked by tenant configured AppOnly AccessPolicy settings."
 )
+# Graph's answer to a delegated token on another user's mailbox [observed].
+DELEGATED_OTHER_MAILBOX_MESSAGE = "Access is denied. Check credentials and try again."
 
 
 class _RequestApp:
     """The app of the request being served, and what it was told about each mailbox: a
     `$batch` of 20 members on one mailbox asks the database once."""
 
-    def __init__(self, client_id: str) -> None:
+    def __init__(self, client_id: str, user_id: str = "") -> None:
         self.client_id = client_id
+        self.user_id = user_id  # the signed-in user's oid, for a delegated token
         self.denied: dict[int, bool] = {}
 
 
@@ -41,15 +52,26 @@ _request_app: contextvars.ContextVar[_RequestApp | None] = contextvars.ContextVa
 )
 
 
-def request_app_set(client_id: str) -> None:
-    """Note the app (token `appid`) of the request being served."""
-    _request_app.set(_RequestApp(client_id) if client_id else None)
+def request_app_set(client_id: str, user_id: str = "") -> None:
+    """Note the app (token `appid`) of the request being served, and for a delegated
+    token the signed-in user (`oid`)."""
+    _request_app.set(_RequestApp(client_id, user_id) if client_id else None)
+
+
+def signed_in_user() -> str:
+    """The `oid` of the request's signed-in user; "" for an app-only token."""
+    app = _request_app.get()
+    return app.user_id if app else ""
 
 
 def mailbox_scope_check(mailbox: Mailbox) -> None:
     """Raise Graph's 403 when the request's app is kept out of `mailbox`."""
     app = _request_app.get()
     if app is None:
+        return
+    if app.user_id:
+        if str(mailbox.user_id) != app.user_id:
+            raise GraphError(403, "ErrorAccessDenied", DELEGATED_OTHER_MAILBOX_MESSAGE)
         return
     if mailbox.pk not in app.denied:
         app.denied[mailbox.pk] = MailboxScopeDenial.objects.filter(client_id=app.client_id, mailbox=mailbox).exists()

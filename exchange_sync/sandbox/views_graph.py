@@ -37,7 +37,8 @@ def graph_endpoint(request: HttpRequest, path: str) -> HttpResponse:
     base_url = request.build_absolute_uri(request.path[: len(request.path) - len(path)]).rstrip("/")
     try:
         request_served(path, request.body)
-        request_app_set(token_verify(request.headers.get("Authorization")).get("appid", ""))
+        claims = token_verify(request.headers.get("Authorization"))
+        request_app_set(claims.get("appid", ""), claims.get("oid", "") if "scp" in claims else "")
         body = _json_body(request)
         if path == "$batch":
             if request.method != "POST":

@@ -10,17 +10,20 @@ https://learn.microsoft.com/entra/identity-platform/reference-error-codes
 
 from __future__ import annotations
 
+import base64
+import json
 import secrets
 import uuid
 from datetime import UTC, datetime
 
 from django.conf import settings
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, JsonResponse, QueryDict
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from .assertions import CLIENT_ASSERTION_TYPE, AssertionRefused, assertion_verify
-from .auth import token_issue
+from .auth import delegated_token_issue, id_token_issue, token_issue
+from .delegated import TOKEN_SCOPES, GrantRefused, code_redeem, refresh_redeem
 
 LOGIN_HOST = "https://login.microsoftonline.com"
 
@@ -29,11 +32,12 @@ def _tenant_is_unknown(tenant: str) -> bool:
     return tenant in getattr(settings, "GRAPH_SANDBOX_UNKNOWN_TENANTS", [])
 
 
-def _oauth_error(status: int, error: str, aadsts: int, description: str) -> JsonResponse:
+def _oauth_error(status: int, error: str, aadsts: int, description: str, suberror: str = "") -> JsonResponse:
     trace_id, correlation_id = str(uuid.uuid4()), str(uuid.uuid4())
     now = datetime.now(UTC)
     return JsonResponse(
         {
+            **({"suberror": suberror} if suberror else {}),
             "error": error,
             "error_description": (
                 f"AADSTS{aadsts}: {description} Trace ID: {trace_id} Correlation ID: {correlation_id} "
@@ -102,13 +106,39 @@ def openid_configuration(request: HttpRequest, tenant: str) -> JsonResponse:
 @csrf_exempt
 @require_POST
 def token(request: HttpRequest, tenant: str) -> JsonResponse:
-    """The client-credentials grant for the configured client id, with its secret or a
-    client assertion signed by one of its registered certificates (`assertions`)."""
+    """The token endpoint: the client-credentials grant, and the delegated
+    authorization-code and refresh-token grants (`delegated`), for the configured client
+    id, authenticated with its secret or a client assertion signed by one of its
+    registered certificates (`assertions`)."""
     if _tenant_is_unknown(tenant):
         return _tenant_not_found(tenant)
     form = request.POST
-    if form.get("grant_type") != "client_credentials":
-        return _oauth_error(400, "unsupported_grant_type", 70003, "The app requested an unsupported grant type 'None'.")
+    grant_type = form.get("grant_type")
+    if grant_type not in ("client_credentials", "authorization_code", "refresh_token"):
+        return _oauth_error(
+            400, "unsupported_grant_type", 70003, f"The app requested an unsupported grant type '{grant_type}'."
+        )
+    refused = _client_refused(form, tenant)
+    if refused is not None:
+        return refused
+    if grant_type != "client_credentials":
+        return _delegated_token(form, tenant)
+    if "https://graph.microsoft.com/.default" not in form.get("scope", "").split():
+        return _oauth_error(
+            400,
+            "invalid_scope",
+            1002012,
+            f"The provided value for scope {form.get('scope')} is not valid. Client credential flows must have a "
+            "scope value with /.default suffixed to the resource identifier (application ID URI).",
+        )
+    access_token, lifetime = token_issue(tenant=tenant, client_id=form["client_id"])
+    return JsonResponse(
+        {"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime, "access_token": access_token}
+    )
+
+
+def _client_refused(form: QueryDict, tenant: str) -> JsonResponse | None:
+    """Entra's answer when the app is unknown or its secret or assertion is wrong; None when it authenticates."""
     client_id = form.get("client_id", "")
     expected_id = getattr(settings, "M365_CLIENT_ID", "")
     if not expected_id or client_id != expected_id:
@@ -137,17 +167,50 @@ def token(request: HttpRequest, tenant: str) -> JsonResponse:
             "Invalid client secret provided. Ensure the secret being sent in the request is the client secret "
             f"value, not the client secret ID, for a secret added to app '{client_id}'.",
         )
-    if "https://graph.microsoft.com/.default" not in form.get("scope", "").split():
-        return _oauth_error(
-            400,
-            "invalid_scope",
-            1002012,
-            f"The provided value for scope {form.get('scope')} is not valid. Client credential flows must have a "
-            "scope value with /.default suffixed to the resource identifier (application ID URI).",
-        )
-    access_token, lifetime = token_issue(tenant=tenant, client_id=client_id)
+    return None
+
+
+def _delegated_token(form: QueryDict, tenant: str) -> JsonResponse:
+    """Redeem a code or refresh token for the user's delegated tokens (Entra's v2 answer,
+    with `client_info`, which msal asks for to name the account in its cache)."""
+    client_id = form["client_id"]
+    try:
+        if form.get("grant_type") == "authorization_code":
+            grant = code_redeem(
+                client_id=client_id,
+                code=form.get("code", ""),
+                redirect_uri=form.get("redirect_uri", ""),
+                code_verifier=form.get("code_verifier", ""),
+            )
+        else:
+            grant = refresh_redeem(client_id=client_id, refresh_token=form.get("refresh_token", ""))
+    except GrantRefused as refused:
+        return _oauth_error(400, refused.error, refused.aadsts, refused.description, refused.suberror)
+    mailbox = grant.mailbox
+    access_token, lifetime = delegated_token_issue(
+        tenant=tenant, client_id=client_id, user_id=str(mailbox.user_id), email=mailbox.email, scopes=TOKEN_SCOPES
+    )
+    id_token = id_token_issue(
+        issuer=f"{LOGIN_HOST}/{tenant}/v2.0",
+        client_id=client_id,
+        tenant=tenant,
+        user_id=str(mailbox.user_id),
+        email=mailbox.email,
+        name=mailbox.display_name,
+        nonce=grant.nonce,
+    )
+    client_info = base64.urlsafe_b64encode(json.dumps({"uid": str(mailbox.user_id), "utid": tenant}).encode())
     return JsonResponse(
-        {"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime, "access_token": access_token}
+        {
+            "token_type": "Bearer",
+            "scope": f"{TOKEN_SCOPES} openid profile",
+            "expires_in": lifetime,
+            "ext_expires_in": lifetime,
+            "access_token": access_token,
+            "refresh_token": grant.refresh_token,
+            "id_token": id_token,
+            "client_info": client_info.rstrip(b"=").decode(),
+        }
     )
 
 

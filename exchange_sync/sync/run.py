@@ -164,6 +164,8 @@ def _mailbox_message(setup: ExchangeSyncSetup) -> str:
 
 
 def _auth_message(exc: GraphAuthError, setup: ExchangeSyncSetup) -> str:
+    if exc.reason == "reconnect":
+        return exc.message  # the person's own sign-in: why it stopped, and "Press Reconnect"
     if exc.reason == "mailbox_scope":
         # Only an administrator can change it, and every run would meet it again: the
         # setup is marked as needing attention and the run stops at its first request.

@@ -66,7 +66,9 @@ def test_a_working_connection_says_what_was_checked(validate):
     mailbox_add(MAILBOX)
     level, message = validate()
     assert level == "success"
-    assert message.startswith("The Exchange connection works. Checked: signed in to Microsoft 365; found the mailbox")
+    assert message.startswith(
+        "The Exchange connection works. Checked: signed in to Microsoft 365 (App permission); found the mailbox"
+    )
     assert "The Outlook folder 'Business Central' does not exist yet; the first sync creates it." in message
 
 
@@ -165,7 +167,7 @@ def test_contact_folders_not_accessible_says_the_mailbox_was_found(validate, liv
         )
         level, message = validate()
     assert level == "error"
-    assert f"Checked: signed in to Microsoft 365; found the mailbox {MAILBOX}." in message
+    assert f"Checked: signed in to Microsoft 365 (App permission); found the mailbox {MAILBOX}." in message
     assert f"The contact folders of {MAILBOX} are not accessible (access denied)." in message
     assert "application access policy" in message
 

@@ -14,6 +14,7 @@ from exchange_sync.sandbox.served import requests_served
 from exchange_sync.sandbox.services import mailbox_add
 from exchange_sync.sync import sync_setup
 from tests.factories import make_user
+from tests.sync.fast_engine import offline_engine_for_tests
 
 MAILBOX = "ann@cronus.example"
 
@@ -97,3 +98,9 @@ def sync(graph, setup):
         return result
 
     return run
+
+
+@pytest.fixture
+def offline_engine(db):
+    """An engine without a sandbox or Graph client, its outbox a stand-in (fast_engine.py)."""
+    return offline_engine_for_tests()

@@ -46,6 +46,7 @@ EVERY = set(CITIES)
         (">Paris", {"london"}),
         (">=Paris", {"Paris", "london"}),
         ("L..Lz", {"Leeds", "London", "Lyon"}),
+        ("Lyon..Lyon", {"Lyon"}),  # a range whose ends are equal holds that value
         ("..B", {""}),
         ("P..", {"Paris", "london"}),
         # Either, both, and grouping: & binds tighter than |.
@@ -141,3 +142,12 @@ def test_the_preview_counts_what_the_run_synchronizes():
     assert str(preview) == (
         "2 contacts will sync; 2 match the filter but are excluded: 1 of type Company, 1 without email."
     )
+
+
+@pytest.mark.django_db
+def test_any_case_matches_the_letter_in_either_case_and_nothing_else():
+    Contact.objects.bulk_create(
+        Contact(no=f"T{i}", name=f"T{i}", city=c) for i, c in enumerate(["Xanten", "lyon", "Lyon"])
+    )
+    matched = Contact.objects.filter(contact_filter_q({"city": "@l*"}))
+    assert set(matched.values_list("city", flat=True)) == {"lyon", "Lyon"}

@@ -25,6 +25,8 @@ NO_VALUE = "To ask for a blank value, write ''."
             "Lo>ndon|Paris",
             '">" can only start a condition, not stand inside "Lo>ndon". Put a value that contains it in quotes.',
         ),
+        ("A..@b", '"@" (any case) cannot be used with "..": it compares exactly.'),
+        ("A..b*", '"*" and "?" cannot be used with ".." (in "b*").'),
     ],
 )
 def test_a_refused_filter_says_where_the_problem_is(expression, message):

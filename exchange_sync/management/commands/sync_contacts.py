@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from exchange_sync.connection import graph_client_from_settings
+from exchange_sync.connection import graph_client_for_setup
 from exchange_sync.models import ExchangeSyncSetup, M365Identity, SyncRun
 from exchange_sync.services import exchange_sync_setup_get_or_create, sync_run_create, sync_run_is_confirmable
 from exchange_sync.sync import COUNTERS, sync_run_execute
@@ -38,7 +38,7 @@ class Command(BaseCommand):
                 )
             kind = confirms.kind
         run = sync_run_create(setup, kind=kind, trigger=SyncRun.Trigger.COMMAND, confirms=confirms)
-        client = graph_client_from_settings()
+        client = graph_client_for_setup(setup)
         with tqdm(desc=f"{SyncRun.Kind(kind).label} for {email}", unit="contact", file=self.stderr) as bar:
 
             def progress(done: int, total: int) -> None:

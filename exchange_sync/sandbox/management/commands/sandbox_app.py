@@ -5,6 +5,10 @@
     manage.py sandbox_app deny-mailbox CLIENT_ID EMAIL    (out of the app's scope: 403)
     manage.py sandbox_app allow-mailbox CLIENT_ID EMAIL
     manage.py sandbox_app list
+    manage.py sandbox_app revoke-consent CLIENT_ID EMAIL   (delegated sign-in: AADSTS65001)
+    manage.py sandbox_app expire-refresh-tokens EMAIL      (AADSTS700082)
+    manage.py sandbox_app reset-password EMAIL             (AADSTS50173)
+    manage.py sandbox_app disable-account EMAIL | enable-account EMAIL   (AADSTS50057)
 
 A certificate registered for an app lets it sign in with a client assertion instead of
 the secret (as uploading it under "Certificates & secrets" in Entra ID does). A denied
@@ -18,13 +22,23 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from exchange_sync.sandbox import delegated
 from exchange_sync.sandbox.assertions import app_certificate_add, app_certificate_remove
 from exchange_sync.sandbox.models import AppCertificate, Mailbox
 from exchange_sync.sandbox.scoping import mailbox_scope_allow, mailbox_scope_denials, mailbox_scope_deny
 
+# What a user or tenant administrator does in Entra ID to delegated sign-ins.
+USER_KNOBS = {
+    "revoke-consent": lambda client_id, email: delegated.consent_revoke(client_id, email),
+    "expire-refresh-tokens": lambda client_id, email: delegated.refresh_tokens_expire(email),
+    "reset-password": lambda client_id, email: delegated.password_reset(email),
+    "disable-account": lambda client_id, email: delegated.account_disable(email),
+    "enable-account": lambda client_id, email: delegated.account_disable(email, is_disabled=False),
+}
+
 
 class Command(BaseCommand):
-    help = "Register certificates of sandbox apps and keep apps out of mailboxes (mailbox scoping)."
+    help = "Sandbox app registrations: certificates, mailbox scoping, and users' delegated sign-ins."
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
@@ -41,6 +55,16 @@ class Command(BaseCommand):
         allow.add_argument("client_id")
         allow.add_argument("email")
         sub.add_parser("list", help="List registered certificates and denied mailboxes.")
+        revoke = sub.add_parser("revoke-consent", help="Remove a user's consent to the app (delegated sign-in).")
+        revoke.add_argument("client_id")
+        revoke.add_argument("email")
+        for name, text in (
+            ("expire-refresh-tokens", "Expire every refresh token of the user."),
+            ("reset-password", "Reset the user's password: earlier refresh tokens fail."),
+            ("disable-account", "Block the user's sign-in."),
+            ("enable-account", "Let the user sign in again."),
+        ):
+            sub.add_parser(name, help=text).add_argument("email")
 
     def handle(self, *args: object, **options: object) -> None:
         action = options["action"]
@@ -66,6 +90,9 @@ class Command(BaseCommand):
         elif action == "allow-mailbox":
             mailbox_scope_allow(client_id, str(options["email"]))
             self.stdout.write(f"{client_id} may open {options['email']}")
+        elif action in USER_KNOBS:
+            USER_KNOBS[action](client_id, str(options["email"]))
+            self.stdout.write(f"{action}: {options['email']}")
         else:
             for certificate in AppCertificate.objects.all():
                 self.stdout.write(f"certificate\t{certificate.client_id}\t{certificate.thumbprint_sha1}")
