@@ -58,35 +58,38 @@ class JobQueue:
 
     Every task the tick queues (live runs, subscription upkeep, Outlook polls) goes to the
     worker, which calls it by its dotted path as a qcluster would. Each Graph client the
-    tasks make is kept, so `graph_requests()` counts the requests this cluster sent.
+    tasks make is counted when it is closed, so `graph_requests()` counts the requests this
+    cluster sent.
     """
 
     def __init__(self) -> None:
-        from exchange_sync import tasks
+        from exchange_sync.graph import GraphClient
         from jobqueue.ticker import Ticker
 
         self.tasks: queue.Queue[tuple[str, tuple]] = queue.Queue()
         self.stopped = threading.Event()
         self.ticker = Ticker("bench-live")
         self.threads = [self.ticker, threading.Thread(target=self._work, name="live-worker", daemon=True)]
-        self.clients: list = []
-        self._client_factory = tasks.graph_client_from_settings
+        self.requests = 0
+        self._close = GraphClient.close
         self._patches = [
             mock.patch("django_q.tasks.async_task", self._enqueue),
-            mock.patch("exchange_sync.tasks.graph_client_from_settings", self._client),
+            # Counted as each task closes its client (whichever factory made it); only the
+            # worker's, not the bench's readers and editors.
+            mock.patch.object(GraphClient, "close", lambda client: self._closing(client)),
         ]
 
     def _enqueue(self, func: str, *args, **kwargs) -> None:
         self.tasks.put((func, args))
 
-    def _client(self):
-        client = self._client_factory()
-        self.clients.append(client)
-        return client
+    def _closing(self, client) -> None:
+        if threading.current_thread() is self.threads[1]:
+            self.requests += client.request_count
+        self._close(client)
 
     def graph_requests(self) -> int:
-        """Graph requests sent so far by the tasks this worker ran (every attempt counted)."""
-        return sum(client.request_count for client in list(self.clients))
+        """Graph requests sent by the tasks this worker finished (every attempt counted)."""
+        return self.requests
 
     def __enter__(self) -> JobQueue:
         for patch in self._patches:
