@@ -38,25 +38,18 @@ def token_lifetime() -> int:
 
 def token_issue(*, tenant: str, client_id: str) -> tuple[str, int]:
     """Sign an app-only access token for Graph; return it and its lifetime in seconds."""
-    now = int(time.time())
-    lifetime = token_lifetime()
-    claims = {
-        "aud": GRAPH_AUDIENCE,
-        "iss": _issuer(tenant),
-        "iat": now,
-        "nbf": now,
-        "exp": now + lifetime,
-        "appid": client_id,
-        "tid": tenant,
-        "roles": ["Contacts.ReadWrite"],
-        "uti": uuid.uuid4().hex,
-    }
-    return jwt.encode(claims, _key(), algorithm=_ALGORITHM), lifetime
+    return _token_sign(tenant=tenant, client_id=client_id, roles=["Contacts.ReadWrite"])
 
 
 def delegated_token_issue(*, tenant: str, client_id: str, user_id: str, email: str, scopes: str) -> tuple[str, int]:
     """Sign a delegated access token for Graph on behalf of a signed-in user: `scp`
     instead of `roles`, the user's `oid` and `upn`."""
+    return _token_sign(tenant=tenant, client_id=client_id, scp=scopes, oid=user_id, upn=email)
+
+
+def _token_sign(*, tenant: str, client_id: str, **grant: object) -> tuple[str, int]:
+    """An access token for Graph with the claims every token has, plus `grant` (what it
+    may do, and for whom); and its lifetime in seconds."""
     now = int(time.time())
     lifetime = token_lifetime()
     claims = {
@@ -67,9 +60,7 @@ def delegated_token_issue(*, tenant: str, client_id: str, user_id: str, email: s
         "exp": now + lifetime,
         "appid": client_id,
         "tid": tenant,
-        "scp": scopes,
-        "oid": user_id,
-        "upn": email,
+        **grant,
         "uti": uuid.uuid4().hex,
     }
     return jwt.encode(claims, _key(), algorithm=_ALGORITHM), lifetime
