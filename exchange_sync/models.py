@@ -296,6 +296,9 @@ class SyncRun(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # When its worker task was last sent (queued runs only): a task lost with its worker
+    # (Redis hands a task over once) is sent again by the job queue's tick.
+    task_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
     progress_done = models.PositiveIntegerField(default=0)
     progress_total = models.PositiveIntegerField(default=0)
     created_in_outlook = models.PositiveIntegerField("Created in Outlook", default=0)

@@ -21,6 +21,10 @@ logger = logging.getLogger(__name__)
 # missed beats.
 STALE_RUN_AFTER = timedelta(seconds=60)
 ACTIVE_STATUSES = (SyncRun.Status.QUEUED, SyncRun.Status.RUNNING)
+# A queued run whose task no worker has started for this long has its task sent again
+# (the task may have been lost with a killed worker); then after twice as long, and so
+# on, so a run waiting its turn behind many others is sent a handful of times at most.
+TASK_RESEND_AFTER = timedelta(seconds=60)
 
 
 def exchange_sync_setup_get_or_create(user: AbstractBaseUser) -> ExchangeSyncSetup:
@@ -40,9 +44,10 @@ def exchange_sync_setup_enable(setup: ExchangeSyncSetup) -> bool:
 def sync_run_active(setup: ExchangeSyncSetup) -> SyncRun | None:
     """The run of this setup that is queued or running (and not stale), if any."""
     cutoff = timezone.now() - STALE_RUN_AFTER
+    waiting = Q(created_at__gte=cutoff) | Q(task_sent_at__gte=cutoff)
     return (
         setup.runs.filter(status__in=ACTIVE_STATUSES)
-        .filter(Q(heartbeat_at__gte=cutoff) | Q(heartbeat_at__isnull=True, created_at__gte=cutoff))
+        .filter(Q(heartbeat_at__gte=cutoff) | Q(heartbeat_at__isnull=True) & waiting)
         .order_by("-created_at")
         .first()
     )
@@ -55,9 +60,10 @@ def sync_run_create(
     trigger: str,
     requested_by: AbstractBaseUser | None = None,
     confirms: SyncRun | None = None,
+    task_sent: bool = False,
 ) -> SyncRun:
     """A new run of `setup`, stamped with its user's name and mailbox (kept after the user
-    is deleted, for audit)."""
+    is deleted, for audit); `task_sent` when it is queued for a worker's task."""
     return SyncRun.objects.create(
         setup=setup,
         user_name=setup.user.get_username(),
@@ -66,7 +72,25 @@ def sync_run_create(
         trigger=trigger,
         requested_by=requested_by,
         confirms=confirms,
+        task_sent_at=timezone.now() if task_sent else None,
     )
+
+
+def sync_run_start(run: SyncRun) -> bool:
+    """Take `run` out of the queue: True for exactly one caller while it is queued.
+
+    A run's task can reach the workers twice (the tick sends again the task of a run
+    queued too long, which may only have been waiting its turn): the second finds the
+    run started, or finished, and leaves it alone instead of running it twice or
+    refusing it.
+    """
+    now = timezone.now()
+    started = SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.QUEUED).update(
+        status=SyncRun.Status.RUNNING, started_at=now, heartbeat_at=now
+    )
+    if started:
+        run.status, run.started_at, run.heartbeat_at = SyncRun.Status.RUNNING, now, now
+    return bool(started)
 
 
 def sync_run_claim(run: SyncRun) -> bool:
@@ -140,6 +164,34 @@ def sync_runs_recover_stale(*, now=None) -> list[SyncRun]:
             if queued:
                 replacements.append(replacement)
     return replacements
+
+
+def sync_runs_resend_lost(now) -> int:
+    """Send again the task of each queued run no worker has started since its task was
+    sent TASK_RESEND_AFTER ago, or more when it has waited longer (the wait doubles with
+    each sending). Called every few seconds by each `qcluster`'s job queue tick.
+
+    A worker killed after taking a run's task from Redis loses it, and the run would stay
+    queued, with the live sync request it carried gone, until the next edit or schedule.
+    A sending is claimed with a conditional UPDATE, so two ticking clusters send it once;
+    a task that reaches a worker twice starts the run once (`sync_run_start`). Returns how
+    many were sent.
+    """
+    from django_q.tasks import async_task
+
+    sent = 0
+    waiting = SyncRun.objects.filter(status=SyncRun.Status.QUEUED, task_sent_at__lt=now - TASK_RESEND_AFTER)
+    for pk, created_at, task_sent_at in waiting.values_list("pk", "created_at", "task_sent_at"):
+        if now - task_sent_at < task_sent_at - created_at:
+            continue  # waited longer already: not yet twice as long
+        if SyncRun.objects.filter(pk=pk, status=SyncRun.Status.QUEUED, task_sent_at=task_sent_at).update(
+            task_sent_at=now
+        ):
+            waited = now - task_sent_at
+            logger.warning("Sync run %s still queued %s after its task was sent; sending it again", pk, waited)
+            async_task("exchange_sync.tasks.sync_run_task", pk, task_name=f"sync-run-{pk}")
+            sent += 1
+    return sent
 
 
 def sync_run_refuse(run: SyncRun) -> SyncRun:
@@ -220,7 +272,9 @@ def sync_run_queue(
     active = sync_run_active(setup)
     if active is not None:
         return active, False
-    run = sync_run_create(setup, kind=kind, trigger=trigger, requested_by=requested_by, confirms=confirms)
+    run = sync_run_create(
+        setup, kind=kind, trigger=trigger, requested_by=requested_by, confirms=confirms, task_sent=True
+    )
     # Enqueue after commit: a worker must find the run row when it picks the task up.
     transaction.on_commit(
         lambda: async_task("exchange_sync.tasks.sync_run_task", run.pk, task_name=f"sync-run-{run.pk}")

@@ -1,7 +1,7 @@
 """The job queue's ticker: a thread in each `manage.py qcluster`'s main process that
-recovers dead sync runs, queues the live sync runs that are due and dispatches due Job
-Queue Entries every JOBQUEUE_TICK_SECONDS (2 s by default), and shows the cluster is
-alive.
+recovers dead sync runs (and queued runs whose task was lost), queues the live sync
+runs that are due and dispatches due Job Queue Entries every JOBQUEUE_TICK_SECONDS (2 s
+by default), and shows the cluster is alive.
 
 It runs beside django-q2's workers, not as a task in their queue: a tick queued behind
 40 syncs on one worker would wait for them all, and meanwhile dead runs stay blocked,
@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from exchange_sync.live import live_runs_dispatch, polls_due, subscriptions_maintain
 from exchange_sync.models import SyncRun
-from exchange_sync.services import sync_runs_recover_stale
+from exchange_sync.services import sync_runs_recover_stale, sync_runs_resend_lost
 from jobqueue import services
 from jobqueue.models import ClusterHeartbeat
 
@@ -44,6 +44,7 @@ class TickReport:
 
     dispatch: services.DispatchReport
     requeued: list[SyncRun]
+    resent: int = 0
     live_queued: int = 0
     upkeep_queued: int = 0
     polls_queued: int = 0
@@ -56,6 +57,7 @@ class TickReport:
             or dispatch.swept
             or dispatch.expired
             or self.requeued
+            or self.resent
             or self.live_queued
             or self.upkeep_queued
             or self.polls_queued
@@ -63,25 +65,29 @@ class TickReport:
 
     def __str__(self) -> str:
         requeued = f"; {len(self.requeued)} interrupted sync runs queued again" if self.requeued else ""
+        resent = f"; {self.resent} tasks of queued sync runs sent again" if self.resent else ""
         live = f"; {self.live_queued} live sync runs queued" if self.live_queued else ""
         upkeep = f"; {self.upkeep_queued} subscription upkeeps queued" if self.upkeep_queued else ""
         polls = f"; {self.polls_queued} Outlook polls queued" if self.polls_queued else ""
-        return f"{self.dispatch}{requeued}{live}{upkeep}{polls}"
+        return f"{self.dispatch}{requeued}{resent}{live}{upkeep}{polls}"
 
 
 def tick(now: datetime | None = None) -> TickReport:
     """One tick: sync runs whose worker died are interrupted (a person's run queued again
-    at once), live sync requests that are due become runs, Outlook change subscriptions
-    due for upkeep and polls of Outlook folders that are due are queued, then due Job
-    Queue Entries are claimed and queued."""
+    at once), queued runs whose task seems lost have it sent again, live sync requests
+    that are due become runs, Outlook change subscriptions due for upkeep and polls of
+    Outlook folders that are due are queued, then due Job Queue Entries are claimed and
+    queued."""
     now = now or timezone.now()
     requeued = sync_runs_recover_stale(now=now)
+    resent = sync_runs_resend_lost(now)
     live_queued = live_runs_dispatch(now)
     upkeep_queued = subscriptions_maintain(now)
     polls_queued = polls_due(now)
     return TickReport(
         dispatch=services.job_queue_dispatch(now=now),
         requeued=requeued,
+        resent=resent,
         live_queued=live_queued,
         upkeep_queued=upkeep_queued,
         polls_queued=polls_queued,

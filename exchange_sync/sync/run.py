@@ -53,8 +53,12 @@ def sync_run_execute(run: SyncRun, *, client: GraphClient, progress=None) -> Syn
 
     Never raises for sync problems: the outcome is the run's status (refused when
     another run of the setup is going, failed, needs confirmation, partial, succeeded),
-    its counters and issues. `progress(done, total)` is called as the run advances.
+    its counters and issues. `progress(done, total)` is called as the run advances. A
+    run another task has already started is returned as it stands.
     """
+    if not services.sync_run_start(run):
+        run.refresh_from_db()
+        return run  # another task of this run started it (a task sent again, or delivered twice)
     if not services.sync_run_claim(run):
         return services.sync_run_refuse(run)
     setup = ExchangeSyncSetup.objects.select_related("user__m365_identity").get(pk=run.setup_id)
