@@ -155,6 +155,9 @@ LIVE_SYNC_MAX_DELAY_SECONDS = env.float("LIVE_SYNC_MAX_DELAY_SECONDS", default=5
 # setup polls its folder every LIVE_POLL_SECONDS instead.
 GRAPH_NOTIFICATION_URL = env("GRAPH_NOTIFICATION_URL", default="").strip().rstrip("/")
 LIVE_POLL_SECONDS = env.float("LIVE_POLL_SECONDS", default=60.0)
+# A subscribed setup still polls its folder this often (one Graph request), for an Outlook
+# change whose notification was never delivered; 0 leaves that to the scheduled sync.
+LIVE_SAFETY_POLL_SECONDS = env.float("LIVE_SAFETY_POLL_SECONDS", default=900.0)
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:

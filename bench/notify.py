@@ -17,11 +17,15 @@ overwritten by Business Central's old value).
 Settled: every edit's value on the other side, no live request pending, no run running,
 and then the full check (no duplicate, nothing lost, both sides equal field by field),
 plus the sandbox's note of the most copies of each contact its folder ever held at one
-moment, which must stay 1. The wait is bounded (CHAOS_NOTIFY_SETTLE_SECONDS, 90): a
-subscribed setup does not poll, so an edit whose notification was lost, with no later
-notification to start a run, would wait for the scheduled sync (every 30 minutes by
-default); the drill then fails, naming the edits, and says whether a run (as the
-scheduled sync would start) brings them.
+moment, which must stay 1. The wait is bounded (CHAOS_NOTIFY_SETTLE_SECONDS, 90); a drill
+that times out names the edits, and says whether a run (as the scheduled sync would
+start it) brings them.
+
+A subscribed setup polls its folder every LIVE_SAFETY_POLL_SECONDS (15 min by default),
+for an edit whose notification was lost with no later notification to start a run. The
+drills' cluster polls every CHAOS_SAFETY_POLL_SECONDS (30) instead, so that the lone
+lost edit's trial fits in its LONE_WAIT (60 s); the other trials settle in seconds,
+before a safety poll.
 """
 
 from __future__ import annotations
@@ -71,7 +75,11 @@ class LiveWorld:
 
     def cluster_start(self) -> None:
         name = f"qcluster-{self.tag.lower()}-{len(self.clusters) + 1}"
-        self.clusters.append(qcluster_start(self.stage, name, {"GRAPH_NOTIFICATION_URL": self.stage.site_url}))
+        env = {
+            "GRAPH_NOTIFICATION_URL": self.stage.site_url,
+            "LIVE_SAFETY_POLL_SECONDS": os.environ.get("CHAOS_SAFETY_POLL_SECONDS", "30"),
+        }
+        self.clusters.append(qcluster_start(self.stage, name, env))
 
     def cluster_kill(self) -> None:
         qcluster_kill(self.clusters[-1])
@@ -343,9 +351,9 @@ def drill_notify_faults(stage: Stage) -> Drill:
 
 def _lone_edit_dropped(drill: Drill, live: LiveWorld) -> None:
     """One Outlook edit whose only notification is dropped, with nothing after it. Passed
-    only when it arrives within LONE_WAIT s by itself; a subscribed setup does not poll,
-    so otherwise the notes say so and whether a run queued as the Job Queue Entry queues
-    it (the scheduled sync, every 30 minutes by default) brings it."""
+    only when it arrives within LONE_WAIT s by itself, which only the setup's safety poll
+    can bring (every CHAOS_SAFETY_POLL_SECONDS here); otherwise the notes say whether a run
+    queued as the Job Queue Entry queues it (the scheduled sync) brings it."""
     # Quiet first: the notifications of the last run's own writes to Outlook (a few
     # seconds late with the knobs above) would ask for a run that reads this edit too.
     live.quiet()
@@ -362,7 +370,7 @@ def _lone_edit_dropped(drill: Drill, live: LiveWorld) -> None:
     drill.trial(
         False,
         f"a lone Outlook edit ({no}) whose notification was dropped: not in Business Central after "
-        f"{LONE_WAIT:.0f} s (a subscribed setup does not poll); {live.catch_up()}; {live.runs(since)}",
+        f"{LONE_WAIT:.0f} s (no safety poll brought it); {live.catch_up()}; {live.runs(since)}",
     )
 
 

@@ -153,7 +153,8 @@ class LiveSubscription(models.Model):
 
     One row per live setup (exchange_sync/live/subscriptions.py). `upkeep_at` is when the
     ticker next looks at it (create, renew, recreate, reauthorize, retry after a failure);
-    `poll_at` is the next poll of the folder's delta, set only while the setup polls. A
+    `poll_at` is the next poll of the folder's delta: every minute while the setup polls,
+    every quarter of an hour while it is subscribed (a notification may be lost). A
     row whose setup was deleted keeps its Graph id until the subscription is deleted there.
     """
 

@@ -1,5 +1,7 @@
 """The polling fallback: a live setup without a change subscription looks at its Outlook
-folder every LIVE_POLL_SECONDS, and asks for a live run only when something changed.
+folder every LIVE_POLL_SECONDS, and asks for a live run only when something changed. A
+subscribed setup polls too, every LIVE_SAFETY_POLL_SECONDS (15 min), for an Outlook
+change whose notification Graph never delivered.
 
 A poll is one Graph request: the first page of the folder's delta from the setup's
 stored delta link (the link is not saved, so the run that follows reads the same
@@ -15,7 +17,8 @@ setups keep the spread `subscriptions.poll_phase` gave them), and a worker task 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+import math
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 
@@ -31,16 +34,38 @@ def polls_due(now: datetime) -> int:
     """Queue a poll of each setup whose poll is due at `now`; how many were queued."""
     from django_q.tasks import async_task
 
-    interval = timedelta(seconds=settings.LIVE_POLL_SECONDS)
     queued = 0
-    for pk, poll_at in LiveSubscription.objects.filter(poll_at__lte=now).values_list("pk", "poll_at"):
-        following = poll_at + interval
-        if following <= now:  # a long pause (the cluster was down): start again from now
-            following = now + interval
+    polling_interval = timedelta(seconds=settings.LIVE_POLL_SECONDS)
+    due = LiveSubscription.objects.filter(poll_at__lte=now)
+    for pk, poll_at, status, failures in due.values_list("pk", "poll_at", "status", "failures"):
+        # A failing renewal keeps its subscription's notifications in doubt: it polls.
+        if status == LiveSubscription.Status.ACTIVE and not failures:
+            following = safety_poll_slot(pk, now)
+        else:
+            following = poll_at + polling_interval
+            if following <= now:  # a long pause (the cluster was down): start again from now
+                following = now + polling_interval
         if LiveSubscription.objects.filter(pk=pk, poll_at=poll_at).update(poll_at=following):
             async_task("exchange_sync.tasks.live_poll_task", pk, task_name=f"live-poll-{pk}")
             queued += 1
     return queued
+
+
+def spread(key: int) -> float:
+    """A fraction in [0, 1) that spreads ids evenly (golden-ratio steps)."""
+    return (key * 0.6180339887) % 1.0
+
+
+def safety_poll_slot(pk: int, now: datetime) -> datetime | None:
+    """A subscribed row's next safety poll after `now` (None when switched off): every
+    LIVE_SAFETY_POLL_SECONDS at a phase of its own, so rows subscribed in the same tick
+    do not all poll in the same tick, and a cluster that was down does not catch up."""
+    seconds = settings.LIVE_SAFETY_POLL_SECONDS
+    if not seconds:
+        return None
+    phase = spread(pk) * seconds
+    slot = (math.floor((now.timestamp() - phase) / seconds) + 1) * seconds + phase
+    return datetime.fromtimestamp(slot, tz=UTC)
 
 
 def live_poll(pk: int, client: GraphClient, now: datetime) -> str:

@@ -16,6 +16,11 @@ The upkeep, per row:
 - none yet (or removed by Outlook): create one, lasting LIFETIME, with a fresh random
   clientState; a failure keeps the setup polling and retries after a backoff (1 min,
   doubling, at most 1 h), never every tick;
+- while subscribed, the folder is polled once at once (for changes made before the
+  subscription), then every LIVE_SAFETY_POLL_SECONDS (15 min by default, 0 switches it
+  off): Graph does not promise to deliver every notification (Microsoft's advice is a
+  delta query beside them), and an Outlook edit whose only notification was lost would
+  otherwise wait for the next scheduled sync;
 - active: renew (PATCH expirationDateTime) once less than RENEW_BEFORE is left; a
   subscription Graph no longer knows is recreated; a failed renewal starts polling
   until a renewal succeeds;
@@ -36,6 +41,7 @@ from django.db.models import F, Q
 from django.urls import reverse
 
 from exchange_sync.graph import GraphClient, GraphError, GraphNotFoundError, parse_graph_datetime
+from exchange_sync.live.polling import spread
 from exchange_sync.live.scope import live_setups
 from exchange_sync.models import LiveSubscription
 
@@ -65,10 +71,17 @@ def notification_urls() -> tuple[str, str] | None:
 
 
 def poll_phase(setup_id: int, now: datetime) -> datetime:
-    """A setup's first poll: spread over one interval by its id (golden-ratio steps), so the
-    polls of many setups do not all fall in the same tick."""
-    fraction = (setup_id * 0.6180339887) % 1.0
-    return now + timedelta(seconds=fraction * settings.LIVE_POLL_SECONDS)
+    """A setup's first poll: spread over one interval by its id, so the polls of many
+    setups do not all fall in the same tick."""
+    return now + timedelta(seconds=spread(setup_id) * settings.LIVE_POLL_SECONDS)
+
+
+def polling_poll_at(row: LiveSubscription, now: datetime) -> datetime:
+    """The next poll of a setup that starts (or keeps) polling: its poll coming within an
+    interval, else now (not a safety poll a quarter of an hour away)."""
+    if row.poll_at and now <= row.poll_at <= now + timedelta(seconds=settings.LIVE_POLL_SECONDS):
+        return row.poll_at
+    return now
 
 
 def subscriptions_maintain(now: datetime) -> int:
@@ -139,11 +152,16 @@ def _create(row: LiveSubscription, client: GraphClient, now: datetime) -> str:
     urls = notification_urls()
     setup = row.setup
     if urls is None:
-        _save(row, status=LiveSubscription.Status.POLLING, upkeep_at=None, poll_at=row.poll_at or now)
+        _save(row, status=LiveSubscription.Status.POLLING, upkeep_at=None, poll_at=polling_poll_at(row, now))
         return "polling: no public notification URL"
     if setup is None or not setup.folder_id or not setup.mailbox:
         # The first run makes the folder (a poll asks for it); try again in a minute.
-        _save(row, status=LiveSubscription.Status.POLLING, upkeep_at=now + BACKOFF_FIRST, poll_at=row.poll_at or now)
+        _save(
+            row,
+            status=LiveSubscription.Status.POLLING,
+            upkeep_at=now + BACKOFF_FIRST,
+            poll_at=polling_poll_at(row, now),
+        )
         return "waiting for the folder"
     client_state = secrets.token_urlsafe(32)
     notification_url, lifecycle_url = urls
@@ -168,7 +186,9 @@ def _create(row: LiveSubscription, client: GraphClient, now: datetime) -> str:
         client_state=client_state,
         expires_at=expires_at,
         upkeep_at=expires_at - RENEW_BEFORE,
-        poll_at=None,
+        # One poll at once, for Outlook changes made before the subscription existed
+        # (while polling, or after Outlook removed the old one); then the safety polls.
+        poll_at=now,
         failures=0,
         last_error="",
     )
@@ -190,7 +210,7 @@ def _renew(row: LiveSubscription, client: GraphClient, now: datetime) -> str:
         status=LiveSubscription.Status.ACTIVE,
         expires_at=expires_at,
         upkeep_at=expires_at - RENEW_BEFORE,
-        poll_at=None,
+        poll_at=row.poll_at or (now if settings.LIVE_SAFETY_POLL_SECONDS else None),
         failures=0,
         last_error="",
     )
@@ -213,7 +233,13 @@ def _failed(row: LiveSubscription, exc: GraphError, now: datetime) -> str:
     """Poll meanwhile, and look again after a backoff that doubles with each failure."""
     failures = row.failures + 1
     backoff = min(BACKOFF_FIRST * 2 ** (failures - 1), BACKOFF_MAX)
-    _save(row, failures=failures, last_error=str(exc)[:1000], upkeep_at=now + backoff, poll_at=row.poll_at or now)
+    _save(
+        row,
+        failures=failures,
+        last_error=str(exc)[:1000],
+        upkeep_at=now + backoff,
+        poll_at=polling_poll_at(row, now),
+    )
     logger.warning(
         "Live sync: subscription of setup %s failed (%s); polling, next try in %s", row.setup_id, exc, backoff
     )
