@@ -311,13 +311,13 @@ def report(rows: list[Line], rest: list) -> str:
     if rest:
         lines += [
             "",
-            "| at rest, one mailbox | seconds | Graph requests | per polling interval | target | met |",
+            "| at rest, one mailbox | seconds | Graph requests | per interval (polling / safety poll) | target | met |",
             "|---|---|---|---|---|---|",
         ]
         for figures in rest:
             polling = figures.mode == "polling"
-            target = "<= 2 per interval" if polling else "renewals only (0 here)"
-            met = figures.per_interval <= 2 if polling else figures.requests == 0
+            target = "<= 2 per interval" if polling else "<= 1 per safety interval, and renewals"
+            met = _rest_met(figures)
             lines.append(
                 f"| {figures.mode} | {figures.seconds:.0f} | {figures.requests} | {figures.per_interval:.2f} | "
                 f"{target} | {'met' if met else 'NOT MET'} |"
@@ -325,5 +325,9 @@ def report(rows: list[Line], rest: list) -> str:
     return "\n".join(lines)
 
 
+def _rest_met(figures) -> bool:
+    return figures.per_interval <= (2 if figures.mode == "polling" else 1)
+
+
 def rest_met(rest: list) -> bool:
-    return all(f.per_interval <= 2 if f.mode == "polling" else f.requests == 0 for f in rest)
+    return all(_rest_met(figures) for figures in rest)

@@ -11,8 +11,11 @@ contacts table every POLL_SECONDS and notes when each edited value is in Busines
   serves the product's /graph/notifications/ beside the sandbox; http on 127.0.0.1 is
   accepted by the sandbox only). The setup subscribes through the tick's upkeep, then 100
   edits at random moments over about 60 s; target p95 <= 15 s. At rest: the Graph
-  requests the cluster sends over REST_NOTIFIED_SECONDS with no edit; target 0 (only
-  renewals, due a day before a week-long subscription ends).
+  requests the cluster sends with no edit: only the safety polls (one request per
+  LIVE_SAFETY_POLL_SECONDS, 15 min) and renewals (due a day before a week-long
+  subscription ends). Measured over REST_SAFETY_INTERVALS safety intervals of
+  REST_SAFETY_SECONDS (a quarter of an hour each would add 45 minutes to the bench);
+  target: at most 1 request per safety interval.
 - With polling (no GRAPH_NOTIFICATION_URL, LIVE_POLL_SECONDS as configured, 60 s by
   default): the same 100 edits; target p95 <= 75 s. At rest: requests over
   REST_POLL_INTERVALS polling intervals; target <= 2 per interval.
@@ -36,7 +39,8 @@ from bench.live import JobQueue, LiveFigures, _prepare
 from bench.world import World
 
 POLL_SECONDS = 0.2
-REST_NOTIFIED_SECONDS = 30.0
+REST_SAFETY_SECONDS = 20.0
+REST_SAFETY_INTERVALS = 3
 REST_POLL_INTERVALS = 2
 OVER_SECONDS = 60.0
 WAIT_SECONDS = 180.0
@@ -187,6 +191,24 @@ def _at_rest(jobs: JobQueue, mode: str, seconds: float, say) -> RestFigures:
     return RestFigures(mode, seconds, jobs.graph_requests() - before, settings.LIVE_POLL_SECONDS)
 
 
+def _at_rest_subscribed(jobs: JobQueue, world: World, say) -> RestFigures:
+    """At rest with a subscription: the safety polls, at REST_SAFETY_SECONDS (the row's next
+    poll moved to its slot under that interval first, as a cluster started with it would)."""
+    from django.utils import timezone
+
+    from exchange_sync.live.polling import safety_poll_slot
+    from exchange_sync.models import LiveSubscription
+
+    with override_settings(LIVE_SAFETY_POLL_SECONDS=REST_SAFETY_SECONDS):
+        row = LiveSubscription.objects.get(setup=world.setup)
+        LiveSubscription.objects.filter(pk=row.pk).update(poll_at=safety_poll_slot(row.pk, timezone.now()))
+        seconds = REST_SAFETY_INTERVALS * REST_SAFETY_SECONDS
+        say(f"live: at rest (notifications, a safety poll every {REST_SAFETY_SECONDS:.0f} s) for {seconds:.0f} s ...")
+        before = jobs.graph_requests()
+        time.sleep(seconds)
+        return RestFigures("notifications", seconds, jobs.graph_requests() - before, REST_SAFETY_SECONDS)
+
+
 def notified(stage, say, *, edits: int = 100, contacts: int = 200) -> tuple[LiveFigures, RestFigures]:
     """Outlook -> BC with change notifications delivered to this bench's server."""
     world = _prepare(stage, "BNOTIFY", contacts, say)
@@ -197,7 +219,7 @@ def notified(stage, say, *, edits: int = 100, contacts: int = 200) -> tuple[Live
         say("live: subscribed to the folder's changes through the tick's upkeep")
         figures = _edits(world, jobs, say, edits=edits, contacts=contacts, over_seconds=OVER_SECONDS)
         time.sleep(10)  # the last runs finish before the quiet window
-        rest = _at_rest(jobs, "notifications", REST_NOTIFIED_SECONDS, say)
+        rest = _at_rest_subscribed(jobs, world, say)
     return figures, rest
 
 
