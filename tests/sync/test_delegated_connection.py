@@ -167,6 +167,8 @@ def test_a_run_whose_sign_in_is_refused_fails_with_the_reason_and_asks_to_reconn
     run = _sync(ann_setup)
 
     assert run.status == SyncRun.Status.FAILED
+    # In the person's words alone, not wrapped in the app sign-in's wording and codes.
+    assert run.error.startswith(f"Microsoft 365 refused to renew the sign-in of {ANN}: ")
     assert reason in run.error
     assert "Press Reconnect" in run.error
     field = _sign_in_field(ann_client, ann_setup)
