@@ -5,6 +5,8 @@ over the sandbox: test_pull.py, test_outlook_copies.py."""
 
 from __future__ import annotations
 
+from django.db import DataError
+
 from contacts.models import Contact
 from exchange_sync.models import AdoptedFolderContact, ContactLink, SyncIssue
 from exchange_sync.sync.seen import Seen
@@ -156,3 +158,48 @@ def test_a_contact_made_in_outlook_outside_the_filter_is_created_and_reported_no
     assert (issue.kind, issue.direction, issue.contact) == (SyncIssue.Kind.SKIPPED, SyncIssue.Direction.TO_BC, created)
     assert "does not match this setup's filter" in issue.reason
     assert not ContactLink.objects.exists()
+
+
+def test_an_outlook_contact_linked_to_a_known_person_is_unsynchronized_until_its_stamp_is_written(offline_engine):
+    # The person's earlier link (their copy deleted in Outlook, retried in vain) is reused:
+    # it starts afresh, with no hash, so a run that stops before Outlook confirms the
+    # stamp counts the contact as not yet synchronized and repeats it.
+    engine = offline_engine
+    person = make_person(email="bo@x.example")
+    ContactLink.objects.create(
+        setup=engine.setup,
+        contact=person,
+        contact_no=person.no,
+        graph_id=None,
+        state=ContactLink.State.STOPPED,
+        fields_hash="f" * 64,
+        failure_count=3,
+    )
+    pull(engine, made_in_outlook(displayName="Bo Berg", emailAddresses=[{"address": "bo@x.example"}]))
+    link = ContactLink.objects.get(contact=person)
+    assert (link.graph_id, link.state) == ("AAMk-new", ContactLink.State.LINKED)
+    assert (link.fields_hash, link.failure_count) == ("", 0)
+    assert engine.counts["linked_in_bc"] == 1
+
+
+def test_a_link_the_database_refuses_is_named_with_the_contact_and_the_databases_words(offline_engine, monkeypatch):
+    engine = offline_engine
+    person = make_person(email="bo@x.example")
+
+    def refuse(**fields):
+        raise DataError("value too long for type character varying(400)\nDETAIL: the value")
+
+    monkeypatch.setattr(ContactLink.objects, "update_or_create", refuse)
+    pull(engine, made_in_outlook(displayName="Bo Berg", emailAddresses=[{"address": "bo@x.example"}]))
+    (issue,) = engine.issues
+    assert (issue.kind, issue.direction, issue.outlook_name) == (
+        SyncIssue.Kind.FAILED,
+        SyncIssue.Direction.TO_BC,
+        "Bo Berg",
+    )
+    assert issue.reason == (
+        f"Not linked to {person.no}: the database refused the link (value too long for type character varying(400))."
+    )
+    assert (engine.counts["failed"], engine.counts["linked_in_bc"]) == (1, 0)
+    assert engine.delta_incomplete  # the next run meets the Outlook contact again
+    assert engine.outbox.ops == []  # nothing stamped in Outlook for a link never saved
