@@ -388,7 +388,7 @@ def _moment_reached(setup, moment: str, since: int, before) -> Callable[[], bool
     notification, the request is pending), or a live run after `since` exists."""
     from exchange_sync.models import LiveSubscription, LiveSyncRequest, SyncRun
 
-    if moment.startswith("notification"):
+    if moment.startswith("notification") or moment.endswith(TASK_LOST):
         return lambda: (
             LiveSyncRequest.objects.filter(setup=setup).exists()
             and LiveSubscription.objects.get(setup=setup).last_notification_at != before
@@ -396,17 +396,50 @@ def _moment_reached(setup, moment: str, since: int, before) -> Callable[[], bool
     return lambda: SyncRun.objects.filter(setup=setup, pk__gt=since).exists()
 
 
+TASK_LOST = "its task lost with the cluster"
+
+
+def _queue_and_lose_the_task(setup) -> str:
+    """What a cluster killed right after its tick queued a live run leaves (the run
+    queued, its task gone: taken from Redis by a worker that died, or never sent): the
+    due request made a run here, and the broker's queue is emptied. The request may be
+    out of sight for a moment (the killed cluster's tick was taking it, in a transaction
+    the kill rolls back): tried for a few seconds."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from django_q.brokers import get_broker
+
+    from exchange_sync.live import live_runs_dispatch
+    from exchange_sync.models import SyncRun
+
+    deadline = time.monotonic() + 10
+    while not live_runs_dispatch(timezone.now() + timedelta(seconds=30)):
+        if time.monotonic() > deadline:
+            return "NO run could be queued by hand"
+        time.sleep(0.2)
+    get_broker().purge_queue()
+    latest = SyncRun.objects.filter(setup=setup).order_by("-pk").values_list("pk", "status").first()
+    return f"run {latest[0]} queued ({latest[1]}), its task purged from the broker"
+
+
 def drill_notify_worker_kill(stage: Stage) -> Drill:
     """The whole qcluster SIGKILLed between a notification and its run: (1) once the
     notification asked for a run, before the ticker queued it; (2) once the run was
-    queued or started. A new cluster is started; nothing else is done."""
+    queued or started; (3) once the run was queued, its task lost with the cluster. A
+    new cluster is started; nothing else is done."""
     from exchange_sync.models import LiveSubscription, LiveSyncRequest, SyncRun
 
     drill = Drill("qcluster killed between a notification and its run")
 
     def body(live: LiveWorld) -> None:
         setup = live.world.setup
-        for moment in ("notification received, run not yet queued", "live run queued or running"):
+        moments = (
+            "notification received, run not yet queued",
+            "live run queued or running",
+            f"live run queued, {TASK_LOST}",
+        )
+        for moment in moments:
             since = live.last_run_pk()
             row = LiveSubscription.objects.get(setup=setup)
             before = row.last_notification_at
@@ -415,16 +448,19 @@ def drill_notify_worker_kill(stage: Stage) -> Drill:
             reached = _wait(_moment_reached(setup, moment, since, before), 30)
             live.cluster_kill()
             killed = time.monotonic()
+            lost = _queue_and_lose_the_task(setup) if moment.endswith(TASK_LOST) and reached else ""
             after = list(SyncRun.objects.filter(setup=setup, pk__gt=since).values_list("status", flat=True))
             state = f"requests pending {LiveSyncRequest.objects.filter(setup=setup).count()}, runs after: {after}"
+            state += f"; {lost}" if lost else ""
             live.cluster_start()
-            if not reached:
-                drill.trial(False, f"{moment}: the moment was never reached")
+            if not reached or lost.startswith("NO"):
+                drill.trial(False, f"{moment}: the moment was never reached {lost}")
                 continue
             # BC edits made while the new cluster starts: its live runs take them too.
             for n in range(2):
                 live.edit_in_business_central(f"+44 20 3{n:03d} {random.randint(1000, 9999)}")
-            # A run killed while running holds the setup until it is stale (STALE_RUN_AFTER, 60 s).
+            # A run killed while running holds the setup until it is stale (STALE_RUN_AFTER, 60
+            # s); a queued run whose task was lost has it sent again (TASK_RESEND_AFTER, 60 s).
             _trial(drill, live, f"killed at: {moment} ({state})", since, started=killed, seconds=240)
 
     _with_cluster(stage, "NKILL", body)
@@ -437,6 +473,9 @@ def drill_subscription_removed(stage: Stage) -> Drill:
     3 s): it is recreated, and the edits arrive, with no edit after to help; (2) an Outlook edit is notified
     through the new subscription. (3) Notifications of a few Outlook edits all dropped, then a
     `missed` lifecycle notification: its catch-up run brings them."""
+    from django.utils import timezone
+
+    from exchange_sync.models import LiveSubscription
     from exchange_sync.sandbox.delivery import drain
     from exchange_sync.sandbox.subscriptions import subscription_lifecycle, subscription_remove
 
@@ -465,6 +504,8 @@ def drill_subscription_removed(stage: Stage) -> Drill:
         _trial(drill, live, "an Outlook edit through the new subscription", since)
 
         since = live.last_run_pk()
+        # No safety poll meanwhile: only the `missed` notification may bring these edits.
+        LiveSubscription.objects.filter(setup=live.world.setup).update(poll_at=None)
         live.world.configure(**{**NO_FAULTS, "notification_drop_rate": 1.0})
         for n in range(4):
             live.edit_in_outlook(f"Missed {n}")
@@ -476,6 +517,7 @@ def drill_subscription_removed(stage: Stage) -> Drill:
         drain(10)
         live.last_edit = sent
         _trial(drill, live, f"missed: {len(lost)} of 4 dropped edits absent before it", since, started=sent)
+        LiveSubscription.objects.filter(setup=live.world.setup).update(poll_at=timezone.now())
 
     _with_cluster(stage, "NREMOVE", body)
     return drill
