@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from contacts.models import Contact
 from exchange_sync.graph.client import DeltaPage
-from exchange_sync.mapping import GRAPH_SELECT, contact_values, outlook_values, values_hash
+from exchange_sync.mapping import GRAPH_SELECT, contact_values, graph_body, outlook_values, values_hash
 from exchange_sync.models import ContactLink, ExchangeSyncSetup, SyncIssue
 from exchange_sync.patch import outlook_lists
 from exchange_sync.sync.engine import DELTA_PAGE_SIZE, Engine
@@ -28,8 +28,6 @@ def edited(contact: Contact, **fields) -> Contact:
 def outlook_now(link: ContactLink, change_key: str = "ck2", **changes) -> dict:
     """The link's Outlook contact as it is now: what bcsync wrote (the link's snapshot and
     lists), with `changes` (Graph properties), under a new change key."""
-    from exchange_sync.mapping import graph_body
-
     item = {**graph_body(link.snapshot), **link.outlook_lists, "id": link.graph_id, "changeKey": change_key}
     return {**item, **changes}
 
@@ -215,11 +213,14 @@ def test_an_outlook_copy_that_agrees_counts_as_unchanged_and_its_link_is_refresh
     """No request for a contact Outlook holds as it is; the link records what Outlook
     now holds (values, hash, change key, lists), and a past failure is forgotten."""
     engine = offline_engine
-    contact = make_person()
+    engine.setup.keep_outlook_edits = False
+    contact = make_person(job_title="Buyer")
     link = synced(engine, contact)  # its hash "h" is not the values' hash
     ContactLink.objects.filter(pk=link.pk).update(failure_count=3, state=ContactLink.State.PENDING_CREATE)
     link.refresh_from_db()
-    item = outlook_now(link, "ck5", categories=[*link.outlook_lists["categories"], "VIP"])
+    # The same edit made on both sides: Outlook already holds Business Central's values.
+    contact = link.contact = edited(contact, job_title="Head buyer")
+    item = outlook_now(link, "ck5", jobTitle="Head buyer", categories=[*link.outlook_lists["categories"], "VIP"])
     engine._compare_linked(link, item)
     engine._save_refreshed()
     assert engine.outbox.ops == []
@@ -236,13 +237,15 @@ def test_each_stale_part_of_an_agreeing_link_is_refreshed_and_a_current_one_is_l
     current = in_step(engine, make_person())
     new_key = in_step(engine, make_person())
     new_lists = in_step(engine, make_person())
+    stale_hash = synced(engine, make_person())  # its hash "h" is not the values' hash
     engine._compare_linked(current, outlook_now(current, "ck1"))
     assert engine._refreshed == []
     engine._compare_linked(new_key, outlook_now(new_key, "ck2"))
     own = [*new_lists.outlook_lists["categories"], "VIP"]  # the person's own category added
     engine._compare_linked(new_lists, outlook_now(new_lists, "ck1", categories=own))
-    assert engine._refreshed == [new_key, new_lists]
-    assert engine.counts["unchanged"] == 3
+    engine._compare_linked(stale_hash, outlook_now(stale_hash, "ck1"))
+    assert engine._refreshed == [new_key, new_lists, stale_hash]
+    assert engine.counts["unchanged"] == 4
 
 
 def test_an_item_without_a_change_key_is_recorded_with_none(offline_engine):
