@@ -6,7 +6,8 @@ other tests of this folder; these run in milliseconds, so `make mutate` can affo
 from __future__ import annotations
 
 from contacts.models import Contact
-from exchange_sync.mapping import contact_values, graph_body
+from exchange_sync.graph.client import DeltaPage
+from exchange_sync.mapping import contact_values, graph_body, values_hash
 from exchange_sync.models import ContactLink, ExchangeSyncSetup, SyncRun
 from exchange_sync.patch import outlook_lists
 from exchange_sync.sync.engine import Engine
@@ -65,3 +66,33 @@ def synced(engine: Engine, contact: Contact, **outlook_only) -> ContactLink:
         fields_hash="h",
         outlook_lists=outlook_lists(item),
     )
+
+
+def in_step(engine: Engine, contact: Contact, **outlook_only) -> ContactLink:
+    """A link whose Outlook copy holds the contact's values as they are now (its hash
+    confirmed): a contact the push has nothing to send for."""
+    link = synced(engine, contact, **outlook_only)
+    link.fields_hash = values_hash(contact_values(contact))
+    link.save(update_fields=["fields_hash"])
+    return link
+
+
+class DeltaFolder:
+    """Stands in for the Graph client's delta query: the pages a delta round returns,
+    and the arguments of each round asked for."""
+
+    def __init__(self, *pages: DeltaPage) -> None:
+        self.pages = list(pages)
+        self.calls: list[dict] = []
+
+    def iter_contacts_delta(self, mailbox, folder_id, delta_link=None, select=None, page_size=None):
+        self.calls.append(
+            {
+                "mailbox": mailbox,
+                "folder_id": folder_id,
+                "delta_link": delta_link,
+                "select": select,
+                "page_size": page_size,
+            }
+        )
+        yield from self.pages
