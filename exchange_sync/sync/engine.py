@@ -419,8 +419,10 @@ class Engine(OutlookInbound, AdoptedFolder):
                 .values("contact_id")
             )
             since = self.setup.changes_since
-            changed = Q(modified_at__gte=since - CHANGES_OVERLAP) if since else Q()
-            scope = scope.filter(changed | ~Q(pk__in=healthy))
+            # Without a last run's start every contact in scope is compared (an empty Q()
+            # would be dropped from the OR, leaving only the unhealthy links).
+            if since:
+                scope = scope.filter(Q(modified_at__gte=since - CHANGES_OVERLAP) | ~Q(pk__in=healthy))
         scope = scope.exclude(pk__in=self.setup.links.filter(state=ContactLink.State.STOPPED).values("contact_id"))
         if not full:
             self.total += scope.count()

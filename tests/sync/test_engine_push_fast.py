@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from django.utils import timezone
 
 from contacts.models import Contact
@@ -52,11 +51,6 @@ def test_an_incremental_push_looks_back_five_minutes_before_the_last_runs_start(
     assert engine.total == 1  # progress counts the contacts the run looks at
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine.py bug: `changed | ~Q(pk__in=healthy)` with `changed = Q()` is only the unhealthy "
-    "contacts (Django drops an empty Q from an OR), not every contact as `else Q()` intends",
-)
 def test_an_incremental_push_without_a_last_run_looks_at_every_contact_in_scope(offline_engine):
     """Nothing lost: a setup with a delta link but no `changes_since` (its first run's
     worker died after saving the link, before the run's start was recorded) has no
