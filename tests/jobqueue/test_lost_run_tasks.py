@@ -11,9 +11,6 @@ from unittest import mock
 import pytest
 from django.utils import timezone
 
-from exchange_sync.connection import graph_client_from_settings
-from exchange_sync.graph.stamp import stamp_value
-from exchange_sync.mapping import GRAPH_SELECT
 from exchange_sync.models import ExchangeSyncSetup, SyncRun
 from exchange_sync.sandbox.services import mailbox_add
 from exchange_sync.services import (
@@ -28,6 +25,7 @@ from jobqueue.ticker import tick
 from tests.browser.conftest import sandbox_site  # noqa: F401 (fixture: the live sandbox)
 from tests.factories import make_person
 from tests.live.conftest import forget_requests, make_setup
+from tests.live.test_with_a_worker import _phone_in_outlook
 
 SECOND = timedelta(seconds=1)
 
@@ -114,19 +112,6 @@ def test_a_second_task_of_a_running_run_leaves_it_alone():
     assert run.status == SyncRun.Status.RUNNING  # not refused, not run a second time
     assert ExchangeSyncSetup.objects.get(pk=setup.pk).running_run_id == run.pk
     assert [name for name, *_ in client.method_calls] == ["close"]
-
-
-def _phone_in_outlook(setup: ExchangeSyncSetup, no: str) -> str | None:
-    setup.refresh_from_db()
-    client = graph_client_from_settings()
-    try:
-        for page in client.iter_contacts(setup.mailbox, setup.folder_id, select=GRAPH_SELECT, expand_stamp=True):
-            for item in page:
-                if stamp_value(item) == no:
-                    return (item.get("businessPhones") or [None])[0]
-    finally:
-        client.close()
-    return None
 
 
 @pytest.mark.django_db(transaction=True)
