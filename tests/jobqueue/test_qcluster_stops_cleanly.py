@@ -92,8 +92,20 @@ def _kill_group(process: subprocess.Popen) -> None:
     process.wait(timeout=30)
 
 
+def _sigterm_main_process(process: subprocess.Popen) -> None:
+    """As Kubernetes, Docker, honcho and systemd's KillMode=mixed stop a service."""
+    process.send_signal(signal.SIGTERM)
+
+
+def _sigterm_process_group(process: subprocess.Popen) -> None:
+    """As systemd's default KillMode=control-group stops a service: every process of it
+    (the sentinel, the workers, the pusher and the monitor too) gets SIGTERM at once."""
+    os.killpg(process.pid, signal.SIGTERM)
+
+
+@pytest.mark.parametrize("sigterm", [_sigterm_main_process, _sigterm_process_group])
 @pytest.mark.django_db(transaction=True)
-def test_sigterm_interrupts_a_running_sync_after_its_chunk_and_the_worker_exits(live_server, tmp_path):
+def test_sigterm_interrupts_a_running_sync_after_its_chunk_and_the_worker_exits(sigterm, live_server, tmp_path):
     mailbox_add(MAILBOX)
     # Slow enough that a chunk takes several seconds: the stop arrives in the middle of one.
     mailbox_configure(MAILBOX, latency_ms=60)
@@ -109,12 +121,14 @@ def test_sigterm_interrupts_a_running_sync_after_its_chunk_and_the_worker_exits(
         # Creates are reaching Outlook: the run is in its first chunk of CHUNK contacts.
         _wait_until(lambda: OutlookContact.objects.filter(mailbox__email=MAILBOX).exists(), 60, "the run", process, log)
 
-        process.send_signal(signal.SIGTERM)
+        sigterm(process)
         process.wait(timeout=150)
     finally:
         _kill_group(process)
 
     assert process.returncode == 0, log.read_text()[-3000:]  # stopped by itself, not killed
+    # django-q2's sentinel stopped its workers in order, rather than dying of the signal.
+    assert "stopping cluster processes" in log.read_text()
     assert _group_is_gone(process)
     run.refresh_from_db()
     assert run.status == SyncRun.Status.INTERRUPTED, run.error

@@ -8,7 +8,9 @@ as jobqueue is listed before django_q in INSTALLED_APPS) runs django-q2's cluste
 a stop handler of its own in front of the cluster's:
 
 - On SIGTERM or SIGINT it first tells each worker process, with SIGUSR1, that the
-  worker is shutting down: a running sync stops after the chunk it is on and ends as
+  worker is shutting down (a SIGTERM sent to the whole process group, as systemd does,
+  reaches the workers directly and means the same to them; the cluster's other
+  processes do not see it): a running sync stops after the chunk it is on and ends as
   "Interrupted", releasing its setup (exchange_sync.sync.shutdown). Then django-q2 stops
   as it always does: workers finish their task, take their STOP and exit.
 - If the cluster has not stopped after Q_STOP_TIMEOUT seconds (default 30), its
@@ -69,7 +71,18 @@ class Command(DjangoQClusterCommand):
         stop = _BoundedStop(cluster, settings.Q_STOP_TIMEOUT, ticker)
         for signum in STOP_SIGNALS:
             signal.signal(signum, stop.on_signal)
-        cluster.start()
+        # Forked with SIGTERM blocked, the cluster's processes do not die of a SIGTERM sent
+        # to the whole process group (systemd's default KillMode=control-group): stopping
+        # is this process's job. django-q2's sentinel would die of it at once, maybe
+        # holding the lock of the stop event this process then waits on, which ended in a
+        # kill after Q_STOP_TIMEOUT and exit 1. Workers unblock it and take it as the stop
+        # request (jobqueue.apps). A SIGTERM to this process while the cluster starts waits
+        # until it has started.
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+        try:
+            cluster.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         if options.get("run_once"):
             cluster.stop()
             return
