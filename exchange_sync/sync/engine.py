@@ -331,6 +331,7 @@ class Engine(OutlookInbound, AdoptedFolder):
                 f"'{synced_folder}' to synchronize it again.",
                 contact_no=link.contact_no,
             )
+        # The cleared changeKey marks the link as moved away (moves.link_is_moved_away).
         ContactLink.objects.filter(pk__in=[link.pk for link, _ in self._moved_away]).update(
             state=ContactLink.State.STOPPED, change_key=""
         )

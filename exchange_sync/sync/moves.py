@@ -103,5 +103,7 @@ def _name_folders(
 
 def link_is_moved_away(link: ContactLink) -> bool:
     """Whether a link was stopped because its contact moved to another folder: such a
-    link keeps its Outlook id, which a link stopped for a deletion gives up."""
-    return link.state == ContactLink.State.STOPPED and bool(link.graph_id)
+    link keeps its Outlook id, which a link stopped for a deletion gives up, and its
+    changeKey is cleared, which a person's own contact let go from an adopted folder
+    keeps (that one stays let go whatever the person does with it in Outlook)."""
+    return link.state == ContactLink.State.STOPPED and bool(link.graph_id) and not link.change_key

@@ -223,6 +223,31 @@ def test_a_persons_own_contact_linked_in_an_adopted_folder_is_never_deleted_when
     assert OutlookContact.objects.filter(immutable_id=mum_id, is_deleted=False).exists()
 
 
+def test_a_persons_own_contact_let_go_stays_let_go_when_they_edit_it_in_outlook(sync, setup):
+    # Let go, the link is stopped with the contact's id kept, as a contact moved to
+    # another folder is: an edit in Outlook must not make it look "moved back".
+    colleague = make_person(first_name="Maria", surname="Mum", email="mum@home.example", job_title="Buyer")
+    folder = _family_folder(PRIVATE)
+    mum = OutlookContact.objects.get(folder=folder, data__givenName="Mum")
+    ExchangeSyncSetup.objects.filter(pk=setup.pk).update(folder_name=FAMILY, adopted_folder_id=folder.graph_id)
+    assert sync().status == SyncRun.Status.SUCCEEDED
+    Contact.objects.filter(pk=colleague.pk).update(privacy_blocked=True, modified_at=timezone.now())
+    assert sync().status == SyncRun.Status.SUCCEEDED
+
+    outlook_side.contact_update(mum.pk, {"personalNotes": "Birthday in May"})
+    run = sync()
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    assert not run.issues.exists()  # not let go a second time
+    # Back in scope and edited again in Outlook: still hers, nothing of Business Central's written.
+    Contact.objects.filter(pk=colleague.pk).update(privacy_blocked=False, job_title="CEO", modified_at=timezone.now())
+    outlook_side.contact_update(mum.pk, {"personalNotes": "Birthday on 3 May"})
+    assert sync().status == SyncRun.Status.SUCCEEDED
+    mum.refresh_from_db()
+    assert mum.data.get("jobTitle") != "CEO"
+    assert mum.data["personalNotes"] == "Birthday on 3 May"
+
+
 def test_a_persons_own_contacts_let_go_from_an_adopted_folder_never_stop_a_run_for_confirmation(sync, setup):
     # 12 of the person's own contacts, each linked to a colleague with their email: all
     # 12 colleagues then leave the scope. Letting go deletes nothing, so the deletion
