@@ -437,7 +437,7 @@ class Engine(OutlookInbound, AdoptedFolder):
             for link in ContactLink.objects.bulk_create(new_links):
                 links[link.contact_id] = link
             for contact in contacts:
-                self._push_one(contact, links[contact.pk], full)
+                self._push_one(contact, links[contact.pk])
             self._tick(len(contacts))
 
     def _sendable(self, contact: Contact, values: MappedValues) -> bool:
@@ -452,7 +452,7 @@ class Engine(OutlookInbound, AdoptedFolder):
         self._issue(SyncIssue.Kind.EXCLUDED, SyncIssue.Direction.TO_OUTLOOK, contact, reason)
         return False
 
-    def _push_one(self, contact: Contact, link: ContactLink, full: bool) -> None:
+    def _push_one(self, contact: Contact, link: ContactLink) -> None:
         values = contact_values(contact)
         if (link.graph_id is None or link.fields_hash != values_hash(values)) and not self._sendable(contact, values):
             return

@@ -166,7 +166,7 @@ def test_a_contact_without_an_outlook_copy_is_created(offline_engine):
     engine = offline_engine
     contact = make_person(job_title="Buyer")
     link = ContactLink.objects.create(setup=engine.setup, contact=contact, contact_no=contact.no)
-    engine._push_one(contact, link, False)
+    engine._push_one(contact, link)
     (op,) = engine.outbox.ops
     assert (op.kind, op.link, op.counter, op.if_match) == ("create", link, "created_in_outlook", None)
     assert op.values["job_title"] == "Buyer"
@@ -180,7 +180,7 @@ def test_a_changed_contact_is_updated_only_if_outlook_still_holds_what_bcsync_wr
     contact = make_person(job_title="Buyer", phone="")
     link = synced(engine, contact, businessPhones=["+44 1 111"])  # the person's own phone
     contact = edited(contact, job_title="Head buyer")
-    engine._push_one(contact, link, False)
+    engine._push_one(contact, link)
     (op,) = engine.outbox.ops
     assert (op.kind, op.counter, op.if_match) == ("update", "updated_in_outlook", 'W/"ck1"')
     assert op.values["job_title"] == "Head buyer"
@@ -196,7 +196,7 @@ def test_an_update_of_a_link_that_predates_kept_lists_says_the_lists_are_unknown
     contact = make_person()
     link = synced(engine, contact)
     link.outlook_lists = {}
-    engine._push_one(contact, link, False)
+    engine._push_one(contact, link)
     (op,) = engine.outbox.ops
     assert op.lists is None
 
@@ -207,11 +207,11 @@ def test_without_keep_outlook_edits_or_a_change_key_an_update_is_sent_unconditio
     engine = offline_engine
     first, second = make_person(), make_person()
     engine.setup.keep_outlook_edits = False
-    engine._push_one(first, synced(engine, first), False)
+    engine._push_one(first, synced(engine, first))
     engine.setup.keep_outlook_edits = True
     link = synced(engine, second)
     link.change_key = ""
-    engine._push_one(second, link, False)
+    engine._push_one(second, link)
     assert [(op.kind, op.if_match) for op in engine.outbox.ops] == [("update", None), ("update", None)]
 
 
@@ -220,7 +220,7 @@ def test_a_contact_whose_last_write_failed_is_sent_again_even_unchanged(offline_
     contact = make_person()
     link = in_step(engine, contact)
     link.failure_count = 2
-    engine._push_one(contact, link, False)
+    engine._push_one(contact, link)
     (op,) = engine.outbox.ops
     assert (op.kind, op.if_match) == ("update", 'W/"ck1"')
 
@@ -228,8 +228,8 @@ def test_a_contact_whose_last_write_failed_is_sent_again_even_unchanged(offline_
 def test_a_contact_outlook_already_holds_as_it_is_costs_no_request_and_counts_as_unchanged(offline_engine):
     engine = offline_engine
     first, second = make_person(), make_person()
-    engine._push_one(first, in_step(engine, first), False)
-    engine._push_one(second, in_step(engine, second), True)
+    engine._push_one(first, in_step(engine, first))
+    engine._push_one(second, in_step(engine, second))
     assert engine.outbox.ops == []
     assert engine.counts["unchanged"] == 2
 
@@ -241,8 +241,8 @@ def test_a_contact_with_an_invalid_email_is_excluded_and_named_not_sent(offline_
     new, linked = make_person(email="bo@x"), make_person()
     link = synced(engine, linked)
     linked = edited(linked, email="cy@@x.example")
-    engine._push_one(new, ContactLink.objects.create(setup=engine.setup, contact=new, contact_no=new.no), False)
-    engine._push_one(linked, link, False)
+    engine._push_one(new, ContactLink.objects.create(setup=engine.setup, contact=new, contact_no=new.no))
+    engine._push_one(linked, link)
     assert engine.outbox.ops == []
     assert engine.counts["excluded"] == 2
     first, second = engine.issues
@@ -273,7 +273,7 @@ def test_a_contact_outlook_already_holds_is_not_reported_again_for_its_values(of
     the check is for what is about to be sent."""
     engine = offline_engine
     contact = make_person(job_title="Head\nbuyer")
-    engine._push_one(contact, in_step(engine, contact), False)
+    engine._push_one(contact, in_step(engine, contact))
     assert (engine.issues, engine.outbox.ops, engine.counts["unchanged"]) == ([], [], 1)
 
 

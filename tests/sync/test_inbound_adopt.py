@@ -85,7 +85,7 @@ def test_an_update_to_a_copy_adopted_out_of_scope_waits_for_outlooks_version_of_
     adopt(engine, link, item, in_scope=False)  # e.g. outside the filter then
     Contact.objects.filter(pk=contact.pk).update(job_title="Chief buyer")
     contact.refresh_from_db()
-    engine._push_one(contact, ContactLink.objects.get(pk=link.pk), full=False)
+    engine._push_one(contact, ContactLink.objects.get(pk=link.pk))
     (op,) = engine.outbox.ops
     assert op.if_match == 'W/"ck-adopted"'
 

@@ -39,7 +39,7 @@ def test_each_contact_made_in_outlook_is_created_as_a_person_and_linked(offline_
     # Had the stamp write not been confirmed, the next try still waits for Outlook's
     # version of the contact ("keep Outlook edits"): a person's edit since is never overwritten.
     engine.outbox.ops.clear()
-    engine._push_one(created, ContactLink.objects.get(contact=created), full=False)
+    engine._push_one(created, ContactLink.objects.get(contact=created))
     (op,) = engine.outbox.ops
     assert op.if_match == 'W/"ck1"'
 
