@@ -1,0 +1,48 @@
+"""What a Graph contact reads as, field by field (exchange_sync/mapping.py): the values
+the sync compares with Business Central's and copies into it. Fast: no database, no
+sandbox, so `make mutate` reaches them within its budget."""
+
+from __future__ import annotations
+
+from exchange_sync.mapping import MAPPED_FIELDS, graph_body, outlook_values
+
+EVERY_FIELD = {field: f"{field} value" for field in MAPPED_FIELDS} | {
+    "email": "ann@cronus.example",
+    "email_2": "ann.private@example.com",
+}
+
+
+def test_every_mapped_field_written_to_outlook_reads_back_as_it_was():
+    assert outlook_values(graph_body(EVERY_FIELD)) == EVERY_FIELD
+
+
+def test_a_contact_without_any_property_reads_as_empty_values_never_none():
+    assert outlook_values({}) == dict.fromkeys(MAPPED_FIELDS, "")
+    nulls = {"givenName": None, "surname": None, "initials": None, "businessAddress": {"street": None}}
+    assert outlook_values(nulls) == dict.fromkeys(MAPPED_FIELDS, "")
+
+
+def test_the_name_is_made_of_its_parts_when_outlook_has_no_display_name():
+    item = {"givenName": "Ann", "middleName": "B.", "surname": "Lee"}
+    assert outlook_values(item)["name"] == "Ann B. Lee"
+    assert outlook_values({"surname": "Lee"})["name"] == "Lee"
+    assert outlook_values({**item, "displayName": "Dr Ann Lee"})["name"] == "Dr Ann Lee"
+
+
+def test_an_email_entry_without_an_address_keeps_its_place_as_an_empty_value():
+    item = {"emailAddresses": [{"name": "Ann"}, {"address": "ann@cronus.example", "name": "Ann"}]}
+    values = outlook_values(item)
+    assert (values["email"], values["email_2"]) == ("", "ann@cronus.example")
+
+
+def test_the_first_street_line_is_the_address_and_the_rest_address_2_whatever_the_line_breaks():
+    item = {"businessAddress": {"street": "1 Main Street\r\nSuite 2\nBack door"}}
+    values = outlook_values(item)
+    assert (values["address"], values["address_2"]) == ("1 Main Street", "Suite 2\nBack door")
+    values = outlook_values({"businessAddress": {"street": "1 Main Street"}})
+    assert (values["address"], values["address_2"]) == ("1 Main Street", "")
+
+
+def test_only_the_first_business_phone_is_the_phone():
+    values = outlook_values({"businessPhones": ["+44 20 1", "+44 20 2"], "mobilePhone": "+44 7700 1"})
+    assert (values["phone"], values["mobile_phone"]) == ("+44 20 1", "+44 7700 1")
