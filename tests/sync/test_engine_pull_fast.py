@@ -186,6 +186,42 @@ def test_without_keep_outlook_edits_business_centrals_values_are_sent_back_uncon
     assert (op.values["job_title"], op.if_match) == ("Buyer", None)
 
 
+def test_a_business_central_email_change_found_beside_an_outlook_edit_is_sent(offline_engine):
+    """An email is in a list property (emailAddresses): a difference there alone is a
+    difference, for a contact the pull compares (edited in both places)."""
+    engine = offline_engine
+    engine.setup.keep_outlook_edits = False
+    contact = make_person(email="ann@cronus.example")
+    link = synced(engine, contact)
+    link.contact = edited(contact, email="ann.lee@cronus.example")
+    engine._compare_linked(link, outlook_now(link, personalNotes="Met at the fair"))
+    assert engine.outbox.sent(contact)["email"] == "ann.lee@cronus.example"
+
+
+def test_a_second_email_cleared_in_business_central_is_taken_out_of_outlook_beside_an_outlook_edit(offline_engine):
+    """bcsync's own list entry (the email it wrote) is told from the person's by what it
+    last wrote: one Business Central cleared is a difference, and goes."""
+    engine = offline_engine
+    engine.setup.keep_outlook_edits = False
+    contact = make_person(email="ann@cronus.example", email_2="ann.private@example.com")
+    link = synced(engine, contact)
+    link.contact = edited(contact, email_2="")
+    engine._compare_linked(link, outlook_now(link, personalNotes="Met at the fair"))
+    assert engine.outbox.sent(contact)["email_2"] == ""
+
+
+def test_a_persons_own_second_email_in_outlook_is_not_taken_for_an_outlook_edit(offline_engine):
+    """Keep Outlook edits: a person's own entry in a slot Business Central leaves empty is
+    part of what bcsync last saw, not an edit to copy into Business Central."""
+    engine = offline_engine
+    contact = make_person(email="ann@cronus.example", email_2="")
+    own = [{"address": "ann@cronus.example", "name": contact.name}, {"address": "ann@home.example", "name": "Home"}]
+    link = synced(engine, contact, emailAddresses=own)
+    engine._compare_linked(link, outlook_now(link, personalNotes="Met at the fair"))
+    assert Contact.objects.get(pk=contact.pk).email_2 == ""
+    assert engine.outbox.ops == []
+
+
 def test_a_changed_display_name_alone_is_a_difference(offline_engine):
     """Outlook shows displayName: one a person changed there is put back."""
     engine = offline_engine
