@@ -8,7 +8,9 @@ from __future__ import annotations
 from django.db import DataError
 
 from contacts.models import Contact
+from exchange_sync.mapping import outlook_values
 from exchange_sync.models import AdoptedFolderContact, ContactLink, SyncIssue
+from exchange_sync.patch import outlook_lists
 from exchange_sync.sync.seen import Seen
 from tests.factories import make_company, make_person
 from tests.sync.fast_engine import synced
@@ -203,3 +205,22 @@ def test_a_link_the_database_refuses_is_named_with_the_contact_and_the_databases
     assert (engine.counts["failed"], engine.counts["linked_in_bc"]) == (1, 0)
     assert engine.delta_incomplete  # the next run meets the Outlook contact again
     assert engine.outbox.ops == []  # nothing stamped in Outlook for a link never saved
+
+
+def test_the_stamp_write_of_a_linked_outlook_contact_knows_what_outlook_holds_and_is_sent_once(offline_engine):
+    """Linked to the Person with its email, the Outlook contact gets its stamp and
+    Business Central's values in one PATCH: one that names only what differs from the
+    item just read and merges into its lists as read (no second read of the contact),
+    and the push of the same run leaves the contact to it."""
+    engine = offline_engine
+    person = make_person(first_name="Bo", surname="Berg", email="bo@x.example", job_title="Buyer")
+    emails = [{"address": "bo@x.example", "name": "Bo"}, {"address": "bo@home.example", "name": "Home"}]
+    item = made_in_outlook(displayName="Bo Berg", givenName="Bo", surname="Berg", emailAddresses=emails)
+
+    seen = pull(engine, item)
+
+    (op,) = engine.outbox.ops
+    assert op.kind == "update"
+    assert op.base == outlook_values(item)
+    assert op.lists == outlook_lists(item)
+    assert seen.handled_contacts == {person.pk}
