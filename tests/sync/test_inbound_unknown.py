@@ -7,6 +7,9 @@ end over the sandbox: test_guarantees.py, test_recovery.py, test_outlook_copies.
 
 from __future__ import annotations
 
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
 from contacts.models import Contact
 from exchange_sync.graph.batch import BatchResponse
 from exchange_sync.graph.stamp import EXTENDED_PROPERTIES, stamp_property
@@ -258,3 +261,21 @@ def test_contacts_linked_by_stamp_are_saved_before_new_ones_are_matched_by_email
     assert list(ContactLink.objects.values_list("graph_id", flat=True)) == ["AAMk-lost"]
     (issue,) = [issue for issue in engine.issues if issue.outlook_name == "Bo Berg"]
     assert issue.kind == SyncIssue.Kind.SKIPPED
+
+
+def test_linking_a_page_of_lost_creates_by_their_stamps_costs_the_same_queries_for_more_contacts(offline_engine):
+    """A page of up to a hundred contacts is linked in a fixed number of queries: their
+    links and contacts are read together, not one by one."""
+
+    def queries_to_link(count: int) -> int:
+        people = [make_person(email=f"p{count}-{n}@x.example") for n in range(count)]
+        for person in people:
+            ContactLink.objects.create(setup=engine.setup, contact=person, contact_no=person.no)
+        folder = Folder(*(stamped(person, f"AAMk-{count}-{n}") for n, person in enumerate(people)))
+        with CaptureQueriesContext(connection) as queries:
+            pull_unknown(engine, folder)
+        assert ContactLink.objects.filter(graph_id__startswith=f"AAMk-{count}-").count() == count
+        return len(queries)
+
+    engine = offline_engine
+    assert queries_to_link(1) == queries_to_link(5)
