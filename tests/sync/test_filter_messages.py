@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from exchange_sync.filter_syntax import FilterSyntaxError, filter_parse
+from exchange_sync.filter_syntax import AnyOf, FilterSyntaxError, Match, Range, filter_parse
 
 NO_VALUE = "To ask for a blank value, write ''."
 
@@ -25,6 +25,13 @@ NO_VALUE = "To ask for a blank value, write ''."
             "Lo>ndon|Paris",
             '">" can only start a condition, not stand inside "Lo>ndon". Put a value that contains it in quotes.',
         ),
+        (
+            "Paris|Lo>ndon",
+            '">" can only start a condition, not stand inside "Lo>ndon". Put a value that contains it in quotes.',
+        ),
+        ("A|<>", "\"<>\" needs a value after it (for a blank value write <>'')."),
+        ("@", '"@" needs a value after it.'),
+        ("A....B", f'There is no value before ".". {NO_VALUE}'),
         ("A..@b", '"@" (any case) cannot be used with "..": it compares exactly.'),
         ("A..b*", '"*" and "?" cannot be used with ".." (in "b*").'),
     ],
@@ -33,3 +40,12 @@ def test_a_refused_filter_says_where_the_problem_is(expression, message):
     with pytest.raises(FilterSyntaxError) as refused:
         filter_parse(expression)
     assert str(refused.value) == message
+
+
+@pytest.mark.parametrize("expression", ["Xanten", "MAX*|Xavier", "@xanten"])
+def test_a_value_with_any_letter_is_a_value(expression):
+    filter_parse(expression)
+
+
+def test_a_range_open_below_reads_the_same_after_another_condition():
+    assert filter_parse("A|..B") == AnyOf((Match("A"), Range(None, "B")))
