@@ -1,0 +1,280 @@
+"""The outbox's writes, with Outlook's answers given directly (a stand-in client): a
+create whose answer was lost is looked up by its stamp and linked, never sent twice
+("No duplicates"); a create still missing is sent again a bounded number of times; an
+update of a contact whose lists are unknown reads them first, so the person's own list
+entries stay ("Nothing lost"); what a write leaves on the link. README, "What a sync
+guarantees". Fast, so `make mutate` reaches them; the same over the sandbox:
+test_guarantees.py, test_recovery.py."""
+
+from __future__ import annotations
+
+import pytest
+
+from exchange_sync.graph.batch import BatchResponse
+from exchange_sync.mapping import contact_values, graph_body, values_hash
+from exchange_sync.models import ContactLink, ExchangeSyncSetup
+from exchange_sync.outbox import FLUSH_AT, MAX_CREATE_ATTEMPTS, Op, Outbox
+from exchange_sync.patch import lists_after, outlook_lists
+from exchange_sync.sync.engine import COUNTERS
+from tests.factories import make_person, make_user
+
+pytestmark = pytest.mark.django_db
+
+MAILBOX, FOLDER = "ann@cronus.example", "folder-1"
+UNAVAILABLE = {"error": {"code": "ServiceUnavailable", "message": "Try again later."}}
+NOT_FOUND = {"error": {"code": "ErrorItemNotFound", "message": "The object was not found."}}
+
+
+class Outlook:
+    """Stands in for the Graph client: each $batch round is recorded (what it asked, by
+    kind) and answered by `answer(kind, args)`, which returns (status, body)."""
+
+    def __init__(self, answer) -> None:
+        self.answer = answer
+        self.rounds: list[list[tuple]] = []
+
+    def batch(self, requests_):
+        if requests_:  # an empty batch sends nothing
+            self.rounds.append(requests_)
+        answers = [self.answer(request[0], request[1:]) for request in requests_]
+        return [BatchResponse(request[1], status, {}, body) for request, (status, body) in zip(requests_, answers)]
+
+    def batch_request_create_contact(self, request_id, mailbox, folder_id, body, *, stamp):
+        return ("create", request_id, mailbox, folder_id, stamp, body)
+
+    def batch_request_update_contact(self, request_id, mailbox, folder_id, graph_id, body, *, stamp, if_match):
+        return ("update", request_id, mailbox, folder_id, graph_id, body)
+
+    def batch_request_delete_contact(self, request_id, mailbox, folder_id, graph_id):
+        return ("delete", request_id, mailbox, folder_id, graph_id)
+
+    def batch_request_find_contacts_by_stamp(self, request_id, mailbox, folder_id, stamp):
+        return ("find", request_id, mailbox, folder_id, stamp)
+
+    def batch_request_get_contact(self, request_id, mailbox, folder_id, graph_id):
+        return ("get", request_id, mailbox, folder_id, graph_id)
+
+    def kinds(self) -> list[list[str]]:
+        return [[request[0] for request in round_] for round_ in self.rounds]
+
+
+@pytest.fixture
+def setup():
+    return ExchangeSyncSetup.objects.create(user=make_user("ann", mailbox=MAILBOX))
+
+
+def pending(setup) -> ContactLink:
+    contact = make_person()
+    return ContactLink.objects.create(setup=setup, contact=contact, contact_no=contact.no)
+
+
+def send(outlook: Outlook, *ops: Op) -> dict[str, int]:
+    counts = dict.fromkeys(COUNTERS, 0)
+    outbox = Outbox(outlook, MAILBOX, FOLDER, counts=counts, issues=[], on_flushed=lambda: None)
+    for op in ops:
+        outbox.add(op)
+    outbox.flush()
+    return counts
+
+
+def create(link: ContactLink) -> Op:
+    return Op("create", link, contact_values(link.contact), counter="created_in_outlook")
+
+
+# --- creates whose answer was lost -----------------------------------------------------
+
+
+def test_a_create_whose_answer_was_lost_is_linked_to_the_copy_found_by_its_stamp_never_sent_twice(setup):
+    found, missing = pending(setup), pending(setup)
+    created = {"id": "AAMk-new", "changeKey": "ck1"}
+
+    def answer(kind, args):
+        if kind == "create":
+            # The first try of each is lost (Outlook may or may not have made it).
+            return (201, created) if len(outlook.rounds) > 2 else (503, UNAVAILABLE)
+        stamp = args[-1]
+        return 200, {"value": [{"id": "AAMk-found"}, {"id": "AAMk-later"}] if stamp == found.contact_no else []}
+
+    outlook = Outlook(answer)
+    counts = send(outlook, create(found), create(missing))
+
+    assert outlook.kinds() == [["create", "create"], ["find", "find"], ["create"]]
+    lookups = outlook.rounds[1]
+    assert [request[1:] for request in lookups] == [
+        ("0", MAILBOX, FOLDER, found.contact_no),
+        ("1", MAILBOX, FOLDER, missing.contact_no),
+    ]
+    assert outlook.rounds[2][0][4] == missing.contact_no  # only the one Outlook does not have
+    assert counts["created_in_outlook"] == 2
+    link = ContactLink.objects.get(pk=found.pk)
+    values = contact_values(found.contact)
+    assert (link.graph_id, link.change_key, link.state) == ("AAMk-found", "", ContactLink.State.LINKED)
+    assert link.snapshot == values
+    assert link.fields_hash == values_hash(values)
+    assert link.outlook_lists == lists_after(graph_body(values), None)
+    assert link.synced_at is not None
+    assert ContactLink.objects.get(pk=missing.pk).graph_id == "AAMk-new"
+
+
+def test_a_lookup_outlook_does_not_answer_sends_the_create_again(setup):
+    link = pending(setup)
+
+    def answer(kind, args):
+        if kind == "find":
+            return 503, UNAVAILABLE
+        return (201, {"id": "AAMk-new", "changeKey": "ck1"}) if len(outlook.rounds) > 2 else (503, UNAVAILABLE)
+
+    outlook = Outlook(answer)
+    counts = send(outlook, create(link))
+
+    assert outlook.kinds() == [["create"], ["find"], ["create"]]
+    assert counts["created_in_outlook"] == 1
+    assert ContactLink.objects.get(pk=link.pk).graph_id == "AAMk-new"
+
+
+def test_a_create_outlook_never_confirms_is_tried_a_bounded_number_of_times_then_fails(setup):
+    link = pending(setup)
+    outlook = Outlook(lambda kind, args: (503, UNAVAILABLE) if kind == "create" else (200, {"value": []}))
+
+    counts = send(outlook, create(link))
+
+    assert [kinds for kinds in outlook.kinds() if kinds == ["create"]] == [["create"]] * MAX_CREATE_ATTEMPTS
+    assert outlook.kinds().count(["find"]) == MAX_CREATE_ATTEMPTS - 1
+    assert (counts["created_in_outlook"], counts["failed"]) == (0, 1)
+    link.refresh_from_db()
+    assert (link.graph_id, link.failure_count) == (None, 1)
+
+
+# --- what a write leaves on the link -----------------------------------------------------
+
+
+def test_a_confirmed_create_records_outlooks_id_change_key_and_lists(setup):
+    link = pending(setup)
+    values = contact_values(link.contact)
+    answered = {**graph_body(values), "id": "AAMk-new", "changeKey": "ck1", "categories": ["Business Central", "VIP"]}
+    outlook = Outlook(lambda kind, args: (201, answered))
+
+    send(outlook, create(link))
+
+    link.refresh_from_db()
+    assert (link.graph_id, link.change_key, link.state) == ("AAMk-new", "ck1", ContactLink.State.LINKED)
+    assert (link.snapshot, link.fields_hash) == (values, values_hash(values))
+    assert link.outlook_lists == outlook_lists(answered)  # Outlook's answer, whole
+    assert (link.failure_count, link.last_error) == (0, "")
+
+
+def test_an_answer_without_the_contact_leaves_what_was_sent_as_outlooks_lists(setup):
+    link = pending(setup)
+    ContactLink.objects.filter(pk=link.pk).update(failure_count=2, last_error="Outlook refused the create")
+    link.refresh_from_db()
+    outlook = Outlook(lambda kind, args: (201, {"id": "AAMk-new"}))
+
+    send(outlook, create(link))
+
+    link.refresh_from_db()
+    assert (link.graph_id, link.change_key) == ("AAMk-new", "")
+    assert link.outlook_lists == lists_after(graph_body(contact_values(link.contact)), None)
+    assert (link.failure_count, link.last_error) == (0, "")
+
+
+def test_a_confirmed_delete_removes_the_link(setup):
+    contact = make_person()
+    link = ContactLink.objects.create(
+        setup=setup, contact=contact, contact_no=contact.no, graph_id="AAMk-1", state=ContactLink.State.LINKED
+    )
+    outlook = Outlook(lambda kind, args: (204, None))
+
+    counts = send(outlook, Op("delete", link, counter="deleted_in_outlook"))
+
+    assert not ContactLink.objects.filter(pk=link.pk).exists()
+    assert counts["deleted_in_outlook"] == 1
+
+
+# --- updates of contacts whose lists are unknown -------------------------------------------
+
+
+def linked_without_lists(setup, **fields) -> ContactLink:
+    contact = make_person(**fields)
+    return ContactLink.objects.create(
+        setup=setup,
+        contact=contact,
+        contact_no=contact.no,
+        graph_id="AAMk-1",
+        change_key="ck1",
+        state=ContactLink.State.LINKED,
+        snapshot=contact_values(contact),
+        fields_hash=values_hash(contact_values(contact)),
+    )
+
+
+def email_update(link: ContactLink, email: str) -> Op:
+    values = {**contact_values(link.contact), "email": email}
+    return Op("update", link, values, counter="updated_in_outlook", base=contact_values(link.contact))
+
+
+def test_an_email_update_of_a_contact_whose_lists_are_unknown_reads_them_first_and_keeps_the_persons_own(setup):
+    link = linked_without_lists(setup, email="ann@cronus.example")
+    theirs = {"address": "ann@home.example", "name": "Home"}
+    held = {"emailAddresses": [{"address": "ann@cronus.example", "name": "Ann"}, {}, theirs], "businessPhones": []}
+
+    def answer(kind, args):
+        return (200, {"id": "AAMk-1", "changeKey": "ck1", **held, "categories": []}) if kind == "get" else (200, {})
+
+    outlook = Outlook(answer)
+    send(outlook, email_update(link, "ann.lee@cronus.example"))
+
+    assert outlook.kinds() == [["get"], ["update"]]
+    assert outlook.rounds[0][0][1:] == ("0", MAILBOX, FOLDER, "AAMk-1")
+    sent = outlook.rounds[1][0][-1]
+    assert sent["emailAddresses"][0]["address"] == "ann.lee@cronus.example"
+    assert theirs in sent["emailAddresses"]
+
+
+def test_an_update_whose_lists_could_not_be_read_is_not_sent_and_is_tried_again_next_run(setup):
+    link = linked_without_lists(setup, email="ann@cronus.example")
+    outlook = Outlook(lambda kind, args: (503, UNAVAILABLE))
+
+    counts = send(outlook, email_update(link, "ann.lee@cronus.example"))
+
+    assert outlook.kinds() == [["get"]]
+    assert counts["failed"] == 1
+    assert ContactLink.objects.get(pk=link.pk).failure_count == 1
+
+
+def test_an_update_of_a_contact_gone_from_outlook_is_sent_and_creates_it_again(setup):
+    link = linked_without_lists(setup, email="ann@cronus.example")
+    outlook = Outlook(lambda kind, args: (404, NOT_FOUND) if kind != "create" else (201, {"id": "AAMk-2"}))
+
+    send(outlook, email_update(link, "ann.lee@cronus.example"))
+
+    assert outlook.kinds() == [["get"], ["update"], ["create"]]
+    assert ContactLink.objects.get(pk=link.pk).graph_id == "AAMk-2"
+
+
+def test_an_update_that_changes_no_list_slot_needs_no_read(setup):
+    link = linked_without_lists(setup, job_title="Buyer")
+    values = {**contact_values(link.contact), "job_title": "Head buyer"}
+    outlook = Outlook(lambda kind, args: (200, {}))
+
+    send(outlook, Op("update", link, values, base=contact_values(link.contact)))
+
+    assert outlook.kinds() == [["update"]]
+
+
+# --- batching -------------------------------------------------------------------------
+
+
+def test_writes_go_out_in_batches_of_flush_at(setup):
+    links = [pending(setup) for _ in range(FLUSH_AT + 1)]
+    outlook = Outlook(lambda kind, args: (201, {"id": f"AAMk-{args[-2]}"}))
+    counts = dict.fromkeys(COUNTERS, 0)
+    outbox = Outbox(outlook, MAILBOX, FOLDER, counts=counts, issues=[], on_flushed=lambda: None)
+
+    for link in links[:FLUSH_AT]:
+        outbox.add(create(link))
+    assert [len(round_) for round_ in outlook.rounds] == [FLUSH_AT]
+    outbox.add(create(links[-1]))
+    outbox.flush()
+
+    assert [len(round_) for round_ in outlook.rounds] == [FLUSH_AT, 1]
+    assert counts["created_in_outlook"] == FLUSH_AT + 1
