@@ -346,10 +346,12 @@ def test_an_incremental_pull_reads_the_changes_since_the_saved_link_and_returns_
         ),
         DeltaPage(removed_ids=[later_link.graph_id], delta_link="https://graph/delta?token=2"),
     )
+    engine.folder_id = "AAMkFolder="
     seen = Seen()
     assert engine._pull_changes(seen, "https://graph/delta?token=1") == "https://graph/delta?token=2"
     (call,) = engine.client.calls
     assert call["delta_link"] == "https://graph/delta?token=1"
+    assert (call["mailbox"], call["folder_id"]) == ("ann@cronus.example", "AAMkFolder=")
     assert seen.missing_link_ids == [deleted_link.pk, later_link.pk]
     assert engine.outbox.sent(changed)["job_title"] == "Head buyer"
     assert seen.handled_contacts == {changed.pk}  # the echo (deleted_later's) was not compared

@@ -4,7 +4,9 @@ when the condition is empty (README, "The contact filter"; found by `make mutate
 from __future__ import annotations
 
 import pytest
+from django.core.exceptions import ValidationError
 
+from exchange_sync.contact_filter import contact_filter_validate
 from exchange_sync.filter_syntax import AnyOf, FilterSyntaxError, Match, Range, filter_parse
 
 NO_VALUE = "To ask for a blank value, write ''."
@@ -49,3 +51,10 @@ def test_a_value_with_any_letter_is_a_value(expression):
 
 def test_a_range_open_below_reads_the_same_after_another_condition():
     assert filter_parse("A|..B") == AnyOf((Match("A"), Range(None, "B")))
+
+
+def test_a_value_as_long_as_its_field_is_allowed_and_one_character_longer_is_refused():
+    assert contact_filter_validate({"country_region_code": "A" * 10}) == {"country_region_code": "A" * 10}
+    with pytest.raises(ValidationError) as refused:
+        contact_filter_validate({"country_region_code": "A" * 11})
+    assert "holds at most 10 characters" in str(refused.value)

@@ -37,13 +37,16 @@ class Outlook:
         if requests_:  # an empty batch sends nothing
             self.rounds.append(requests_)
         answers = [self.answer(request[0], request[1:]) for request in requests_]
-        return [BatchResponse(request[1], status, {}, body) for request, (status, body) in zip(requests_, answers)]
+        return [
+            BatchResponse(request[1], status, {}, body)
+            for request, (status, body) in zip(requests_, answers, strict=True)
+        ]
 
     def batch_request_create_contact(self, request_id, mailbox, folder_id, body, *, stamp):
         return ("create", request_id, mailbox, folder_id, stamp, body)
 
     def batch_request_update_contact(self, request_id, mailbox, folder_id, graph_id, body, *, stamp, if_match):
-        return ("update", request_id, mailbox, folder_id, graph_id, body)
+        return ("update", request_id, mailbox, folder_id, graph_id, stamp, if_match, body)
 
     def batch_request_delete_contact(self, request_id, mailbox, folder_id, graph_id):
         return ("delete", request_id, mailbox, folder_id, graph_id)
@@ -68,9 +71,10 @@ def pending(setup) -> ContactLink:
     return ContactLink.objects.create(setup=setup, contact=contact, contact_no=contact.no)
 
 
-def send(outlook: Outlook, *ops: Op) -> dict[str, int]:
+def send(outlook: Outlook, *ops: Op, issues: list | None = None) -> dict[str, int]:
     counts = dict.fromkeys(COUNTERS, 0)
-    outbox = Outbox(outlook, MAILBOX, FOLDER, counts=counts, issues=[], on_flushed=lambda: None)
+    issues = [] if issues is None else issues
+    outbox = Outbox(outlook, MAILBOX, FOLDER, counts=counts, issues=issues, on_flushed=lambda: None)
     for op in ops:
         outbox.add(op)
     outbox.flush()
@@ -143,6 +147,22 @@ def test_a_create_outlook_never_confirms_is_tried_a_bounded_number_of_times_then
     assert (counts["created_in_outlook"], counts["failed"]) == (0, 1)
     link.refresh_from_db()
     assert (link.graph_id, link.failure_count) == (None, 1)
+
+
+def test_a_copy_found_by_its_stamp_that_cannot_be_recorded_fails_that_contact_only(setup):
+    """Outlook names an id another link holds (the database refuses a second): that
+    contact is counted failed and named; the run goes on."""
+    holder = pending(setup)
+    ContactLink.objects.filter(pk=holder.pk).update(graph_id="AAMk-taken", state=ContactLink.State.LINKED)
+    link = pending(setup)
+
+    def answer(kind, args):
+        return (503, UNAVAILABLE) if kind == "create" else (200, {"value": [{"id": "AAMk-taken"}]})
+
+    counts = send(Outlook(answer), create(link))
+
+    assert (counts["failed"], counts["created_in_outlook"]) == (1, 1)
+    assert ContactLink.objects.get(pk=link.pk).graph_id is None
 
 
 # --- what a write leaves on the link -----------------------------------------------------
@@ -233,11 +253,14 @@ def test_an_email_update_of_a_contact_whose_lists_are_unknown_reads_them_first_a
 def test_an_update_whose_lists_could_not_be_read_is_not_sent_and_is_tried_again_next_run(setup):
     link = linked_without_lists(setup, email="ann@cronus.example")
     outlook = Outlook(lambda kind, args: (503, UNAVAILABLE))
+    issues = []
 
-    counts = send(outlook, email_update(link, "ann.lee@cronus.example"))
+    counts = send(outlook, email_update(link, "ann.lee@cronus.example"), issues=issues)
 
     assert outlook.kinds() == [["get"]]
     assert counts["failed"] == 1
+    (issue,) = issues
+    assert "Try again later." in issue.reason  # Outlook's own words
     assert ContactLink.objects.get(pk=link.pk).failure_count == 1
 
 
@@ -249,6 +272,72 @@ def test_an_update_of_a_contact_gone_from_outlook_is_sent_and_creates_it_again(s
 
     assert outlook.kinds() == [["get"], ["update"], ["create"]]
     assert ContactLink.objects.get(pk=link.pk).graph_id == "AAMk-2"
+
+
+def linked(setup, *, own_emails: list[dict] = (), **fields) -> ContactLink:
+    """A contact whose lists are known: Outlook holds what bcsync wrote, plus the
+    person's own email entries after it."""
+    link = linked_without_lists(setup, **fields)
+    lists = lists_after(graph_body(link.snapshot), None)
+    lists["emailAddresses"] += list(own_emails)
+    link.outlook_lists = lists
+    link.save(update_fields=["outlook_lists"])
+    return link
+
+
+def update_of(link: ContactLink, **changes) -> Op:
+    values = {**link.snapshot, **changes}
+    return Op(
+        "update",
+        link,
+        values,
+        if_match='W/"ck1"',
+        counter="updated_in_outlook",
+        base=link.snapshot,
+        lists=link.outlook_lists,
+    )
+
+
+def sent_update(setup, op: Op) -> tuple:
+    outlook = Outlook(lambda kind, args: (200, {}))
+    send(outlook, op)
+    assert outlook.kinds() == [["update"]]  # Outlook's lists known: nothing read first
+    return outlook.rounds[0][0]
+
+
+def test_an_update_carries_the_stamp_its_condition_and_only_what_changed_keeping_the_persons_own_email(setup):
+    theirs = {"address": "ann@home.example", "name": "Home"}
+    link = linked(setup, email="ann@cronus.example", job_title="Buyer", own_emails=[theirs])
+
+    kind, _, mailbox, folder, graph_id, stamp, if_match, body = sent_update(
+        setup, update_of(link, email="ann.lee@cronus.example")
+    )
+
+    assert (mailbox, folder, graph_id, stamp, if_match) == (MAILBOX, FOLDER, "AAMk-1", link.contact_no, 'W/"ck1"')
+    assert [entry["address"] for entry in body["emailAddresses"]] == ["ann.lee@cronus.example", "ann@home.example"]
+    assert "jobTitle" not in body
+
+
+def test_an_update_clearing_the_second_email_bcsync_wrote_takes_it_out_of_outlook(setup):
+    link = linked(setup, email="ann@cronus.example", email_2="ann.lee@cronus.example")
+
+    body = sent_update(setup, update_of(link, email_2=""))[-1]
+
+    assert [entry["address"] for entry in body["emailAddresses"]] == ["ann@cronus.example"]
+
+
+def test_after_a_write_never_confirmed_no_email_in_outlook_is_taken_for_bcsyncs(setup):
+    """Without a confirmed write (no hash), what bcsync meant to write tells nothing:
+    an entry equal to it may be the person's own, and stays."""
+    link = linked(setup, email="ann@cronus.example", email_2="ann@home.example")
+    ContactLink.objects.filter(pk=link.pk).update(fields_hash="")
+    link.refresh_from_db()
+
+    body = sent_update(setup, update_of(link, email_2=""))[-1]
+
+    assert "ann@home.example" in [entry["address"] for entry in body.get("emailAddresses", [])] or (
+        "emailAddresses" not in body
+    )
 
 
 def test_an_update_that_changes_no_list_slot_needs_no_read(setup):
@@ -278,3 +367,18 @@ def test_writes_go_out_in_batches_of_flush_at(setup):
 
     assert [len(round_) for round_ in outlook.rounds] == [FLUSH_AT, 1]
     assert counts["created_in_outlook"] == FLUSH_AT + 1
+
+
+def test_an_update_answered_without_the_contact_records_outlooks_lists_as_the_write_left_them(setup):
+    theirs = {"address": "ann@home.example", "name": "Home"}
+    link = linked(setup, email="ann@cronus.example", own_emails=[theirs])
+    outlook = Outlook(lambda kind, args: (200, {"id": "AAMk-1", "changeKey": "ck2"}))
+
+    send(outlook, update_of(link, email="ann.lee@cronus.example"))
+
+    link.refresh_from_db()
+    assert [entry["address"] for entry in link.outlook_lists["emailAddresses"]] == [
+        "ann.lee@cronus.example",
+        "ann@home.example",
+    ]
+    assert link.change_key == "ck2"
