@@ -20,7 +20,9 @@ run too and counts them.
 from __future__ import annotations
 
 import json
+import math
 import os
+import resource
 import shutil
 from pathlib import Path
 
@@ -34,6 +36,10 @@ SETUP_AND_TEARDOWN = Path("mutmut-setup-and-teardown.json")
 # For a test that run did not measure: a test on the sandbox, whose database is flushed.
 UNMEASURED_SETUP_AND_TEARDOWN = 0.2
 _measured: dict[str, float] = {}
+# CPU seconds a mutant's process may spend: this many times its kept tests' time, plus
+# the slack (the tests' database copy, imports a test triggers).
+HANG_FACTOR = 3
+HANG_SLACK = 10
 
 
 def _in_a_mutant_process() -> bool:
@@ -97,6 +103,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if len(kept) < len(items):
         config.hook.pytest_deselected(items=items[len(kept) :])
         items[:] = kept
+    _limit_cpu(spent)
+
+
+def _limit_cpu(seconds_of_tests: float) -> None:
+    """A mutant that makes its tests hang (a loop that never ends) stops after a few
+    times the CPU its kept tests need, as a timeout (mutmut counts it killed). mutmut's
+    own limit is 30 times the time of every test of the function, whatever the budget
+    kept: minutes of a core for each such mutant of the filter's parser."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    limit = math.ceil(usage.ru_utime + usage.ru_stime + HANG_FACTOR * seconds_of_tests + HANG_SLACK)
+    soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    if soft == resource.RLIM_INFINITY or limit < soft:
+        resource.setrlimit(resource.RLIMIT_CPU, (limit, hard))
 
 
 def _in_the_first_run() -> bool:
