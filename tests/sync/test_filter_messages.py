@@ -58,3 +58,8 @@ def test_a_value_as_long_as_its_field_is_allowed_and_one_character_longer_is_ref
     with pytest.raises(ValidationError) as refused:
         contact_filter_validate({"country_region_code": "A" * 11})
     assert "holds at most 10 characters" in str(refused.value)
+
+
+def test_a_quoted_value_can_start_a_range():
+    assert filter_parse("'A B'..'C D'") == Range("A B", "C D")
+    assert filter_parse("X|'A'..B") == AnyOf((Match("X"), Range("A", "B")))

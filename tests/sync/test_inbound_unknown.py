@@ -279,3 +279,18 @@ def test_linking_a_page_of_lost_creates_by_their_stamps_costs_the_same_queries_f
 
     engine = offline_engine
     assert queries_to_link(1) == queries_to_link(5)
+
+
+def test_a_stamp_as_long_as_a_contact_number_can_be_one(offline_engine):
+    engine = offline_engine
+    person = make_person(email="c@x.example")
+    longest = "C" * 20  # Contact.no holds 20 characters
+    Contact.objects.filter(pk=person.pk).update(no=longest)
+    pending = ContactLink.objects.create(setup=engine.setup, contact=person, contact_no=longest)
+
+    # Its email changed in Outlook since: only the stamp can tell it is ours.
+    copy = stamped(person, "AAMk-longest", stamp=longest, emailAddresses=[{"address": "new@x.example"}])
+    pull_unknown(engine, Folder(copy))
+
+    assert ContactLink.objects.get(pk=pending.pk).graph_id == "AAMk-longest"
+    assert not Contact.objects.filter(email="new@x.example").exists()

@@ -4,7 +4,7 @@ sandbox, so `make mutate` reaches them within its budget."""
 
 from __future__ import annotations
 
-from exchange_sync.mapping import MAPPED_FIELDS, graph_body, outlook_values
+from exchange_sync.mapping import MAPPED_FIELDS, graph_body, outlook_values, value_problems
 
 EVERY_FIELD = {field: f"{field} value" for field in MAPPED_FIELDS} | {
     "email": "ann@cronus.example",
@@ -46,3 +46,11 @@ def test_the_first_street_line_is_the_address_and_the_rest_address_2_whatever_th
 def test_only_the_first_business_phone_is_the_phone():
     values = outlook_values({"businessPhones": ["+44 20 1", "+44 20 2"], "mobilePhone": "+44 7700 1"})
     assert (values["phone"], values["mobile_phone"]) == ("+44 20 1", "+44 7700 1")
+
+
+def test_a_value_as_long_as_its_field_fits_and_a_broken_character_is_named_with_the_field():
+    assert value_problems({"city": "C" * 30}) == {}  # City holds 30 characters
+    assert value_problems({"city": "C" * 31}) == {"city": "City is longer than 30 characters"}
+    assert value_problems({"city": "Lon\ud800don"}) == {
+        "city": "City contains a broken character (a lone Unicode surrogate)"
+    }
