@@ -4,7 +4,7 @@ sandbox, so `make mutate` reaches them within its budget."""
 
 from __future__ import annotations
 
-from exchange_sync.mapping import MAPPED_FIELDS, graph_body, outlook_values, value_problems
+from exchange_sync.mapping import CATEGORY, MAPPED_FIELDS, graph_body, outlook_values, value_problems, values_hash
 
 EVERY_FIELD = {field: f"{field} value" for field in MAPPED_FIELDS} | {
     "email": "ann@cronus.example",
@@ -54,3 +54,41 @@ def test_a_value_as_long_as_its_field_fits_and_a_broken_character_is_named_with_
     assert value_problems({"city": "Lon\ud800don"}) == {
         "city": "City contains a broken character (a lone Unicode surrogate)"
     }
+
+
+def test_a_field_missing_from_the_values_is_written_as_empty():
+    """An update compares with the Graph body of what Outlook is known to hold, which
+    may be nothing: each property then reads as empty, never as None."""
+    empty = graph_body({})
+    address = empty.pop("businessAddress")
+    assert empty == {
+        "displayName": "",
+        "givenName": "",
+        "middleName": "",
+        "surname": "",
+        "initials": "",
+        "jobTitle": "",
+        "companyName": "",
+        "emailAddresses": [],
+        "businessPhones": [],
+        "mobilePhone": "",
+        "businessHomePage": "",
+        "categories": [CATEGORY],
+    }
+    assert address == {"street": "", "city": "", "state": "", "postalCode": "", "countryOrRegion": ""}
+
+
+def test_the_first_email_is_shown_with_the_contacts_name_and_the_second_with_itself():
+    assert graph_body(EVERY_FIELD)["emailAddresses"] == [
+        {"address": "ann@cronus.example", "name": "name value"},
+        {"address": "ann.private@example.com", "name": "ann.private@example.com"},
+    ]
+
+
+def test_the_digest_of_values_is_the_one_stored_by_earlier_versions():
+    """Links store it: a digest computed another way after an upgrade would make every
+    contact look changed, and the next run would send them all again."""
+    assert values_hash({"name": "Zoë Ørsted", "city": "Malmö"}) == (
+        "f91849bcc22578fddbdef879b8e63035821484a6da11d527454faed532568903"
+    )
+    assert values_hash({}) == values_hash(dict.fromkeys(MAPPED_FIELDS, ""))
