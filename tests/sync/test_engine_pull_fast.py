@@ -126,9 +126,9 @@ def test_a_full_pages_progress_counts_new_outlook_contacts_on_top_of_the_scope(o
     first, second = make_person(), make_person()
     synced(engine, first), synced(engine, second)
     unknown_ids(engine)
-    engine.total = 2  # the scope, counted before the pull
+    engine.total = 10  # the scope, counted before the pull (8 more on later pages)
     engine._pull_page([outlook_copy(first), outlook_copy(second), {"id": "AAMk-new"}], Seen(), full=True)
-    assert (engine.done, engine.total) == (3, 3)
+    assert (engine.done, engine.total) == (3, 11)
 
 
 def test_an_incremental_pages_progress_counts_every_change(offline_engine):
@@ -136,10 +136,32 @@ def test_an_incremental_pages_progress_counts_every_change(offline_engine):
     first, second = make_person(), make_person()
     synced(engine, first), synced(engine, second)
     unknown_ids(engine)
+    engine.total = 5  # what the push will compare, counted before
     engine._pull_page([outlook_copy(first), outlook_copy(second), {"id": "AAMk-new"}], Seen(), full=False)
-    assert (engine.done, engine.total) == (3, 3)
+    assert (engine.done, engine.total) == (3, 8)
     engine._pull_page([outlook_copy(first)], Seen(), full=False, counts_progress=False)  # the catch-up round
-    assert (engine.done, engine.total) == (3, 3)
+    assert (engine.done, engine.total) == (3, 8)
+
+
+def test_a_stopped_link_an_echo_or_a_contact_out_of_scope_on_a_page_never_hides_the_changes_after_it(
+    offline_engine,
+):
+    engine = offline_engine
+    stopped, echoed, excluded, changed = (make_person(job_title="Buyer") for _ in range(4))
+    stopped_link = synced(engine, stopped)
+    ContactLink.objects.filter(pk=stopped_link.pk).update(state=ContactLink.State.STOPPED)
+    synced(engine, echoed)
+    excluded_link = synced(engine, excluded)
+    edited(excluded, privacy_blocked=True)
+    changed_link = synced(engine, changed)
+    edited(changed, job_title="Head buyer")
+    seen = Seen()
+    items = [outlook_copy(stopped), outlook_copy(echoed), outlook_now(excluded_link), outlook_now(changed_link)]
+
+    engine._pull_page(items, seen, full=False)
+
+    assert engine.outbox.sent(changed)["job_title"] == "Head buyer"
+    assert seen.handled_contacts == {changed.pk}
 
 
 def test_a_page_records_the_links_it_found_agreeing(offline_engine):

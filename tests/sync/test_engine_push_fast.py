@@ -316,6 +316,7 @@ def test_a_contact_that_left_the_scope_is_removed_from_outlook_with_the_reason(o
         moved.no: "Removed from Outlook: no longer matches the filter.",
         blocked.no: "Removed from Outlook: privacy blocked.",
     }
+    assert {issue.contact.pk for issue in engine.issues} == {moved.pk, blocked.pk}
 
 
 def test_only_linked_outlook_copies_of_this_setup_are_removed(offline_engine):

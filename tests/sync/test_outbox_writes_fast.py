@@ -181,6 +181,7 @@ def test_a_confirmed_create_records_outlooks_id_change_key_and_lists(setup):
     assert (link.snapshot, link.fields_hash) == (values, values_hash(values))
     assert link.outlook_lists == outlook_lists(answered)  # Outlook's answer, whole
     assert (link.failure_count, link.last_error) == (0, "")
+    assert link.synced_at is not None
 
 
 def test_an_answer_without_the_contact_leaves_what_was_sent_as_outlooks_lists(setup):
@@ -209,6 +210,18 @@ def test_a_confirmed_delete_removes_the_link(setup):
     assert outlook.rounds[0][0][1:] == ("0", MAILBOX, FOLDER, "AAMk-1")
     assert not ContactLink.objects.filter(pk=link.pk).exists()
     assert counts["deleted_in_outlook"] == 1
+
+
+def test_a_delete_of_a_contact_already_gone_from_outlook_counts_as_done(setup):
+    contact = make_person()
+    link = ContactLink.objects.create(
+        setup=setup, contact=contact, contact_no=contact.no, graph_id="AAMk-1", state=ContactLink.State.LINKED
+    )
+
+    counts = send(Outlook(lambda kind, args: (404, NOT_FOUND)), Op("delete", link, counter="deleted_in_outlook"))
+
+    assert not ContactLink.objects.filter(pk=link.pk).exists()
+    assert (counts["deleted_in_outlook"], counts["failed"]) == (1, 0)
 
 
 # --- updates of contacts whose lists are unknown -------------------------------------------
@@ -273,6 +286,27 @@ def test_an_update_of_a_contact_gone_from_outlook_is_sent_and_creates_it_again(s
 
     assert outlook.kinds() == [["get"], ["update"], ["create"]]
     assert ContactLink.objects.get(pk=link.pk).graph_id == "AAMk-2"
+
+
+def test_a_contact_gone_from_outlook_that_cannot_be_created_again_keeps_no_outlook_id(setup):
+    link = linked_without_lists(setup, email="ann@cronus.example")
+    refused = {"error": {"code": "ErrorInvalidRequest", "message": "Refused."}}
+    outlook = Outlook(lambda kind, args: (404, NOT_FOUND) if kind != "create" else (400, refused))
+
+    counts = send(outlook, email_update(link, "ann.lee@cronus.example"))
+
+    link.refresh_from_db()
+    assert (link.graph_id, link.change_key, counts["failed"]) == (None, "", 1)
+
+
+def test_a_contact_created_again_counts_as_created(setup):
+    link = linked_without_lists(setup, job_title="Buyer")
+    values = {**contact_values(link.contact), "job_title": "Head buyer"}
+    outlook = Outlook(lambda kind, args: (404, NOT_FOUND) if kind == "update" else (201, {"id": "AAMk-2"}))
+
+    counts = send(outlook, Op("update", link, values, counter="updated_in_outlook", base=link.snapshot))
+
+    assert (counts["created_in_outlook"], counts["updated_in_outlook"]) == (1, 0)
 
 
 def linked(setup, *, own_emails: list[dict] = (), **fields) -> ContactLink:
@@ -367,3 +401,4 @@ def test_writes_go_out_in_batches_of_flush_at(setup):
     outbox.flush()
 
     assert [len(round_) for round_ in outlook.rounds] == [FLUSH_AT, 1]
+    assert outbox.sent == FLUSH_AT + 1
