@@ -133,3 +133,10 @@ def test_a_dead_run_found_by_the_sweep_says_what_happened_and_names_no_successor
         f"The worker carrying out this run stopped (no sign of life for {int(STALE_RUN_AFTER.total_seconds())} "
         "seconds). What it wrote is kept; the next sync carries on."
     )
+
+
+def test_a_claim_takes_its_own_setup_only(setup, clock):
+    other = ExchangeSyncSetup.objects.create(user=make_user("bo", mailbox="bo@cronus.example"))
+    run = _run(setup)
+    assert sync_run_claim(run)
+    assert (_holder(setup), _holder(other)) == (run.pk, None)

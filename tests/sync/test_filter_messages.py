@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ValidationError
 
-from exchange_sync.contact_filter import contact_filter_validate
+from exchange_sync.contact_filter import MAX_EXPRESSION_LENGTH, contact_filter_validate
 from exchange_sync.filter_syntax import AnyOf, FilterSyntaxError, Match, Range, filter_parse
 
 NO_VALUE = "To ask for a blank value, write ''."
@@ -63,3 +63,30 @@ def test_a_value_as_long_as_its_field_is_allowed_and_one_character_longer_is_ref
 def test_a_quoted_value_can_start_a_range():
     assert filter_parse("'A B'..'C D'") == Range("A B", "C D")
     assert filter_parse("X|'A'..B") == AnyOf((Match("X"), Range("A", "B")))
+
+
+@pytest.mark.parametrize(
+    ("contact_filter", "message"),
+    [
+        (["city"], "The contact filter must be a set of field conditions."),
+        ({"city": "Lon\x00don"}, "The condition on City contains a control character (such as NUL or a line break)."),
+        ({"city": "", "county": "Kent|"}, 'There is no value after "|".'),
+        ({"nickname": "Bo"}, "Contacts cannot be filtered on 'nickname'. Use one of: "),
+    ],
+)
+def test_a_filter_that_cannot_be_used_says_why(contact_filter, message):
+    with pytest.raises(ValidationError) as refused:
+        contact_filter_validate(contact_filter)
+    assert message in " ".join(refused.value.messages)
+
+
+def test_the_list_of_fields_a_filter_can_use_is_written_for_a_person():
+    with pytest.raises(ValidationError) as refused:
+        contact_filter_validate({"nickname": "Bo"})
+    assert ", City, " in refused.value.messages[0]
+
+
+def test_a_condition_as_long_as_allowed_is_used():
+    expression = "|".join(["London"] * 200)[:MAX_EXPRESSION_LENGTH].rstrip("|")
+    expression = expression + "L" * (MAX_EXPRESSION_LENGTH - len(expression))
+    assert contact_filter_validate({"city": expression}) == {"city": expression}

@@ -20,6 +20,7 @@ def test_each_run_logs_one_json_line_with_its_figures(setup, sync, caplog):
     assert len(lines) == 1
     fields = json.loads(lines[0].removeprefix("sync_run_finished "))
     assert fields["run"] == run.pk
+    assert (fields["setup"], fields["trigger"]) == (setup.pk, run.trigger)
     assert fields["mailbox"] == MAILBOX
     assert fields["kind"] == "full"
     assert fields["status"] == "succeeded"
