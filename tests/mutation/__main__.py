@@ -59,6 +59,8 @@ TARGETS: dict[str, list[str]] = {
 
 STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no test", 33: "no test", 36: "timeout", 24: "timeout"}
 STATUS |= {-24: "timeout", 152: "timeout", 255: "timeout", None: "not run"}
+# SIGALRM: the plugin's clock stopped a mutant whose tests hung without using CPU.
+STATUS |= {-14: "timeout", 142: "timeout"}
 
 
 def main(modules: list[str]) -> int:

@@ -24,6 +24,7 @@ import math
 import os
 import resource
 import shutil
+import signal
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,8 @@ _measured: dict[str, float] = {}
 # the slack (the tests' database copy, imports a test triggers).
 HANG_FACTOR = 3
 HANG_SLACK = 10
+# Wall-clock seconds, as a multiple of those CPU seconds (tests also wait on the sandbox).
+WAIT_FACTOR = 3
 
 
 def _in_a_mutant_process() -> bool:
@@ -111,11 +114,15 @@ def _limit_cpu(seconds_of_tests: float) -> None:
     times the CPU its kept tests need, as a timeout (mutmut counts it killed). mutmut's
     own limit is 30 times the time of every test of the function, whatever the budget
     kept: minutes of a core for each such mutant of the filter's parser."""
+    allowed = HANG_FACTOR * seconds_of_tests + HANG_SLACK
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    limit = math.ceil(usage.ru_utime + usage.ru_stime + HANG_FACTOR * seconds_of_tests + HANG_SLACK)
+    limit = math.ceil(usage.ru_utime + usage.ru_stime + allowed)
     soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
     if soft == resource.RLIM_INFINITY or limit < soft:
         resource.setrlimit(resource.RLIMIT_CPU, (limit, hard))
+    # One that hangs without using CPU (a thread joined that never ends) is stopped by
+    # the clock: SIGALRM's default action ends the process, a timeout to the report.
+    signal.alarm(math.ceil(WAIT_FACTOR * allowed))
 
 
 def _in_the_first_run() -> bool:
