@@ -452,3 +452,11 @@ def test_in_scope_ids_are_those_of_contacts_the_setup_synchronizes(offline_engin
     assert engine._in_scope_ids([inside.pk, outside.pk, company.pk, None]) == {inside.pk}
     assert engine._in_scope_ids([None]) == set()
     assert engine._in_scope_ids(iter([inside.pk])) == {inside.pk}
+
+
+def test_an_incremental_push_adds_what_it_compares_to_the_progress_total_of_the_pull(offline_engine):
+    engine = offline_engine
+    make_person(), make_person()
+    engine.total = 7  # the pull's changes, counted before the push
+    engine._push(False, Seen())
+    assert engine.total == 9

@@ -402,3 +402,18 @@ def test_writes_go_out_in_batches_of_flush_at(setup):
 
     assert [len(round_) for round_ in outlook.rounds] == [FLUSH_AT, 1]
     assert outbox.sent == FLUSH_AT + 1
+
+
+def test_an_update_answered_without_the_contact_records_outlooks_lists_as_the_write_left_them(setup):
+    theirs = {"address": "ann@home.example", "name": "Home"}
+    link = linked(setup, email="ann@cronus.example", own_emails=[theirs])
+    outlook = Outlook(lambda kind, args: (200, {"id": "AAMk-1", "changeKey": "ck2"}))
+
+    send(outlook, update_of(link, email="ann.lee@cronus.example"))
+
+    link.refresh_from_db()
+    assert [entry["address"] for entry in link.outlook_lists["emailAddresses"]] == [
+        "ann.lee@cronus.example",
+        "ann@home.example",
+    ]
+    assert link.change_key == "ck2"
