@@ -120,7 +120,7 @@ def _limit_cpu(seconds_of_tests: float) -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
     if soft == resource.RLIM_INFINITY or limit < soft:
         resource.setrlimit(resource.RLIMIT_CPU, (limit, hard))
-    # One that hangs without using CPU (a thread joined that never ends) is stopped by
+    # One that hangs without using CPU (a test waiting for what never comes) is stopped by
     # the clock: SIGALRM's default action ends the process, a timeout to the report.
     signal.alarm(math.ceil(WAIT_FACTOR * allowed))
 
