@@ -428,6 +428,24 @@ def _wait_for_runs(stack: Stack, run_ids: list[int]) -> None:
     raise DrillFailed(f"the runs did not finish (and their tasks were not recorded) within {RUN_TIMEOUT:.0f} s")
 
 
+def _wait_for_quiet(stack: Stack, quiet_for: float = 10) -> None:
+    """Until no run of any setup has been queued or running for `quiet_for` seconds (five
+    ticks): a setup that subscribes polls its folder once (live sync's safety poll),
+    which finds the pressed run's own writes and may queue a live run after it."""
+    from exchange_sync.models import SyncRun
+
+    deadline = time.monotonic() + RUN_TIMEOUT
+    quiet_since = time.monotonic()
+    while time.monotonic() < deadline:
+        stack.check_alive()
+        if SyncRun.objects.exclude(status__in=SyncRun.FINISHED).exists():
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since >= quiet_for:
+            return
+        time.sleep(1)
+    raise DrillFailed(f"runs were still queued or running {RUN_TIMEOUT:.0f} s after the presses' runs finished")
+
+
 def _check_runs(run_ids: list[int]) -> list[str]:
     """Every run succeeded, exactly once: at most one button run per setup, the run each
     press led to carried out once. Live sync is on, as in production: the seeded
@@ -573,7 +591,8 @@ def drill(stack: Stack) -> list[str]:
     _say(f"{len(browsers)} people signed in; pressing Sync with Microsoft 365")
     run_ids = [browser.press_sync() for browser in browsers.values()]
     _wait_for_runs(stack, run_ids)
-    _say(f"runs {run_ids} finished; waiting for /health/")
+    _wait_for_quiet(stack)
+    _say(f"runs {run_ids} finished, and no run followed them for 10 s; waiting for /health/")
     health = _wait_healthy(stack)
     problems = [health] if health else []
     problems += _check_runs(run_ids) + _check_folders(stack) + _check_production(stack, next(iter(browsers.values())))
