@@ -15,31 +15,13 @@ from exchange_sync.models import ContactLink, ExchangeSyncSetup, SyncIssue
 from exchange_sync.outbox import MAX_CREATE_ATTEMPTS, Op, Outbox
 from exchange_sync.sync.engine import COUNTERS
 from tests.factories import make_person, make_user
+from tests.sync.graph_standin import StandInGraph
 
 pytestmark = pytest.mark.django_db
 
 
 def _error(status: int, code: str, message: str) -> BatchResponse:
     return BatchResponse(id="", status=status, body={"error": {"code": code, "message": message}})
-
-
-class Client:
-    """Answers each $batch member with the next of `answers`."""
-
-    def __init__(self, *answers: BatchResponse) -> None:
-        self.answers = list(answers)
-
-    def batch(self, requests_):
-        return [self.answers.pop(0) for _ in requests_]
-
-    def batch_request_create_contact(self, request_id, *args, **kwargs):
-        return ("create", request_id)
-
-    def batch_request_update_contact(self, request_id, *args, **kwargs):
-        return ("update", request_id)
-
-    def batch_request_delete_contact(self, request_id, *args, **kwargs):
-        return ("delete", request_id)
 
 
 @pytest.fixture
@@ -59,7 +41,7 @@ def _link(setup, *, graph_id: str | None = "AAMk-1", failure_count: int = 0) -> 
     )
 
 
-def _send(client: Client, *ops: Op) -> tuple[dict[str, int], list[SyncIssue]]:
+def _send(client: StandInGraph, *ops: Op) -> tuple[dict[str, int], list[SyncIssue]]:
     counts, issues = dict.fromkeys(COUNTERS, 0), []
     outbox = Outbox(client, "ann@cronus.example", "folder-1", counts=counts, issues=issues, on_flushed=lambda: None)
     for op in ops:
@@ -76,7 +58,9 @@ def _update(link: ContactLink) -> Op:
 
 def test_a_refused_update_is_listed_with_outlooks_words_and_counted_on_its_link(setup):
     refused, fine = _link(setup, failure_count=1), _link(setup, graph_id="AAMk-2")
-    client = Client(_error(400, "ErrorInvalidRequest", "bad phone"), BatchResponse(id="", status=200, body={}))
+    client = StandInGraph.in_order(
+        _error(400, "ErrorInvalidRequest", "bad phone"), BatchResponse(id="", status=200, body={})
+    )
     counts, issues = _send(client, _update(refused), _update(fine))
     assert (counts["failed"], counts["updated_in_outlook"]) == (1, 1)
     (issue,) = issues
@@ -94,7 +78,7 @@ def test_a_refused_update_is_listed_with_outlooks_words_and_counted_on_its_link(
 
 def test_an_update_that_met_a_change_in_outlook_says_it_is_compared_again(setup):
     link = _link(setup)
-    counts, issues = _send(Client(_error(412, "ErrorIrresolvableConflict", "changed")), _update(link))
+    counts, issues = _send(StandInGraph.in_order(_error(412, "ErrorIrresolvableConflict", "changed")), _update(link))
     assert counts["failed"] == 1
     assert issues[0].reason == "Changed in Outlook while synchronizing; it will be compared again on the next sync."
 
@@ -102,7 +86,7 @@ def test_an_update_that_met_a_change_in_outlook_says_it_is_compared_again(setup)
 def test_a_create_outlook_never_confirmed_says_it_is_looked_up_before_another_create(setup):
     link = _link(setup, graph_id=None)
     op = Op("create", link, contact_values(link.contact), counter="created_in_outlook", attempt=MAX_CREATE_ATTEMPTS)
-    counts, issues = _send(Client(_error(503, "ServiceUnavailable", "busy")), op)
+    counts, issues = _send(StandInGraph.in_order(_error(503, "ServiceUnavailable", "busy")), op)
     assert counts["failed"] == 1
     assert issues[0].reason == (
         "Outlook did not confirm the create (503 ServiceUnavailable: busy); the sync finds it by its contact "
@@ -114,7 +98,7 @@ def test_a_create_outlook_never_confirmed_says_it_is_looked_up_before_another_cr
 
 def test_an_update_outlook_could_not_carry_out_is_refused_not_looked_up(setup):
     link = _link(setup)
-    counts, issues = _send(Client(_error(503, "ServiceUnavailable", "busy")), _update(link))
+    counts, issues = _send(StandInGraph.in_order(_error(503, "ServiceUnavailable", "busy")), _update(link))
     assert issues[0].reason == "Outlook refused the update: 503 ServiceUnavailable: busy"
 
 
@@ -122,7 +106,7 @@ def test_an_answer_that_cannot_be_stored_fails_that_contact_only(setup):
     taken = _link(setup, graph_id="AAMk-taken")
     new, other = _link(setup, graph_id=None), _link(setup, graph_id=None)
     # Outlook answers the first create with an id another link already holds.
-    client = Client(
+    client = StandInGraph.in_order(
         BatchResponse(id="", status=201, body={"id": "AAMk-taken", "changeKey": "ck"}),
         BatchResponse(id="", status=201, body={"id": "AAMk-new", "changeKey": "ck"}),
     )
@@ -146,7 +130,7 @@ def test_an_answer_that_cannot_be_stored_fails_that_contact_only(setup):
 
 def test_each_refused_write_of_a_batch_is_counted(setup):
     links = [_link(setup, graph_id=f"AAMk-{n}") for n in range(3)]
-    client = Client(*[_error(400, "ErrorInvalidRequest", "bad") for _ in links])
+    client = StandInGraph.in_order(*[_error(400, "ErrorInvalidRequest", "bad") for _ in links])
     counts, issues = _send(client, *[_update(link) for link in links])
     assert (counts["failed"], len(issues)) == (3, 3)
     assert [issue.contact_id for issue in issues] == [link.contact_id for link in links]
@@ -155,6 +139,6 @@ def test_each_refused_write_of_a_batch_is_counted(setup):
 def test_each_answer_that_cannot_be_stored_is_counted(setup):
     taken = [_link(setup, graph_id=f"AAMk-taken-{n}") for n in range(2)]
     new = [_link(setup, graph_id=None) for _ in taken]
-    client = Client(*[BatchResponse(id="", status=201, body={"id": link.graph_id}) for link in taken])
+    client = StandInGraph.in_order(*[BatchResponse(id="", status=201, body={"id": link.graph_id}) for link in taken])
     counts, issues = _send(client, *[Op("create", link, contact_values(link.contact)) for link in new])
     assert (counts["failed"], [issue.contact_id for issue in issues]) == (2, [link.contact_id for link in new])

@@ -10,55 +10,19 @@ from __future__ import annotations
 
 import pytest
 
-from exchange_sync.graph.batch import BatchResponse
 from exchange_sync.mapping import contact_values, graph_body, values_hash
 from exchange_sync.models import ContactLink, ExchangeSyncSetup
 from exchange_sync.outbox import FLUSH_AT, MAX_CREATE_ATTEMPTS, Op, Outbox
 from exchange_sync.patch import lists_after, outlook_lists
 from exchange_sync.sync.engine import COUNTERS
 from tests.factories import make_person, make_user
+from tests.sync.graph_standin import StandInGraph as Outlook
 
 pytestmark = pytest.mark.django_db
 
 MAILBOX, FOLDER = "ann@cronus.example", "folder-1"
 UNAVAILABLE = {"error": {"code": "ServiceUnavailable", "message": "Try again later."}}
 NOT_FOUND = {"error": {"code": "ErrorItemNotFound", "message": "The object was not found."}}
-
-
-class Outlook:
-    """Stands in for the Graph client: each $batch round is recorded (what it asked, by
-    kind) and answered by `answer(kind, args)`, which returns (status, body)."""
-
-    def __init__(self, answer) -> None:
-        self.answer = answer
-        self.rounds: list[list[tuple]] = []
-
-    def batch(self, requests_):
-        if requests_:  # an empty batch sends nothing
-            self.rounds.append(requests_)
-        answers = [self.answer(request[0], request[1:]) for request in requests_]
-        return [
-            BatchResponse(request[1], status, {}, body)
-            for request, (status, body) in zip(requests_, answers, strict=True)
-        ]
-
-    def batch_request_create_contact(self, request_id, mailbox, folder_id, body, *, stamp):
-        return ("create", request_id, mailbox, folder_id, stamp, body)
-
-    def batch_request_update_contact(self, request_id, mailbox, folder_id, graph_id, body, *, stamp, if_match):
-        return ("update", request_id, mailbox, folder_id, graph_id, stamp, if_match, body)
-
-    def batch_request_delete_contact(self, request_id, mailbox, folder_id, graph_id):
-        return ("delete", request_id, mailbox, folder_id, graph_id)
-
-    def batch_request_find_contacts_by_stamp(self, request_id, mailbox, folder_id, stamp):
-        return ("find", request_id, mailbox, folder_id, stamp)
-
-    def batch_request_get_contact(self, request_id, mailbox, folder_id, graph_id):
-        return ("get", request_id, mailbox, folder_id, graph_id)
-
-    def kinds(self) -> list[list[str]]:
-        return [[request[0] for request in round_] for round_ in self.rounds]
 
 
 @pytest.fixture
